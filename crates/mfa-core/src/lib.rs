@@ -1,1 +1,17 @@
-//! mfa-core
+//! The mfa domain model, free of I/O: names, methods, host/service patterns, routing and time.
+//!
+//! Everything here is a pure function of its inputs so it tests without a server or a database.
+
+mod alias;
+mod clock;
+mod error;
+mod method;
+mod pattern;
+mod routing;
+
+pub use alias::Alias;
+pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use error::DomainError;
+pub use method::{Method, Methods};
+pub use pattern::Pattern;
+pub use routing::{Route, best_route};

@@ -1,1 +1,14 @@
-//! mfa-secrets
+//! Secrets at rest and on the wire: the sealing key and its file, sealed blobs, API tokens.
+//!
+//! - TOTP and vault seeds are sealed with XChaCha20-Poly1305 under a 256-bit key from a key file.
+//! - Client keys and API tokens are random 256-bit strings; only their SHA-256 is stored.
+
+mod error;
+mod keyfile;
+mod seal;
+mod token;
+
+pub use error::SecretsError;
+pub use keyfile::load_or_create_key;
+pub use seal::{SealKey, Sealer};
+pub use token::{Token, TokenHash, ct_eq};

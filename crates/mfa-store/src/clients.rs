@@ -1,0 +1,244 @@
+use mfa_core::{Alias, Timestamp};
+use mfa_otp::{Algorithm, Digits, Secret, Totp, TotpParams};
+use mfa_secrets::TokenHash;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::{invalid, is_foreign_key_violation, is_unique_violation};
+use crate::{Store, StoreError};
+
+/// An enrolled person or device. Its key and seed stay inside the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub alias: Alias,
+    pub totp: TotpParams,
+    pub created_at: Timestamp,
+}
+
+pub struct NewClient<'a> {
+    pub alias: &'a Alias,
+    pub key_hash: &'a TokenHash,
+    pub totp_secret: &'a Secret,
+    pub totp: TotpParams,
+    pub now: Timestamp,
+}
+
+/// The public columns of a client, spliced into literal SQL (sqlx refuses run-time SQL strings).
+macro_rules! client_columns {
+    () => {
+        "alias, totp_algorithm, totp_digits, totp_period, created_at"
+    };
+}
+
+fn totp_aad(alias: &Alias) -> Vec<u8> {
+    format!("client:{alias}:totp").into_bytes()
+}
+
+fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
+    let alias: String = row.try_get("alias")?;
+    let algorithm: String = row.try_get("totp_algorithm")?;
+    let digits: i64 = row.try_get("totp_digits")?;
+    let period: i64 = row.try_get("totp_period")?;
+    let digits = u8::try_from(digits).map_err(invalid("totp_digits"))?;
+    let period = u32::try_from(period).map_err(invalid("totp_period"))?;
+    Ok(Client {
+        alias: Alias::new(&alias).map_err(invalid("alias"))?,
+        totp: TotpParams::new(
+            algorithm
+                .parse::<Algorithm>()
+                .map_err(invalid("totp_algorithm"))?,
+            Digits::new(digits).map_err(invalid("totp_digits"))?,
+            period,
+        )
+        .map_err(invalid("totp_period"))?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}
+
+fn not_found(alias: &Alias) -> StoreError {
+    StoreError::NotFound(format!("client {alias}"))
+}
+
+impl Store {
+    pub async fn add_client(&self, new: NewClient<'_>) -> Result<Client, StoreError> {
+        let sealed = self
+            .sealer
+            .seal(new.totp_secret.as_bytes(), &totp_aad(new.alias))?;
+        sqlx::query(
+            "INSERT INTO clients (alias, key_hash, totp_sealed, totp_algorithm, totp_digits, totp_period, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(new.alias.as_str())
+        .bind(new.key_hash.as_str())
+        .bind(sealed)
+        .bind(new.totp.algorithm.to_string())
+        .bind(i64::from(new.totp.digits.get()))
+        .bind(i64::from(new.totp.period))
+        .bind(new.now.millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Exists(format!("client {}", new.alias))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(Client {
+            alias: new.alias.clone(),
+            totp: new.totp,
+            created_at: new.now,
+        })
+    }
+
+    pub async fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients ORDER BY alias"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    pub async fn client(&self, alias: &Alias) -> Result<Client, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE alias = $1"
+        ))
+        .bind(alias.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found(alias))?;
+        client_from_row(&row)
+    }
+
+    /// The client a presented key belongs to, if any.
+    pub async fn client_by_key(&self, key_hash: &TokenHash) -> Result<Option<Client>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE key_hash = $1"
+        ))
+        .bind(key_hash.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    /// Removes a client no app routes to; one that apps still name is refused, so no app is left
+    /// pointing at nobody.
+    pub async fn remove_client(&self, alias: &Alias) -> Result<(), StoreError> {
+        let result = sqlx::query("DELETE FROM clients WHERE alias = $1")
+            .bind(alias.as_str())
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(done) if done.rows_affected() == 1 => Ok(()),
+            Ok(_) => Err(not_found(alias)),
+            Err(e) if is_foreign_key_violation(&e) => {
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "SELECT app_id FROM app_clients WHERE client_alias = $1 ORDER BY app_id",
+                )
+                .bind(alias.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                Err(StoreError::InUse {
+                    what: format!("client {alias}"),
+                    by: format!("app {}", ids.join(", ")),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn set_client_key(
+        &self,
+        alias: &Alias,
+        key_hash: &TokenHash,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE clients SET key_hash = $1 WHERE alias = $2")
+            .bind(key_hash.as_str())
+            .bind(alias.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(not_found(alias))
+        }
+    }
+
+    /// Replaces the TOTP seed and parameters; replay tracking starts afresh for the new seed.
+    pub async fn reset_client_totp(
+        &self,
+        alias: &Alias,
+        secret: &Secret,
+        totp: TotpParams,
+    ) -> Result<(), StoreError> {
+        let sealed = self.sealer.seal(secret.as_bytes(), &totp_aad(alias))?;
+        let done = sqlx::query(
+            "UPDATE clients SET totp_sealed = $1, totp_algorithm = $2, totp_digits = $3, \
+             totp_period = $4, totp_last_step = NULL WHERE alias = $5",
+        )
+        .bind(sealed)
+        .bind(totp.algorithm.to_string())
+        .bind(i64::from(totp.digits.get()))
+        .bind(i64::from(totp.period))
+        .bind(alias.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(not_found(alias))
+        }
+    }
+
+    /// The client's TOTP generator (seed unsealed) and the last step it accepted.
+    pub async fn client_totp(&self, alias: &Alias) -> Result<(Totp, Option<u64>), StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            ", totp_sealed, totp_last_step FROM clients WHERE alias = $1"
+        ))
+        .bind(alias.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found(alias))?;
+        let client = client_from_row(&row)?;
+        let sealed: Vec<u8> = row.try_get("totp_sealed")?;
+        let last: Option<i64> = row.try_get("totp_last_step")?;
+        let seed = self.sealer.open(&sealed, &totp_aad(alias))?;
+        let secret = Secret::from_bytes(&seed).map_err(invalid("totp seed"))?;
+        let last = last
+            .map(u64::try_from)
+            .transpose()
+            .map_err(invalid("totp_last_step"))?;
+        Ok((
+            Totp {
+                secret,
+                params: client.totp,
+            },
+            last,
+        ))
+    }
+
+    /// Burns TOTP `step` for the client in one conditional statement: true for exactly one caller
+    /// even when several present the same code at once (on one node or several).
+    pub async fn accept_totp_step(&self, alias: &Alias, step: u64) -> Result<bool, StoreError> {
+        let step = i64::try_from(step).map_err(invalid("totp step"))?;
+        let done = sqlx::query(
+            "UPDATE clients SET totp_last_step = $1 \
+             WHERE alias = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(alias.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,170 @@
+use std::time::Duration;
+
+use mfa_secrets::Sealer;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+use crate::StoreError;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(StoreError::Url(redact(url))),
+        }
+    }
+}
+
+/// The database, with the sealer that protects secrets stored in it.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) sealer: Sealer,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({:?})", self.backend)
+    }
+}
+
+impl Store {
+    /// Opens (creating an SQLite file if needed), migrates, and checks that `sealer` holds the key
+    /// this database's secrets were sealed with.
+    pub async fn open(url: &str, sealer: Sealer) -> Result<Self, StoreError> {
+        let backend = Backend::from_url(url)?;
+        install_default_drivers();
+        let open_err = |source| StoreError::Open {
+            url: redact(url),
+            source,
+        };
+        let url_with_mode = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers proceed while one writer commits; NORMAL is durable in WAL.
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url_with_mode)
+            .await
+            .map_err(open_err)?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                url: redact(url),
+                source,
+            })?;
+        let store = Self {
+            pool,
+            sealer,
+            backend,
+        };
+        store.check_seal_key().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The first start records the key id; later starts with another key file are refused before
+    /// anything is sealed under the wrong key.
+    async fn check_seal_key(&self) -> Result<(), StoreError> {
+        let have = self.sealer.key_id_hex();
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('seal_key_id', $1) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&have)
+        .execute(&self.pool)
+        .await?;
+        let sealed_with: String =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'seal_key_id'")
+                .fetch_one(&self.pool)
+                .await?;
+        if sealed_with != have {
+            return Err(mfa_secrets::SecretsError::WrongKey { sealed_with, have }.into());
+        }
+        Ok(())
+    }
+}
+
+/// A URL fit for messages: without its password.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let userinfo = &url[start + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://mfa:hunter2@db/mfa"),
+            "postgres://mfa:***@db/mfa"
+        );
+        assert_eq!(redact("postgres://mfa@db/mfa"), "postgres://mfa@db/mfa");
+        assert_eq!(redact("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn backend_from_scheme() {
+        assert_eq!(Backend::from_url("sqlite://a.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("postgresql://h/d").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::from_url("mysql://h/d").is_err());
+    }
+}

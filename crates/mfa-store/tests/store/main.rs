@@ -1,0 +1,9 @@
+//! The store conformance suite: every test runs against SQLite and, when
+//! `MFA_TEST_POSTGRES_URL` is set, against that PostgreSQL server too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod apps;
+mod clients;
+mod open;
