@@ -22,6 +22,25 @@ impl Timestamp {
     pub fn plus_secs(self, s: i64) -> Self {
         Self(self.0.saturating_add(s.saturating_mul(1000)))
     }
+
+    /// Parses an RFC 3339 time such as `2026-11-26T09:00:00Z`.
+    pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
+        let t: jiff::Timestamp = s
+            .trim()
+            .parse()
+            .map_err(|e| format!("invalid time {s:?}: {e} (expected e.g. 2026-11-26T09:00:00Z)"))?;
+        Ok(Self(t.as_millisecond()))
+    }
+}
+
+/// RFC 3339 in UTC with whole seconds: what people and JSON consumers read.
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match jiff::Timestamp::from_millisecond(self.0) {
+            Ok(t) => write!(f, "{t:.0}"),
+            Err(_) => write!(f, "@{}ms", self.0),
+        }
+    }
 }
 
 /// The source of "now". Injected everywhere so windows and expiries test deterministically.
@@ -76,6 +95,18 @@ mod tests {
         d.advance_secs(1);
         assert_eq!(c.now().unix_secs(), 60);
         assert_eq!(Timestamp::from_millis(-1).unix_secs(), 0);
+    }
+
+    #[test]
+    fn rfc3339_round_trip() {
+        let t = Timestamp::from_secs(1_234_567_890);
+        assert_eq!(t.to_string(), "2009-02-13T23:31:30Z");
+        assert_eq!(Timestamp::parse_rfc3339("2009-02-13T23:31:30Z").unwrap(), t);
+        assert!(
+            Timestamp::parse_rfc3339("yesterday")
+                .unwrap_err()
+                .contains("yesterday")
+        );
     }
 
     #[test]

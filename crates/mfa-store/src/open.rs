@@ -1,3 +1,6 @@
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
 use std::time::Duration;
 
 use mfa_secrets::Sealer;
@@ -50,6 +53,9 @@ impl Store {
             url: redact(url),
             source,
         };
+        if backend == Backend::Sqlite {
+            prepare_sqlite_file(url)?;
+        }
         let url_with_mode = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };
@@ -96,6 +102,12 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens with the sealing key from `key_file`, creating the key on first start.
+    pub async fn open_with_key_file(url: &str, key_file: &Path) -> Result<Self, StoreError> {
+        let key = mfa_secrets::load_or_create_key(key_file)?;
+        Self::open(url, Sealer::new(key)).await
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -127,6 +139,44 @@ impl Store {
             return Err(mfa_secrets::SecretsError::WrongKey { sealed_with, have }.into());
         }
         Ok(())
+    }
+}
+
+/// The embedded default lives in a directory of its own (`./mfa-data`): on first start make
+/// it, and the database file, private (SQLite gives its -wal and -shm files the same mode).
+fn prepare_sqlite_file(url: &str) -> Result<(), StoreError> {
+    let path = Path::new(
+        url.trim_start_matches("sqlite:")
+            .trim_start_matches("//")
+            .split('?')
+            .next()
+            .unwrap_or_default(),
+    );
+    let io_err = |e| StoreError::Open {
+        url: url.to_owned(),
+        source: sqlx::Error::Io(e),
+    };
+    if path.as_os_str().is_empty() || path == Path::new(":memory:") || path.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err)?;
+    }
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io_err(e)),
+        _ => Ok(()),
     }
 }
 

@@ -1,1 +1,127 @@
-fn main() {}
+//! `mfad`, the mfa server daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use mfa_config::Config;
+use mfa_core::SystemClock;
+use mfa_store::Store;
+use tracing_subscriber::EnvFilter;
+
+/// The mfa server: HTTP API, push fan-out, policy decisions, web pages.
+#[derive(Debug, Parser)]
+#[command(name = "mfad", version)]
+struct Args {
+    /// Path of mfad.toml (else $MFA_CONFIG, ./mfad.toml, or built-in defaults).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Check the configuration and report the first problem with its key and line.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => check_config(args.config),
+        Command::Serve => serve(args.config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mfad: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let loaded = mfa_config::load(path.as_deref())?;
+    let source = loaded.source.map_or_else(
+        || "built-in defaults".to_owned(),
+        |p| p.display().to_string(),
+    );
+    println!(
+        "{source}: OK (listen {}, database {})",
+        loaded.config.listen,
+        loaded
+            .config
+            .database_url()
+            .split('@')
+            .next_back()
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = mfa_config::load(path.as_deref())?.config;
+    init_logging(&config)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(run(config))
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&config.log)
+        .with_context(|| format!("log: invalid filter {:?}", config.log))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    Ok(())
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let store = Store::open_with_key_file(&config.database_url(), &config.key_file())
+        .await
+        .context("cannot open the mfa database")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    // Tests (and admins using port 0) read the real address from this line.
+    tracing::info!(listen = %bound, backend = ?store.backend(), "mfad ready");
+    let app = mfa_server::router(mfa_server::AppState::new(
+        store.clone(),
+        config,
+        Arc::new(SystemClock),
+    ));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    store.close().await;
+    tracing::info!("mfad stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

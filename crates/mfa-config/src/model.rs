@@ -1,0 +1,146 @@
+//! The shape of `mfad.toml`: one struct per table, every key optional.
+//!
+//! To add a key: add the field (with a `deserialize_with` validator if its type does not
+//! validate itself), give it a default in the struct's `Default` impl, and document it in
+//! `mfad.example.toml` (a test fails if you forget). Keep sub-tables (`[totp]`, ...) as the
+//! last fields so the struct serializes to valid TOML.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::validate;
+use mfa_otp::{Algorithm, Digits, TotpParams};
+
+/// Where the host name is read from for the default `server_name`.
+const HOSTNAME_FILE: &str = "/proc/sys/kernel/hostname";
+
+/// The whole configuration file shared by `mfad` and `mfac`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Names this server in otpauth URIs: the account label is `tux@<server_name>`.
+    /// Default: the machine's host name, else `localhost`.
+    #[serde(deserialize_with = "validate::server_name")]
+    pub server_name: String,
+
+    /// Where the daemon's HTTP API listens. Default `127.0.0.1:8420`.
+    pub listen: SocketAddr,
+
+    /// Directory for the database and key file defaults. Default `./mfa-data`
+    /// (relative paths are relative to the working directory, not to the config file).
+    #[serde(deserialize_with = "validate::path")]
+    pub data_dir: PathBuf,
+
+    /// Database URL as written in the file (or overridden by `MFA_DATABASE_URL`);
+    /// use [`Config::database_url`] for the effective value.
+    #[serde(
+        deserialize_with = "validate::database_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub database_url: Option<String>,
+
+    /// Key file as written in the file; use [`Config::key_file`] for the effective value.
+    #[serde(
+        deserialize_with = "validate::optional_path",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub key_file: Option<PathBuf>,
+
+    /// Log filter, as a `tracing_subscriber::EnvFilter` directive. Default `info`.
+    pub log: String,
+
+    /// Parameters for newly enrolled TOTP clients (`[totp]`).
+    pub totp: TotpConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server_name: default_server_name(),
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8420)),
+            data_dir: PathBuf::from("./mfa-data"),
+            database_url: None,
+            key_file: None,
+            log: "info".to_owned(),
+            totp: TotpConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The effective database URL: `database_url` if set, else `sqlite://<data_dir>/mfa.db`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("mfa.db").display()),
+        }
+    }
+
+    /// The effective key file: `key_file` if set, else `<data_dir>/mfa.key`.
+    pub fn key_file(&self) -> PathBuf {
+        match &self.key_file {
+            Some(path) => path.clone(),
+            None => self.data_dir.join("mfa.key"),
+        }
+    }
+}
+
+/// `[totp]`: the parameters given to newly enrolled clients (existing enrolments keep theirs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TotpConfig {
+    /// HMAC algorithm: `SHA1` (default, what every authenticator app supports), `SHA256`, `SHA512`.
+    #[serde(
+        deserialize_with = "validate::algorithm",
+        serialize_with = "validate::serialize_algorithm"
+    )]
+    pub algorithm: Algorithm,
+
+    /// Code length, 6..=8. Default 6.
+    #[serde(
+        deserialize_with = "validate::digits",
+        serialize_with = "validate::serialize_digits"
+    )]
+    pub digits: Digits,
+
+    /// Time step in seconds, 15..=120. Default 30.
+    #[serde(deserialize_with = "validate::period")]
+    pub period: u32,
+
+    /// Accepted clock drift, in steps either side of now, 0..=10. Default 1.
+    #[serde(deserialize_with = "validate::skew")]
+    pub skew: u32,
+}
+
+impl Default for TotpConfig {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::Sha1,
+            digits: Digits::default(),
+            period: 30,
+            skew: 1,
+        }
+    }
+}
+
+impl TotpConfig {
+    /// Algorithm, digits and period as `mfa_otp` parameters for a new enrolment.
+    pub fn params(&self) -> TotpParams {
+        TotpParams {
+            algorithm: self.algorithm,
+            digits: self.digits,
+            period: self.period,
+        }
+    }
+}
+
+/// This machine's host name, or `localhost` if it cannot be read or is unusable as a label.
+pub(crate) fn default_server_name() -> String {
+    std::fs::read_to_string(HOSTNAME_FILE)
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| validate::check_server_name(name).is_ok())
+        .unwrap_or_else(|| "localhost".to_owned())
+}

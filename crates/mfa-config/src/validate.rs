@@ -1,0 +1,162 @@
+//! Field validators, run *during* deserialization (via `#[serde(deserialize_with = ...)]`)
+//! so that toml attaches the value's span to every error they return.
+//!
+//! Messages are one line and never echo a secret (the database URL may hold a password).
+
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serializer};
+
+use mfa_otp::{Algorithm, Digits};
+
+/// The URL schemes `database_url` may use.
+pub(crate) const DATABASE_SCHEMES: [&str; 3] = ["sqlite:", "postgres:", "postgresql:"];
+
+pub(crate) fn server_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = String::deserialize(d)?;
+    check_server_name(&name).map_err(D::Error::custom)?;
+    Ok(name)
+}
+
+/// A server name goes into otpauth labels (`tux@<server_name>`), so keep it printable and
+/// free of `:` (the label's issuer separator).
+pub(crate) fn check_server_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if name.trim() != name {
+        return Err("must not start or end with whitespace".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    if name.contains(':') {
+        return Err(
+            "must not contain `:` (it separates issuer and account in otpauth labels)".into(),
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn path<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    let path = PathBuf::deserialize(d)?;
+    if path.as_os_str().is_empty() {
+        return Err(D::Error::custom("must not be empty"));
+    }
+    Ok(path)
+}
+
+pub(crate) fn optional_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    path(d).map(Some)
+}
+
+pub(crate) fn database_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = String::deserialize(d)?;
+    check_database_url(&url).map_err(D::Error::custom)?;
+    Ok(Some(url))
+}
+
+/// Only the scheme is checked (and only the scheme is ever quoted back).
+pub(crate) fn check_database_url(url: &str) -> Result<(), String> {
+    if DATABASE_SCHEMES.iter().any(|s| url.starts_with(s)) {
+        return Ok(());
+    }
+    let expected = "expected a URL starting with sqlite:, postgres: or postgresql:";
+    match url.split_once(':') {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            Err(format!(
+                "unsupported database URL scheme `{scheme}`, {expected}"
+            ))
+        }
+        _ => Err(format!("not a database URL, {expected}")),
+    }
+}
+
+pub(crate) fn algorithm<'de, D: Deserializer<'de>>(d: D) -> Result<Algorithm, D::Error> {
+    let name = String::deserialize(d)?;
+    name.parse::<Algorithm>().map_err(D::Error::custom)
+}
+
+pub(crate) fn serialize_algorithm<S: Serializer>(a: &Algorithm, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(a)
+}
+
+pub(crate) fn digits<'de, D: Deserializer<'de>>(d: D) -> Result<Digits, D::Error> {
+    let n = int_in_range(d, i64::from(Digits::MIN)..=i64::from(Digits::MAX), "")?;
+    let n = u8::try_from(n).map_err(D::Error::custom)?;
+    Digits::new(n).map_err(D::Error::custom)
+}
+
+pub(crate) fn serialize_digits<S: Serializer>(digits: &Digits, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u8(digits.get())
+}
+
+pub(crate) fn period<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 15..=120, " seconds")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
+pub(crate) fn skew<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 0..=10, " steps")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
+fn int_in_range<'de, D: Deserializer<'de>>(
+    d: D,
+    range: RangeInclusive<i64>,
+    unit: &str,
+) -> Result<i64, D::Error> {
+    let n = i64::deserialize(d)?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(D::Error::custom(format!(
+            "must be between {} and {}{unit}, got {n}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_errors_never_echo_credentials() {
+        let err = check_database_url("mysql://root:hunter2@db/mfa").unwrap_err();
+        assert!(err.contains("`mysql`"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = check_database_url("root:hunter2@db").unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = check_database_url("/var/lib/mfa.db").unwrap_err();
+        assert!(err.starts_with("not a database URL"), "{err}");
+    }
+
+    #[test]
+    fn database_url_schemes() {
+        for ok in [
+            "sqlite://./x.db",
+            "sqlite::memory:",
+            "postgres://h/db",
+            "postgresql://h/db",
+        ] {
+            assert_eq!(check_database_url(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn server_names() {
+        assert!(check_server_name("mfa.example.com").is_ok());
+        for bad in ["", "  ", " a", "a\tb", "a:b"] {
+            assert!(check_server_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

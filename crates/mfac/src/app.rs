@@ -1,0 +1,126 @@
+use mfa_core::{Methods, Pattern};
+use mfa_store::{App, NewApp};
+use serde::Serialize;
+
+use crate::cli::{AppAdd, AppCommand};
+use crate::client::parse_alias;
+use crate::context::Context;
+use crate::output::{print_json, print_table};
+
+#[derive(Serialize)]
+struct AppView {
+    id: i64,
+    user: String,
+    host: String,
+    service: String,
+    methods: Vec<String>,
+    clients: Vec<String>,
+    created_at: String,
+}
+
+impl From<&App> for AppView {
+    fn from(a: &App) -> Self {
+        Self {
+            id: a.id,
+            user: a.user.to_string(),
+            host: a.host.to_string(),
+            service: a.service.to_string(),
+            methods: a.methods.iter().map(|m| m.to_string()).collect(),
+            clients: a.clients.iter().map(|c| c.to_string()).collect(),
+            created_at: a.created_at.to_string(),
+        }
+    }
+}
+
+pub async fn run(ctx: &Context, cmd: AppCommand) -> anyhow::Result<()> {
+    match cmd {
+        AppCommand::Add(add) => {
+            let app = ctx.store.add_app(&parse_new_app(add)?, ctx.now()).await?;
+            if ctx.json {
+                return print_json(&AppView::from(&app));
+            }
+            println!(
+                "Added app {}: user {} on {} service {} -> {} ({}).",
+                app.id,
+                app.user,
+                app.host,
+                app.service,
+                join(&AppView::from(&app).clients),
+                app.methods
+            );
+            Ok(())
+        }
+        AppCommand::List { user } => {
+            let apps = match user {
+                Some(user) => {
+                    ctx.store
+                        .apps_for_user(parse_alias(&user)?.as_str())
+                        .await?
+                }
+                None => ctx.store.apps().await?,
+            };
+            let views: Vec<AppView> = apps.iter().map(AppView::from).collect();
+            if ctx.json {
+                return print_json(&views);
+            }
+            let rows: Vec<Vec<String>> = views
+                .into_iter()
+                .map(|v| {
+                    vec![
+                        v.id.to_string(),
+                        v.user,
+                        v.host,
+                        v.service,
+                        join(&v.methods),
+                        join(&v.clients),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["ID", "USER", "HOST", "SERVICE", "METHODS", "CLIENTS"],
+                &rows,
+            );
+            Ok(())
+        }
+        AppCommand::Show { id } => {
+            let v = AppView::from(&ctx.store.app(id).await?);
+            if ctx.json {
+                return print_json(&v);
+            }
+            println!("id:       {}", v.id);
+            println!("user:     {}", v.user);
+            println!("host:     {}", v.host);
+            println!("service:  {}", v.service);
+            println!("methods:  {}", join(&v.methods));
+            println!("clients:  {}", join(&v.clients));
+            println!("created:  {}", v.created_at);
+            Ok(())
+        }
+        AppCommand::Remove { id } => {
+            ctx.store.remove_app(id).await?;
+            if ctx.json {
+                return print_json(&serde_json::json!({ "id": id, "result": "removed" }));
+            }
+            println!("App {id} removed.");
+            Ok(())
+        }
+    }
+}
+
+fn join(items: &[String]) -> String {
+    items.join(",")
+}
+
+fn parse_new_app(add: AppAdd) -> anyhow::Result<NewApp> {
+    Ok(NewApp {
+        user: parse_alias(&add.user)?,
+        host: Pattern::new(&add.host)?,
+        service: Pattern::new(&add.service)?,
+        methods: Methods::parse(&add.methods)?,
+        clients: add
+            .client
+            .iter()
+            .map(|c| parse_alias(c))
+            .collect::<anyhow::Result<_>>()?,
+    })
+}

@@ -1,0 +1,216 @@
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+/// The mfa admin CLI.
+///
+/// Reads the same mfad.toml as mfad (--config, $MFA_CONFIG, ./mfad.toml, else built-in defaults).
+#[derive(Debug, Parser)]
+#[command(name = "mfac", version)]
+pub struct Args {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Enrol a client (same as `mfac client add ALIAS`).
+    #[arg(long, value_name = "ALIAS", conflicts_with = "add_app")]
+    pub add_client: Option<String>,
+
+    /// Add an app (same as `mfac app add`, with --alias for --client).
+    #[arg(long, requires_all = ["user", "host", "service", "alias", "methods"])]
+    pub add_app: bool,
+    #[arg(long, requires = "add_app")]
+    pub user: Option<String>,
+    #[arg(long, requires = "add_app")]
+    pub host: Option<String>,
+    #[arg(long, requires = "add_app")]
+    pub service: Option<String>,
+    /// The client(s) the app's logins go to.
+    #[arg(long, requires = "add_app", num_args = 1.., value_delimiter = ',')]
+    pub alias: Vec<String>,
+    /// Methods, e.g. `push totp` or `push,totp`.
+    #[arg(long, requires = "add_app", num_args = 1..)]
+    pub methods: Vec<String>,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct Global {
+    /// Path of mfad.toml.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON object (or array) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enrolled people and devices.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// (user, host, service) logins and the clients they go to.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Enrol a client: prints its key (once), TOTP secret, otpauth:// URI and QR code.
+    Add { alias: String },
+    /// List clients.
+    List,
+    /// Show one client and the apps that route to it.
+    Show { alias: String },
+    /// Remove a client (refused while apps name it).
+    Remove { alias: String },
+    /// Give a client a new TOTP secret; the old one stops working.
+    ResetTotp { alias: String },
+    /// Give a client a new key; the old one stops working.
+    RotateKey { alias: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Route a user's logins on a host and service to clients.
+    Add(AppAdd),
+    /// List apps.
+    List {
+        /// Only this user's apps.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Show one app.
+    Show { id: i64 },
+    /// Remove an app.
+    Remove { id: i64 },
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct AppAdd {
+    /// The login user name.
+    #[arg(long)]
+    pub user: String,
+    /// Host name, `*.domain` or `*`.
+    #[arg(long)]
+    pub host: String,
+    /// PAM service (sshd, sudo, ...) or `*`.
+    #[arg(long)]
+    pub service: String,
+    /// Client alias(es), comma-separated: each gets the push.
+    #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
+    pub client: Vec<String>,
+    /// Allowed methods: push, totp (comma- or space-separated).
+    #[arg(long, num_args = 1.., required = true)]
+    pub methods: Vec<String>,
+}
+
+impl Args {
+    /// Maps the seed's flag syntax (`--add-client`, `--add-app`) onto the subcommands.
+    pub fn into_command(self) -> anyhow::Result<(Global, Command)> {
+        let command = match (self.command, self.add_client, self.add_app) {
+            (Some(_), Some(_), _) | (Some(_), _, true) => {
+                bail!("--add-client and --add-app cannot be combined with a subcommand")
+            }
+            (Some(c), None, false) => c,
+            (None, Some(alias), _) => Command::Client(ClientCommand::Add { alias }),
+            (None, None, true) => Command::App(AppCommand::Add(AppAdd {
+                user: self.user.unwrap_or_default(),
+                host: self.host.unwrap_or_default(),
+                service: self.service.unwrap_or_default(),
+                client: self.alias,
+                methods: self.methods,
+            })),
+            (None, None, false) => bail!("no command given: try `mfac --help`"),
+        };
+        Ok((self.global, command))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Command {
+        let args =
+            Args::try_parse_from(std::iter::once("mfac").chain(args.iter().copied())).unwrap();
+        args.into_command().unwrap().1
+    }
+
+    #[test]
+    fn seed_syntax_maps_to_subcommands() {
+        assert!(matches!(
+            parse(&["--add-client", "tux"]),
+            Command::Client(ClientCommand::Add { alias }) if alias == "tux"
+        ));
+        let cmd = parse(&[
+            "--add-app",
+            "--user",
+            "tux",
+            "--host",
+            "linux.example.org",
+            "--service",
+            "sshd",
+            "--alias",
+            "tux",
+            "--methods",
+            "push",
+            "totp",
+        ]);
+        match cmd {
+            Command::App(AppCommand::Add(a)) => {
+                assert_eq!(a.user, "tux");
+                assert_eq!(a.client, ["tux"]);
+                assert_eq!(a.methods, ["push", "totp"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_subcommand() {
+        for args in [
+            ["mfac", "--json", "client", "list"],
+            ["mfac", "client", "list", "--json"],
+        ] {
+            let (global, _) = Args::try_parse_from(args).unwrap().into_command().unwrap();
+            assert!(global.json);
+        }
+        let mixed = Args::try_parse_from(["mfac", "--add-client", "tux", "client", "list"]);
+        assert!(mixed.is_err() || mixed.unwrap().into_command().is_err());
+    }
+
+    #[test]
+    fn add_app_needs_all_its_flags() {
+        let err = Args::try_parse_from(["mfac", "--add-app", "--user", "tux"]).unwrap_err();
+        assert!(err.to_string().contains("--host"), "{err}");
+    }
+
+    #[test]
+    fn methods_take_commas_or_words() {
+        for form in [
+            &["--methods", "push,totp"][..],
+            &["--methods", "push", "totp"][..],
+        ] {
+            let mut args = vec![
+                "app",
+                "add",
+                "--user",
+                "tux",
+                "--host",
+                "*",
+                "--service",
+                "*",
+                "--client",
+                "a,b",
+            ];
+            args.extend_from_slice(form);
+            match parse(&args) {
+                Command::App(AppCommand::Add(a)) => assert_eq!(a.client, ["a", "b"]),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

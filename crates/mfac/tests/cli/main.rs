@@ -1,0 +1,80 @@
+//! Runs the real `mfac` binary against a throwaway config and SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod apps;
+mod clients;
+mod failures;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Env {
+    pub fn with(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("mfad.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "server_name = \"mfa.example.org\"\ndata_dir = \"{}\"\n{extra}",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        Self { dir, config }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs mfac; returns (success, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (bool, String, String) {
+        run_with_config(&self.config, args)
+    }
+
+    /// Runs mfac and insists it succeeds.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args);
+        assert!(ok, "mfac {args:?} failed: {err}");
+        out
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&self.ok(&args)).unwrap()
+    }
+
+    /// Runs mfac, insists it fails with one line on stderr, and returns that line.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args);
+        assert!(!ok, "mfac {args:?} should have failed; printed {out}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "one line expected: {err}"
+        );
+        assert!(err.starts_with("mfac: "), "{err}");
+        err.trim_end().to_owned()
+    }
+}
+
+pub fn run_with_config(config: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mfac"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("MFA_DATABASE_URL")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,55 @@
+use std::os::unix::fs::PermissionsExt;
+
+use crate::{config_dir, mfad, start};
+
+#[tokio::test]
+async fn serves_healthz_and_json_404s() {
+    let (_dir, config) = config_dir("");
+    let daemon = start(&config);
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("{}/healthz", daemon.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+
+    let missing = http
+        .get(format!("{}/nope", daemon.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+    assert!(body["message"].as_str().unwrap().contains("/nope"));
+}
+
+#[test]
+fn first_start_creates_a_private_key_file_and_database() {
+    let (dir, config) = config_dir("");
+    drop(start(&config));
+    let key = dir.path().join("data/mfa.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let db = std::fs::metadata(dir.path().join("data/mfa.db")).unwrap();
+    assert_eq!(db.permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn refuses_a_key_file_others_can_read() {
+    let (dir, config) = config_dir("");
+    drop(start(&config));
+    let key = dir.path().join("data/mfa.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = mfad()
+        .args(["--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("readable by others"), "{stderr}");
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+}

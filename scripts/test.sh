@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the whole mfa test suite on a fresh Debian machine: installs the Debian packages the tests
+# drive (oathtool, pamtester, libpam0g-dev, chromium, tmux), makes sure PostgreSQL answers when
+# MFA_TEST_POSTGRES_URL names it, then lints and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*"; }
+
+# --- Debian packages the tests use -------------------------------------------------------------
+packages=(oathtool pamtester libpam0g-dev tmux chromium curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+if [ -z "${MFA_TEST_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/null && pg_up; then
+  export MFA_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/test"
+fi
+if [ -n "${MFA_TEST_POSTGRES_URL:-}" ]; then
+  if ! pg_up && command -v pg_ctlcluster >/dev/null; then
+    say "starting PostgreSQL"
+    for v in /etc/postgresql/*; do pg_ctlcluster --skip-systemctl-redirect "$(basename "$v")" main start || true; done
+    for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+  fi
+  say "PostgreSQL tests run against ${MFA_TEST_POSTGRES_URL}"
+  # Schemas left by an interrupted earlier run.
+  psql -q "$MFA_TEST_POSTGRES_URL" -Atc \
+    "SELECT 'DROP SCHEMA ' || nspname || ' CASCADE;' FROM pg_namespace WHERE nspname LIKE 'mfa_test_%'" 2>/dev/null \
+    | psql -q "$MFA_TEST_POSTGRES_URL" >/dev/null 2>&1 || true
+  pg_note="PostgreSQL: tested against ${MFA_TEST_POSTGRES_URL}"
+else
+  pg_note="PostgreSQL: SKIPPED - MFA_TEST_POSTGRES_URL is not set and no server answers on 127.0.0.1:5432; only SQLite was tested"
+  say "$pg_note"
+fi
+
+# --- lint, build, test -------------------------------------------------------------------------
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+say "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+cargo test --workspace --doc --quiet
+say "all tests passed. $pg_note"
