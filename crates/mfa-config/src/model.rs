@@ -5,11 +5,13 @@
 //! `mfad.example.toml` (a test fails if you forget). Keep sub-tables (`[totp]`, ...) as the
 //! last fields so the struct serializes to valid TOML.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::push::{Networks, NotifyConfig, UserSettings};
 use crate::validate;
 use mfa_otp::{Algorithm, Digits, TotpParams};
 
@@ -51,8 +53,45 @@ pub struct Config {
     /// Log filter, as a `tracing_subscriber::EnvFilter` directive. Default `info`.
     pub log: String,
 
+    /// Public base URL of this server, for approve links. Default `http://<listen>`.
+    #[serde(
+        deserialize_with = "validate::host_addr",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub host_addr: Option<String>,
+
+    /// Seconds a push waits for an answer before it is denied (reason: timeout). Default 30.
+    #[serde(deserialize_with = "validate::auth_timeout")]
+    pub auth_timeout: u32,
+
+    /// Approving a push needs the two-digit number shown at the login prompt. Default true.
+    pub number_matching: bool,
+
+    /// Failures (denied or expired pushes, wrong codes) per user and per source IP within
+    /// `block_duration` that lock it out for `block_duration`. Default 5.
+    #[serde(deserialize_with = "validate::max_failed_attempts")]
+    pub max_failed_attempts: u32,
+
+    /// Seconds: the failure window and the lock's length. Default 300.
+    #[serde(deserialize_with = "validate::block_duration")]
+    pub block_duration: u32,
+
+    /// Logins from these networks need no second factor. Default none.
+    #[serde(deserialize_with = "validate::networks")]
+    pub trusted_ip_networks: Networks,
+
+    /// Peers whose X-Forwarded-For / X-Real-IP headers are believed. Default none.
+    #[serde(deserialize_with = "validate::networks")]
+    pub trusted_reverse_proxies: Networks,
+
     /// Parameters for newly enrolled TOTP clients (`[totp]`).
     pub totp: TotpConfig,
+
+    /// Push notifications (`[notify]`).
+    pub notify: NotifyConfig,
+
+    /// Per-user notification templates (`[user_settings.NAME]`, `[user_settings.default]`).
+    pub user_settings: BTreeMap<String, UserSettings>,
 }
 
 impl Default for Config {
@@ -64,7 +103,16 @@ impl Default for Config {
             database_url: None,
             key_file: None,
             log: "info".to_owned(),
+            host_addr: None,
+            auth_timeout: 30,
+            number_matching: true,
+            max_failed_attempts: 5,
+            block_duration: 300,
+            trusted_ip_networks: Vec::new(),
+            trusted_reverse_proxies: Vec::new(),
             totp: TotpConfig::default(),
+            notify: NotifyConfig::default(),
+            user_settings: BTreeMap::new(),
         }
     }
 }
@@ -75,6 +123,14 @@ impl Config {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("mfa.db").display()),
+        }
+    }
+
+    /// The effective public base URL: `host_addr` if set, else `http://<listen>`.
+    pub fn host_addr(&self) -> String {
+        match &self.host_addr {
+            Some(url) => url.clone(),
+            None => format!("http://{}", self.listen),
         }
     }
 

@@ -108,6 +108,55 @@ pub(crate) fn skew<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     u32::try_from(n).map_err(D::Error::custom)
 }
 
+pub(crate) fn attempts<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 1..=10, "")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
+pub(crate) fn auth_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 5..=600, " seconds")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
+pub(crate) fn max_failed_attempts<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 1..=1000, "")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
+pub(crate) fn block_duration<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 1..=7 * 86_400, " seconds")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
+/// `http://` or `https://` and a host, no trailing slash (links are `{host_addr}/approve/...`).
+pub(crate) fn host_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = String::deserialize(d)?;
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| D::Error::custom("must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err(D::Error::custom(
+            "must name a host, e.g. https://mfa.example.org",
+        ));
+    }
+    Ok(Some(url.trim_end_matches('/').to_owned()))
+}
+
+/// CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses (`192.0.2.7`).
+pub(crate) fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    D::Error::custom(format!("{s:?} is not an IP address or CIDR network"))
+                })
+        })
+        .collect()
+}
+
 fn int_in_range<'de, D: Deserializer<'de>>(
     d: D,
     range: RangeInclusive<i64>,

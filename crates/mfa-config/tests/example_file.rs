@@ -58,10 +58,12 @@ fn example_defaults_are_the_real_defaults() {
     assert_eq!(parsed.server_name, "localhost");
     assert_eq!(parsed.database_url(), defaults.database_url());
     assert_eq!(parsed.key_file(), defaults.key_file());
+    assert_eq!(parsed.host_addr(), defaults.host_addr());
     let comparable = Config {
         server_name: defaults.server_name.clone(),
         database_url: None,
         key_file: None,
+        host_addr: None,
         ..parsed
     };
     assert_eq!(comparable, defaults);
@@ -73,6 +75,7 @@ fn example_documents_every_key() {
     let mut config = Config::default();
     config.database_url = Some(config.database_url());
     config.key_file = Some(config.key_file());
+    config.host_addr = Some(config.host_addr());
     let serialized = toml::to_string(&config).unwrap();
     let serialized: toml::Table = toml::from_str(&serialized).unwrap();
     let mut config_keys = BTreeSet::new();

@@ -6,12 +6,16 @@ mod alias;
 mod clock;
 mod error;
 mod method;
+mod network;
 mod pattern;
 mod routing;
+mod template;
 
 pub use alias::Alias;
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use error::DomainError;
 pub use method::{Method, Methods};
+pub use network::{client_addr, in_networks};
 pub use pattern::Pattern;
 pub use routing::{Route, best_route};
+pub use template::render_template;

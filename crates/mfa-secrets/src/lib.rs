@@ -11,4 +11,4 @@ mod token;
 pub use error::SecretsError;
 pub use keyfile::load_or_create_key;
 pub use seal::{SealKey, Sealer};
-pub use token::{Token, TokenHash, ct_eq};
+pub use token::{Token, TokenHash, ct_eq, random_below, random_id};

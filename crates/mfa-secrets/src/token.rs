@@ -8,6 +8,31 @@ pub(crate) fn random(buf: &mut [u8]) -> Result<(), SecretsError> {
     getrandom::fill(buf).map_err(|e| SecretsError::Random(e.to_string()))
 }
 
+/// An unguessable identifier (e.g. a transaction id): `bytes` random bytes, base32, lowercase.
+pub fn random_id(bytes: usize) -> Result<String, SecretsError> {
+    let mut buf = vec![0u8; bytes];
+    random(&mut buf)?;
+    Ok(data_encoding::BASE32_NOPAD
+        .encode(&buf)
+        .to_ascii_lowercase())
+}
+
+/// A uniformly random number in `0..n` (rejection sampling: no modulo bias).
+pub fn random_below(n: u32) -> Result<u32, SecretsError> {
+    if n == 0 {
+        return Ok(0);
+    }
+    let zone = u32::MAX - (u32::MAX % n);
+    loop {
+        let mut b = [0u8; 4];
+        random(&mut b)?;
+        let v = u32::from_le_bytes(b);
+        if v < zone {
+            return Ok(v % n);
+        }
+    }
+}
+
 /// A bearer secret (client key, API token, approve-link token): 256 random bits, shown once.
 ///
 /// Written as `<prefix>_<base32>` so a leaked one is recognisable (e.g. by secret scanners).
@@ -86,6 +111,20 @@ mod tests {
         assert_eq!(a.hash().as_str().len(), 64);
         assert!(!a.hash().as_str().contains(&a.expose()[5..]));
         assert_eq!(format!("{a:?}"), "Token(..)");
+    }
+
+    #[test]
+    fn random_helpers() {
+        let a = random_id(16).unwrap();
+        assert_eq!(a.len(), 26);
+        assert_ne!(a, random_id(16).unwrap());
+        let mut seen = [false; 10];
+        for _ in 0..500 {
+            let v = random_below(10).unwrap() as usize;
+            seen[v] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "all of 0..10 drawn: {seen:?}");
+        assert_eq!(random_below(1).unwrap(), 0);
     }
 
     #[test]

@@ -168,11 +168,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound(format!("app {id}")))
-        }
+        crate::servers::one_row(done.rows_affected(), || format!("app {id}"))
     }
 
     /// Joins app rows with their client links (two queries rather than one row per link).

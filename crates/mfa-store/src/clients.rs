@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{invalid, is_foreign_key_violation, is_unique_violation};
+use crate::servers::one_row;
 use crate::{Store, StoreError};
 
 /// An enrolled person or device. Its key and seed stay inside the store.
@@ -12,7 +13,42 @@ use crate::{Store, StoreError};
 pub struct Client {
     pub alias: Alias,
     pub totp: TotpParams,
+    pub notify: Notify,
     pub created_at: Timestamp,
+}
+
+/// How a client hears of a push besides its WebSocket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Notify {
+    /// The config's `notify.default`.
+    #[default]
+    Default,
+    None,
+    Webhook,
+    Ntfy {
+        topic: String,
+    },
+}
+
+impl Notify {
+    fn to_columns(&self) -> (Option<&'static str>, Option<String>) {
+        match self {
+            Notify::Default => (None, None),
+            Notify::None => (Some("none"), None),
+            Notify::Webhook => (Some("webhook"), None),
+            Notify::Ntfy { topic } => (Some("ntfy"), Some(topic.clone())),
+        }
+    }
+
+    fn from_columns(kind: Option<&str>, topic: Option<String>) -> Result<Self, StoreError> {
+        match (kind, topic) {
+            (None, _) => Ok(Notify::Default),
+            (Some("none"), _) => Ok(Notify::None),
+            (Some("webhook"), _) => Ok(Notify::Webhook),
+            (Some("ntfy"), Some(topic)) => Ok(Notify::Ntfy { topic }),
+            (Some(other), _) => Err(StoreError::Invalid(format!("client notify {other:?}"))),
+        }
+    }
 }
 
 pub struct NewClient<'a> {
@@ -20,13 +56,14 @@ pub struct NewClient<'a> {
     pub key_hash: &'a TokenHash,
     pub totp_secret: &'a Secret,
     pub totp: TotpParams,
+    pub notify: Notify,
     pub now: Timestamp,
 }
 
 /// The public columns of a client, spliced into literal SQL (sqlx refuses run-time SQL strings).
 macro_rules! client_columns {
     () => {
-        "alias, totp_algorithm, totp_digits, totp_period, created_at"
+        "alias, totp_algorithm, totp_digits, totp_period, notify, ntfy_topic, created_at"
     };
 }
 
@@ -41,7 +78,9 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
     let period: i64 = row.try_get("totp_period")?;
     let digits = u8::try_from(digits).map_err(invalid("totp_digits"))?;
     let period = u32::try_from(period).map_err(invalid("totp_period"))?;
+    let notify: Option<String> = row.try_get("notify")?;
     Ok(Client {
+        notify: Notify::from_columns(notify.as_deref(), row.try_get("ntfy_topic")?)?,
         alias: Alias::new(&alias).map_err(invalid("alias"))?,
         totp: TotpParams::new(
             algorithm
@@ -64,9 +103,10 @@ impl Store {
         let sealed = self
             .sealer
             .seal(new.totp_secret.as_bytes(), &totp_aad(new.alias))?;
+        let (notify, ntfy_topic) = new.notify.to_columns();
         sqlx::query(
-            "INSERT INTO clients (alias, key_hash, totp_sealed, totp_algorithm, totp_digits, totp_period, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO clients (alias, key_hash, totp_sealed, totp_algorithm, totp_digits, totp_period, \
+             notify, ntfy_topic, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(new.alias.as_str())
         .bind(new.key_hash.as_str())
@@ -74,6 +114,8 @@ impl Store {
         .bind(new.totp.algorithm.to_string())
         .bind(i64::from(new.totp.digits.get()))
         .bind(i64::from(new.totp.period))
+        .bind(notify)
+        .bind(ntfy_topic)
         .bind(new.now.millis())
         .execute(&self.pool)
         .await
@@ -87,6 +129,7 @@ impl Store {
         Ok(Client {
             alias: new.alias.clone(),
             totp: new.totp,
+            notify: new.notify.clone(),
             created_at: new.now,
         })
     }
@@ -165,11 +208,22 @@ impl Store {
             .bind(alias.as_str())
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(not_found(alias))
-        }
+        one_row(done.rows_affected(), || format!("client {alias}"))
+    }
+
+    pub async fn set_client_notify(
+        &self,
+        alias: &Alias,
+        notify: &Notify,
+    ) -> Result<(), StoreError> {
+        let (kind, topic) = notify.to_columns();
+        let done = sqlx::query("UPDATE clients SET notify = $1, ntfy_topic = $2 WHERE alias = $3")
+            .bind(kind)
+            .bind(topic)
+            .bind(alias.as_str())
+            .execute(&self.pool)
+            .await?;
+        one_row(done.rows_affected(), || format!("client {alias}"))
     }
 
     /// Replaces the TOTP seed and parameters; replay tracking starts afresh for the new seed.
@@ -191,11 +245,7 @@ impl Store {
         .bind(alias.as_str())
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(not_found(alias))
-        }
+        one_row(done.rows_affected(), || format!("client {alias}"))
     }
 
     /// The client's TOTP generator (seed unsealed) and the last step it accepted.

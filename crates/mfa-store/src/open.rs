@@ -34,6 +34,7 @@ impl Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) sealer: Sealer,
+    pub(crate) url: String,
     backend: Backend,
 }
 
@@ -96,6 +97,7 @@ impl Store {
         let store = Self {
             pool,
             sealer,
+            url: url.to_owned(),
             backend,
         };
         store.check_seal_key().await?;

@@ -92,6 +92,7 @@ async fn add(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
             key_hash: &key.hash(),
             totp_secret: &secret,
             totp,
+            notify: Default::default(),
             now: ctx.now(),
         })
         .await?;

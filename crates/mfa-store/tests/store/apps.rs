@@ -16,6 +16,7 @@ async fn add_client(store: &Store, name: &str) {
             key_hash: &Token::generate("mfak").unwrap().hash(),
             totp_secret: &Secret::generate(20).unwrap(),
             totp: TotpParams::default(),
+            notify: Default::default(),
             now: Timestamp::from_secs(1),
         })
         .await

@@ -21,6 +21,7 @@ async fn add(store: &Store, name: &str) -> (Token, Secret) {
             key_hash: &key.hash(),
             totp_secret: &secret,
             totp: TotpParams::default(),
+            notify: Default::default(),
             now: Timestamp::from_secs(1_700_000_000),
         })
         .await
@@ -69,6 +70,7 @@ async fn duplicate_alias_is_refused_and_keeps_the_first() {
                 key_hash: &Token::generate("mfak").unwrap().hash(),
                 totp_secret: &Secret::generate(20).unwrap(),
                 totp: TotpParams::default(),
+                notify: Default::default(),
                 now: Timestamp::from_secs(1),
             })
             .await

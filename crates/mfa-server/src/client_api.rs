@@ -1,0 +1,84 @@
+//! The API enrolled clients call with their client key, and the single-use approve-token
+//! endpoint ntfy action buttons call.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use mfa_secrets::Token;
+use mfa_store::LockKind;
+use mfa_wire::{ClientDecision, CodeResponse, DecisionResult, PendingRequest};
+
+use crate::extract::{ApiJson, AuthClient, PeerIp};
+use crate::push::{self, Channel};
+use crate::{ApiError, AppState};
+
+/// `GET /v1/client/requests`: the pushes waiting for this client.
+pub async fn pending(
+    State(state): State<AppState>,
+    AuthClient(client): AuthClient,
+) -> Result<Json<Vec<PendingRequest>>, ApiError> {
+    let now = state.clock.now();
+    let requests = state.store.pending_requests_for(&client.alias, now).await?;
+    Ok(Json(requests.iter().map(push::pending_view).collect()))
+}
+
+/// `POST /v1/client/requests/{txid}`: approve, deny, or report "not me".
+pub async fn decide(
+    State(state): State<AppState>,
+    AuthClient(client): AuthClient,
+    Path(txid): Path<String>,
+    ApiJson(answer): ApiJson<ClientDecision>,
+) -> Result<Json<DecisionResult>, ApiError> {
+    let request = state.store.request(&txid).await?;
+    Ok(Json(
+        push::decide(&state, &request, &client.alias, Channel::Client, &answer).await?,
+    ))
+}
+
+/// `GET /v1/client/totp`: this client's current TOTP code and how long it stays valid.
+pub async fn totp_code(
+    State(state): State<AppState>,
+    AuthClient(client): AuthClient,
+) -> Result<Json<CodeResponse>, ApiError> {
+    let (totp, _) = state.store.client_totp(&client.alias).await?;
+    let now = state.clock.now().unix_secs();
+    Ok(Json(CodeResponse {
+        code: totp.code_at(now),
+        valid_for_seconds: totp.remaining(now),
+    }))
+}
+
+/// `POST /v1/notify/{token}`: a decision carried by a single-use approve token (ntfy action
+/// buttons). Unknown tokens count as failures of the caller's address.
+pub async fn decide_by_token(
+    State(state): State<AppState>,
+    PeerIp(peer): PeerIp,
+    Path(token): Path<String>,
+    ApiJson(answer): ApiJson<ClientDecision>,
+) -> Result<Json<DecisionResult>, ApiError> {
+    let (request, client) = request_for_token(&state, peer, &token).await?;
+    Ok(Json(
+        push::decide(&state, &request, &client, Channel::Ntfy, &answer).await?,
+    ))
+}
+
+/// The request a presented approve token belongs to. A wrong token counts against the
+/// caller's address; a locked address is refused first.
+pub async fn request_for_token(
+    state: &AppState,
+    peer: std::net::IpAddr,
+    token: &str,
+) -> Result<(mfa_store::AuthRequest, mfa_core::Alias), ApiError> {
+    let peer = peer.to_string();
+    crate::guard::refuse_if_locked(state, LockKind::Ip, &peer).await?;
+    match state
+        .store
+        .request_by_link(&Token::from_presented(token).hash())
+        .await?
+    {
+        Some(found) => Ok(found),
+        None => {
+            crate::guard::record_failure(state, LockKind::Ip, &peer).await?;
+            Err(ApiError::NotFound("this link is not valid".into()))
+        }
+    }
+}

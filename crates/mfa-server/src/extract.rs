@@ -1,0 +1,118 @@
+//! Request extractors: JSON bodies with our errors, bearer identities, the real peer address.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use mfa_secrets::Token;
+use mfa_store::{Client, LockKind, Server};
+use serde::de::DeserializeOwned;
+
+use crate::{ApiError, AppState};
+
+/// `Json<T>`, but a rejection is an [`ApiError`] (a JSON body naming the problem).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// The address the request comes from, after `trusted_reverse_proxies` are taken into account.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for PeerIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0.ip())
+            .ok_or_else(|| ApiError::Internal("no peer address on the connection".into()))?;
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        Ok(PeerIp(mfa_core::client_addr(
+            peer,
+            header("x-forwarded-for"),
+            header("x-real-ip"),
+            &state.config.trusted_reverse_proxies,
+        )))
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<Token> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .then(|| Token::from_presented(token))
+}
+
+/// Resolves a bearer token to its owner. A peer that keeps presenting bad tokens is locked out
+/// like a user who keeps typing bad codes (the seed's brute-force protection).
+async fn authenticate<T, F, Fut>(
+    parts: &Parts,
+    state: &AppState,
+    what: &str,
+    lookup: F,
+) -> Result<T, ApiError>
+where
+    F: FnOnce(Token) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, mfa_store::StoreError>>,
+{
+    let PeerIp(peer) = PeerIp::from_request_parts(&mut parts.clone(), state).await?;
+    let peer = peer.to_string();
+    crate::guard::refuse_if_locked(state, LockKind::Ip, &peer).await?;
+    let Some(token) = bearer(&parts.headers) else {
+        return Err(ApiError::Unauthorized(format!(
+            "missing {what}: send it as Authorization: Bearer <{what}>"
+        )));
+    };
+    match lookup(token).await? {
+        Some(found) => Ok(found),
+        None => {
+            crate::guard::record_failure(state, LockKind::Ip, &peer).await?;
+            Err(ApiError::Unauthorized(format!("invalid {what}")))
+        }
+    }
+}
+
+/// A trusted server, from its API token.
+pub struct AuthServer(pub Server);
+
+impl FromRequestParts<AppState> for AuthServer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let store = state.store.clone();
+        authenticate(parts, state, "API token", |t| async move {
+            store.server_by_token(&t.hash()).await
+        })
+        .await
+        .map(AuthServer)
+    }
+}
+
+/// An enrolled client, from its client key.
+pub struct AuthClient(pub Client);
+
+impl FromRequestParts<AppState> for AuthClient {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let store = state.store.clone();
+        authenticate(parts, state, "client key", |t| async move {
+            store.client_by_key(&t.hash()).await
+        })
+        .await
+        .map(AuthClient)
+    }
+}

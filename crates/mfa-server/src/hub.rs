@@ -1,0 +1,130 @@
+//! Push events between the parts of mfad that wait on them (long polls, WebSockets), and
+//! between nodes: in process with SQLite, through PostgreSQL LISTEN/NOTIFY otherwise.
+
+use std::time::Duration;
+
+use mfa_store::Store;
+use tokio::sync::broadcast;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A push went out to these clients.
+    Created { txid: String, clients: Vec<String> },
+    /// A push was decided or expired.
+    Decided { txid: String },
+    /// Events may have been missed (listener reconnected, receiver lagged): look again.
+    Resync,
+}
+
+impl Event {
+    fn encode(&self) -> String {
+        match self {
+            Event::Created { txid, clients } => format!("created:{txid}:{}", clients.join(",")),
+            Event::Decided { txid } => format!("decided:{txid}"),
+            Event::Resync => "resync".to_owned(),
+        }
+    }
+
+    fn decode(payload: &str) -> Option<Self> {
+        let mut parts = payload.splitn(3, ':');
+        match (parts.next()?, parts.next(), parts.next()) {
+            ("created", Some(txid), Some(clients)) => Some(Event::Created {
+                txid: txid.to_owned(),
+                clients: clients.split(',').map(str::to_owned).collect(),
+            }),
+            ("decided", Some(txid), None) => Some(Event::Decided {
+                txid: txid.to_owned(),
+            }),
+            ("resync", None, None) => Some(Event::Resync),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    tx: broadcast::Sender<Event>,
+    store: Store,
+}
+
+impl Hub {
+    /// With PostgreSQL, also starts the task that relays other nodes' events.
+    pub fn new(store: Store) -> Self {
+        let (tx, _) = broadcast::channel(1024);
+        let hub = Self { tx, store };
+        if hub.store.backend() == mfa_store::Backend::Postgres {
+            tokio::spawn(hub.clone().relay_node_events());
+        }
+        hub
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+
+    /// Tells every waiter on every node. Delivery is best effort: waiters also re-read the
+    /// database on a timer, so a lost event delays an answer but never changes it.
+    pub async fn publish(&self, event: Event) {
+        match self.store.backend() {
+            mfa_store::Backend::Sqlite => {
+                let _ = self.tx.send(event);
+            }
+            mfa_store::Backend::Postgres => {
+                if let Err(e) = self.store.notify_nodes(&event.encode()).await {
+                    tracing::warn!(error = %e, "cannot notify other nodes; delivering locally");
+                    let _ = self.tx.send(event);
+                }
+            }
+        }
+    }
+
+    async fn relay_node_events(self) {
+        loop {
+            match self.store.event_listener().await {
+                Ok(Some(mut listener)) => {
+                    // Anything published while we were away is picked up by a resync.
+                    let _ = self.tx.send(Event::Resync);
+                    loop {
+                        match listener.next().await {
+                            Ok(Some(payload)) => {
+                                if let Some(event) = Event::decode(&payload) {
+                                    let _ = self.tx.send(event);
+                                }
+                            }
+                            Ok(None) => {
+                                let _ = self.tx.send(Event::Resync);
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "event listener failed; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => tracing::warn!(error = %e, "cannot listen for node events; retrying"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_payloads() {
+        for e in [
+            Event::Created {
+                txid: "abc".into(),
+                clients: vec!["tux".into(), "tux-phone".into()],
+            },
+            Event::Decided { txid: "abc".into() },
+            Event::Resync,
+        ] {
+            assert_eq!(Event::decode(&e.encode()), Some(e));
+        }
+        assert_eq!(Event::decode("bogus"), None);
+    }
+}

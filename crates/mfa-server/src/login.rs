@@ -1,0 +1,70 @@
+//! Checks what a server says about a login before anything is looked up.
+
+use mfa_core::{Alias, Pattern};
+
+use crate::ApiError;
+use crate::push::Login;
+
+/// Validates the (user, host, service, client_ip) a server sent.
+pub fn parse_login(
+    user: &str,
+    host: &str,
+    service: &str,
+    client_ip: Option<&str>,
+    server: &str,
+) -> Result<Login, ApiError> {
+    let bad = |field: &str, value: &str, why: &str| {
+        ApiError::BadRequest(format!("{field}: {value:?} {why}"))
+    };
+    let user = Alias::new(user).map_err(|_| {
+        bad(
+            "user",
+            user,
+            "is not a valid user name (letters, digits, '.', '_', '-')",
+        )
+    })?;
+    let name = |field: &str, value: &str| match Pattern::new(value) {
+        Ok(Pattern::Exact(v)) => Ok(v),
+        _ => Err(bad(field, value, "is not a valid name")),
+    };
+    let client_ip = match client_ip.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        // sshd passes an address, or a host name when UseDNS is on.
+        Some(ip) => Some(name("client_ip", ip)?),
+    };
+    Ok(Login {
+        user: user.to_string(),
+        host: name("host", host)?,
+        service: name("service", service)?,
+        client_ip,
+        server: server.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_fields() {
+        let ok = parse_login("tux", "Linux.Example.org", "sshd", Some("192.0.2.1"), "s").unwrap();
+        assert_eq!(ok.host, "linux.example.org");
+        assert_eq!(ok.client_ip.as_deref(), Some("192.0.2.1"));
+        assert!(parse_login("tux", "h", "sshd", Some("::1"), "s").is_ok());
+        assert!(
+            parse_login("tux", "h", "sshd", Some(""), "s")
+                .unwrap()
+                .client_ip
+                .is_none()
+        );
+        for (u, h, s) in [
+            ("", "h", "sshd"),
+            ("tux", "*", "sshd"),
+            ("tux", "h", "a b"),
+            ("t/x", "h", "s"),
+        ] {
+            assert!(parse_login(u, h, s, None, "s").is_err(), "{u} {h} {s}");
+        }
+        assert!(parse_login("tux", "h", "s", Some("1.2.3.4; rm"), "s").is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! `GET /v1/client/ws`: a client's live feed of pushes, and its answers.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use mfa_store::Client;
+use mfa_wire::{ClientMessage, ServerMessage};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::extract::AuthClient;
+use crate::hub::Event;
+use crate::push::{self, Channel};
+use crate::{ApiError, AppState};
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    AuthClient(client): AuthClient,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.max_message_size(16 * 1024)
+        .on_upgrade(move |socket| async move {
+            let alias = client.alias.clone();
+            if let Err(e) = Session::new(state, client, socket).run().await {
+                tracing::debug!(%alias, error = %e, "client WebSocket closed");
+            }
+        })
+}
+
+struct Session {
+    state: AppState,
+    client: Client,
+    socket: WebSocket,
+    /// Pushes this client was shown and that are still open.
+    shown: HashSet<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("socket: {0}")]
+    Socket(#[from] axum::Error),
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    #[error("encode: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Session {
+    fn new(state: AppState, client: Client, socket: WebSocket) -> Self {
+        Self {
+            state,
+            client,
+            socket,
+            shown: HashSet::new(),
+        }
+    }
+
+    async fn send(&mut self, msg: &ServerMessage) -> Result<(), SessionError> {
+        let text = serde_json::to_string(msg)?;
+        self.socket.send(Message::Text(text.into())).await?;
+        Ok(())
+    }
+
+    async fn run(mut self) -> Result<(), SessionError> {
+        let mut events = self.state.hub.subscribe();
+        self.send(&ServerMessage::Hello {
+            alias: self.client.alias.to_string(),
+        })
+        .await?;
+        self.resync().await?;
+        let mut keepalive = tokio::time::interval(Duration::from_secs(20));
+        keepalive.tick().await;
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(Event::Created { txid, clients }) => {
+                        if clients.iter().any(|c| c == self.client.alias.as_str()) {
+                            self.show(&txid).await?;
+                        }
+                    }
+                    Ok(Event::Decided { txid }) => self.withdraw_if_shown(&txid).await?,
+                    Ok(Event::Resync) | Err(RecvError::Lagged(_)) => self.resync().await?,
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+                incoming = self.socket.recv() => match incoming {
+                    Some(Ok(Message::Text(text))) => self.answer(&text).await?,
+                    Some(Ok(Message::Close(_))) | None => return Ok(()),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.into()),
+                },
+                _ = keepalive.tick() => self.socket.send(Message::Ping(Vec::new().into())).await?,
+            }
+        }
+    }
+
+    async fn show(&mut self, txid: &str) -> Result<(), SessionError> {
+        let request = self
+            .state
+            .store
+            .request(txid)
+            .await
+            .map_err(ApiError::from)?;
+        if request.is_open(self.state.clock.now()) && self.shown.insert(txid.to_owned()) {
+            self.send(&ServerMessage::Request(push::pending_view(&request)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn withdraw_if_shown(&mut self, txid: &str) -> Result<(), SessionError> {
+        if !self.shown.remove(txid) {
+            return Ok(());
+        }
+        let request = self
+            .state
+            .store
+            .request(txid)
+            .await
+            .map_err(ApiError::from)?;
+        self.send(&ServerMessage::Withdrawn {
+            txid: txid.to_owned(),
+            state: request.state.to_string(),
+            reason: request.reason,
+        })
+        .await
+    }
+
+    /// Shows every open push not shown yet; withdraws those no longer open.
+    async fn resync(&mut self) -> Result<(), SessionError> {
+        let now = self.state.clock.now();
+        let open = self
+            .state
+            .store
+            .pending_requests_for(&self.client.alias, now)
+            .await
+            .map_err(ApiError::from)?;
+        let open_ids: HashSet<String> = open.iter().map(|r| r.txid.clone()).collect();
+        let gone: Vec<String> = self.shown.difference(&open_ids).cloned().collect();
+        for txid in gone {
+            self.withdraw_if_shown(&txid).await?;
+        }
+        for request in open {
+            if self.shown.insert(request.txid.clone()) {
+                self.send(&ServerMessage::Request(push::pending_view(&request)))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn answer(&mut self, text: &str) -> Result<(), SessionError> {
+        let message = match serde_json::from_str::<ClientMessage>(text) {
+            Ok(m) => m,
+            Err(e) => {
+                return self
+                    .send(&ServerMessage::Error {
+                        message: format!("unreadable message: {e}"),
+                    })
+                    .await;
+            }
+        };
+        let ClientMessage::Decision {
+            txid,
+            decision,
+            number,
+        } = message;
+        let answer = mfa_wire::ClientDecision { decision, number };
+        let outcome = match self.state.store.request(&txid).await {
+            Ok(request) => {
+                push::decide(
+                    &self.state,
+                    &request,
+                    &self.client.alias,
+                    Channel::Client,
+                    &answer,
+                )
+                .await
+            }
+            Err(e) => Err(ApiError::from(e)),
+        };
+        match outcome {
+            Ok(result) => {
+                self.shown.remove(&txid);
+                self.send(&ServerMessage::Result {
+                    txid: result.txid,
+                    state: result.state,
+                    decided: result.decided,
+                    reason: result.reason,
+                })
+                .await
+            }
+            Err(e) => {
+                self.send(&ServerMessage::Error {
+                    message: e.to_string(),
+                })
+                .await
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The test kit: a fresh database (SQLite, or a PostgreSQL schema), mfad's router on a free
+//! port, and helpers to enrol clients, apps and servers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use mfa_core::{Alias, Clock, Methods, Pattern, SystemClock};
+use mfa_otp::{Secret, Totp, TotpParams};
+use mfa_secrets::{SealKey, Sealer, Token};
+use mfa_server::AppState;
+use mfa_store::{NewApp, NewClient, Store};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Enrolled {
+    pub key: String,
+    pub totp: Totp,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// The database for a test: SQLite by default, PostgreSQL when `MFA_TEST_BACKEND=postgres`
+/// and `MFA_TEST_POSTGRES_URL` are set (a schema of its own per test).
+async fn open_store(dir: &std::path::Path) -> Store {
+    let sealer = Sealer::new(SealKey::from_bytes([42; 32]));
+    let pg = std::env::var("MFA_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    match (std::env::var("MFA_TEST_BACKEND").as_deref(), pg) {
+        (Ok("postgres"), Some(base)) => {
+            use sqlx::Executor;
+            sqlx::any::install_default_drivers();
+            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+            let schema = format!(
+                "mfa_test_api_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::SeqCst)
+            );
+            admin
+                .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .await
+                .unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            Store::open(
+                &format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                sealer,
+            )
+            .await
+            .unwrap()
+        }
+        _ => Store::open(
+            &format!("sqlite://{}", dir.join("mfa.db").display()),
+            sealer,
+        )
+        .await
+        .unwrap(),
+    }
+}
+
+impl TestServer {
+    /// Starts with the default config plus `extra` TOML.
+    pub async fn start(extra: &str) -> Self {
+        Self::start_with_clock(extra, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(extra: &str, clock: Arc<dyn Clock>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = mfa_config::parse(
+            &format!("server_name = \"mfa.test\"\n{extra}"),
+            &dir.path().join("mfad.toml"),
+        )
+        .unwrap();
+        let store = open_store(dir.path()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = config;
+        if config.host_addr.is_none() {
+            config.host_addr = Some(format!("http://{addr}"));
+        }
+        let state = AppState::new(store, config, clock);
+        mfa_server::spawn_background(&state);
+        let app =
+            mfa_server::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            base: format!("http://{addr}"),
+            state,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn now(&self) -> mfa_core::Timestamp {
+        self.state.clock.now()
+    }
+
+    pub async fn enrol(&self, alias: &str) -> Enrolled {
+        let key = Token::generate("mfak").unwrap();
+        let secret = Secret::generate(20).unwrap();
+        self.state
+            .store
+            .add_client(NewClient {
+                alias: &Alias::new(alias).unwrap(),
+                key_hash: &key.hash(),
+                totp_secret: &secret,
+                totp: TotpParams::default(),
+                notify: Default::default(),
+                now: self.now(),
+            })
+            .await
+            .unwrap();
+        Enrolled {
+            key: key.expose().to_owned(),
+            totp: Totp::new(secret, TotpParams::default()),
+        }
+    }
+
+    pub async fn app(
+        &self,
+        user: &str,
+        host: &str,
+        service: &str,
+        clients: &[&str],
+        methods: &str,
+    ) -> i64 {
+        self.state
+            .store
+            .add_app(
+                &NewApp {
+                    user: Alias::new(user).unwrap(),
+                    host: Pattern::new(host).unwrap(),
+                    service: Pattern::new(service).unwrap(),
+                    methods: methods.parse::<Methods>().unwrap(),
+                    clients: clients.iter().map(|c| Alias::new(c).unwrap()).collect(),
+                },
+                self.now(),
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Adds a trusted server for `hosts`; returns its API token.
+    pub async fn server(&self, name: &str, hosts: &[&str]) -> String {
+        let token = Token::generate("mfas").unwrap();
+        let hosts: Vec<Pattern> = hosts.iter().map(|h| Pattern::new(h).unwrap()).collect();
+        self.state
+            .store
+            .add_server(name, &token.hash(), &hosts, self.now())
+            .await
+            .unwrap();
+        token.expose().to_owned()
+    }
+
+    /// POSTs JSON with a bearer token; returns (status, body).
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The usual fixture: client tux, app tux@linux.example.org/sshd with push and totp, server ssh-1.
+pub struct Fixture {
+    pub srv: TestServer,
+    pub tux: Enrolled,
+    pub token: String,
+}
+
+pub async fn fixture(extra: &str) -> Fixture {
+    let srv = TestServer::start(extra).await;
+    let tux = srv.enrol("tux").await;
+    srv.app("tux", "linux.example.org", "sshd", &["tux"], "push,totp")
+        .await;
+    let token = srv
+        .server("ssh-1", &["linux.example.org", "*.lab.example.org"])
+        .await;
+    Fixture { srv, tux, token }
+}
+
+pub fn login(method: &str) -> Value {
+    serde_json::json!({
+        "user": "tux", "host": "linux.example.org", "service": "sshd",
+        "client_ip": "192.0.2.10", "method": method,
+    })
+}

@@ -1,0 +1,265 @@
+use std::fmt;
+use std::str::FromStr;
+
+use mfa_core::{Alias, Timestamp};
+use mfa_secrets::TokenHash;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::invalid;
+use crate::{Store, StoreError};
+
+/// Where an auth request stands. Only `Pending` moves, and only once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestState {
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Approved => "approved",
+            RequestState::Denied => "denied",
+            RequestState::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for RequestState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RequestState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(RequestState::Pending),
+            "approved" => Ok(RequestState::Approved),
+            "denied" => Ok(RequestState::Denied),
+            "expired" => Ok(RequestState::Expired),
+            other => Err(format!("unknown request state {other:?}")),
+        }
+    }
+}
+
+/// A push: who is logging in where, which clients were asked, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub txid: String,
+    pub user: String,
+    pub host: String,
+    pub service: String,
+    pub client_ip: Option<String>,
+    pub server: String,
+    pub app_id: i64,
+    pub clients: Vec<Alias>,
+    /// The number the person must type back, when number matching is on.
+    pub number: Option<u8>,
+    pub state: RequestState,
+    pub reason: Option<String>,
+    pub decided_by: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+}
+
+impl AuthRequest {
+    /// Pending and not yet past its expiry.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.state == RequestState::Pending && now < self.expires_at
+    }
+}
+
+/// A single-use token that lets one client decide one request (web link, ntfy action).
+pub struct ApproveLink {
+    pub token_hash: TokenHash,
+    pub client: Alias,
+}
+
+macro_rules! request_columns {
+    () => {
+        "txid, user_name, host, service, client_ip, server_name, app_id, clients, number, state, \
+         reason, decided_by, created_at, expires_at, decided_at"
+    };
+}
+
+fn request_from_row(row: &AnyRow) -> Result<AuthRequest, StoreError> {
+    let clients: String = row.try_get("clients")?;
+    let number: Option<i64> = row.try_get("number")?;
+    let state: String = row.try_get("state")?;
+    let decided_at: Option<i64> = row.try_get("decided_at")?;
+    Ok(AuthRequest {
+        txid: row.try_get("txid")?,
+        user: row.try_get("user_name")?,
+        host: row.try_get("host")?,
+        service: row.try_get("service")?,
+        client_ip: row.try_get("client_ip")?,
+        server: row.try_get("server_name")?,
+        app_id: row.try_get("app_id")?,
+        clients: clients
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(|c| Alias::new(c).map_err(invalid("request clients")))
+            .collect::<Result<_, _>>()?,
+        number: number
+            .map(u8::try_from)
+            .transpose()
+            .map_err(invalid("request number"))?,
+        state: state.parse().map_err(invalid("request state"))?,
+        reason: row.try_get("reason")?,
+        decided_by: row.try_get("decided_by")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+        decided_at: decided_at.map(Timestamp::from_millis),
+    })
+}
+
+impl Store {
+    /// Stores a new pending request and its approve links in one transaction.
+    pub async fn create_request(
+        &self,
+        r: &AuthRequest,
+        links: &[ApproveLink],
+    ) -> Result<(), StoreError> {
+        let clients: Vec<&str> = r.clients.iter().map(Alias::as_str).collect();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(concat!(
+            "INSERT INTO auth_requests (",
+            request_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ))
+        .bind(r.txid.clone())
+        .bind(r.user.clone())
+        .bind(r.host.clone())
+        .bind(r.service.clone())
+        .bind(r.client_ip.clone())
+        .bind(r.server.clone())
+        .bind(r.app_id)
+        .bind(clients.join(","))
+        .bind(r.number.map(i64::from))
+        .bind(r.state.as_str())
+        .bind(r.reason.clone())
+        .bind(r.decided_by.clone())
+        .bind(r.created_at.millis())
+        .bind(r.expires_at.millis())
+        .bind(r.decided_at.map(Timestamp::millis))
+        .execute(&mut *tx)
+        .await?;
+        for link in links {
+            sqlx::query(
+                "INSERT INTO approve_tokens (token_hash, txid, client_alias) VALUES ($1, $2, $3)",
+            )
+            .bind(link.token_hash.as_str())
+            .bind(r.txid.clone())
+            .bind(link.client.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn request(&self, txid: &str) -> Result<AuthRequest, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM auth_requests WHERE txid = $1"
+        ))
+        .bind(txid.to_owned())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("request {txid}")))?;
+        request_from_row(&row)
+    }
+
+    /// The request an approve token belongs to, and the client it was sent to.
+    pub async fn request_by_link(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<(AuthRequest, Alias)>, StoreError> {
+        let found: Option<(String, String)> =
+            sqlx::query_as("SELECT txid, client_alias FROM approve_tokens WHERE token_hash = $1")
+                .bind(token_hash.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((txid, client)) = found else {
+            return Ok(None);
+        };
+        let client = Alias::new(&client).map_err(invalid("approve token client"))?;
+        Ok(Some((self.request(&txid).await?, client)))
+    }
+
+    /// Open requests a client was asked about, oldest first.
+    pub async fn pending_requests_for(
+        &self,
+        client: &Alias,
+        now: Timestamp,
+    ) -> Result<Vec<AuthRequest>, StoreError> {
+        // `clients` is a short comma list: match the alias as a whole element.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM auth_requests WHERE state = 'pending' AND expires_at > $1 \
+             AND (',' || clients || ',') LIKE $2 ORDER BY created_at"
+        ))
+        .bind(now.millis())
+        .bind(format!("%,{},%", client.as_str()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(request_from_row).collect()
+    }
+
+    /// Decides a pending, unexpired request in one conditional statement: true for exactly one
+    /// caller, however many race (on one node or several).
+    pub async fn decide_request(
+        &self,
+        txid: &str,
+        state: RequestState,
+        reason: Option<&str>,
+        decided_by: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE auth_requests SET state = $1, reason = $2, decided_by = $3, decided_at = $4 \
+             WHERE txid = $5 AND state = 'pending' AND expires_at > $4",
+        )
+        .bind(state.as_str())
+        .bind(reason.map(str::to_owned))
+        .bind(decided_by.to_owned())
+        .bind(now.millis())
+        .bind(txid.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Marks a pending request that is past its expiry as expired (reason: timeout). True for
+    /// exactly one caller, so the expiry is counted and audited once.
+    pub async fn expire_request(&self, txid: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE auth_requests SET state = 'expired', reason = 'timeout', decided_at = $1 \
+             WHERE txid = $2 AND state = 'pending' AND expires_at <= $1",
+        )
+        .bind(now.millis())
+        .bind(txid.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Pending requests past their expiry: the sweeper's work list.
+    pub async fn overdue_requests(&self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT txid FROM auth_requests WHERE state = 'pending' AND expires_at <= $1",
+        )
+        .bind(now.millis())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
