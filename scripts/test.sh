@@ -54,4 +54,8 @@ else
   cargo test --workspace --no-fail-fast
 fi
 cargo test --workspace --doc --quiet
+if [ -n "${MFA_TEST_POSTGRES_URL:-}" ]; then
+  say "the HTTP API suite again, on PostgreSQL"
+  MFA_TEST_BACKEND=postgres cargo nextest run -p mfa-server --test api --no-fail-fast
+fi
 say "all tests passed. $pg_note"

@@ -57,6 +57,11 @@ pub struct ServerAuthRequest {
     /// The code the person typed, for `totp` (or `auto`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passcode: Option<String>,
+    /// `false` when the asking service cannot show the person a number (mail logins, PAM
+    /// `push_only`): the push then goes out without number matching. Absent: the server's
+    /// `number_matching` setting decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_matching: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,176 @@
+//! Runs the real `mfad` and `mfac` binaries for tests of the parts around them (the `mfa`
+//! client, the PAM module, the pam_exec script): a temp dir with an `mfad.toml`, mfad on a
+//! free port of 127.0.0.1, mfac on the same config.
+//!
+//! The binaries must be built: `cargo nextest run --workspace` (what scripts/test.sh runs) and
+//! `cargo build --workspace` build them first.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // test support: fail loudly
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// `target/debug` (or release): where cargo put this test and the workspace's binaries.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/debug/deps/test-hash -> target/debug
+    exe.ancestors()
+        .find(|p| {
+            p.join("mfad").exists()
+                || p.file_name()
+                    .is_some_and(|n| n == "debug" || n == "release")
+        })
+        .map(Path::to_path_buf)
+        .expect("cannot find cargo's target directory")
+}
+
+/// A built artefact of the workspace (`mfad`, `mfac`, `mfa`, `libpam_mfa.so`).
+pub fn artefact(name: &str) -> PathBuf {
+    let path = target_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (cargo build --workspace, or scripts/test.sh)",
+        path.display()
+    );
+    path
+}
+
+/// A throwaway mfa installation: `mfad.toml` and its data directory in a temp dir.
+pub struct Install {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Install {
+    /// `extra` is appended to a config with `listen = 127.0.0.1:0` and a private data_dir.
+    pub fn new(extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("mfad.toml");
+        let has_listen = extra.lines().any(|l| l.trim_start().starts_with("listen"));
+        let listen = if has_listen {
+            ""
+        } else {
+            "listen = \"127.0.0.1:0\"\n"
+        };
+        let text = format!(
+            "server_name = \"mfa.test\"\n{listen}data_dir = \"{}\"\n{extra}",
+            dir.path().join("data").display()
+        );
+        std::fs::write(&config, text).expect("write mfad.toml");
+        Self { dir, config }
+    }
+
+    /// Runs mfac on this install and insists it succeeds; returns stdout.
+    pub fn mfac(&self, args: &[&str]) -> String {
+        let out = self.mfac_output(args);
+        assert!(
+            out.status.success(),
+            "mfac {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn mfac_output(&self, args: &[&str]) -> Output {
+        Command::new(artefact("mfac"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("MFA_DATABASE_URL")
+            .output()
+            .expect("run mfac")
+    }
+
+    /// Runs `mfac --json ...` and returns its answer.
+    pub fn mfac_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.mfac(&args);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("mfac {args:?}: not JSON ({e}): {out}"))
+    }
+
+    /// Runs `mfac --json ...` and returns the string `field` of its answer.
+    pub fn mfac_field(&self, args: &[&str], field: &str) -> String {
+        let answer = self.mfac_json(args);
+        answer[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} in mfac's answer: {answer}"))
+            .to_owned()
+    }
+
+    /// Starts mfad on this install and waits until it serves.
+    pub fn start(&self) -> Daemon {
+        Daemon::start(&self.config)
+    }
+}
+
+/// A running mfad, killed (and reaped) on drop.
+pub struct Daemon {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl Daemon {
+    pub fn start(config: &Path) -> Self {
+        let mut child = Command::new(artefact("mfad"))
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .env_remove("MFA_DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mfad");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) => {
+                    if let Some(rest) = line.split("listen=").nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap_or_default();
+                        return Self {
+                            child,
+                            base: format!("http://{addr}"),
+                        };
+                    }
+                }
+                Err(_) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        panic!("mfad exited early with {status}");
+                    }
+                }
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("mfad did not report ready within 30 s");
+    }
+
+    /// Stops mfad now (as a crash would).
+    pub fn stop(mut self) {
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,66 @@
+//! Module arguments, as written after the module path in /etc/pam.d/SERVICE.
+
+use std::path::PathBuf;
+
+use crate::config::FailMode;
+
+pub const DEFAULT_CONFIG: &str = "/etc/mfa/pam.toml";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// `config=PATH`: the module's config file.
+    pub config: PathBuf,
+    /// `failmode=secure|safe`: overrides the config file's.
+    pub failmode: Option<FailMode>,
+    /// `push_only`: never prompt (mail logins: Dovecot, Postfix); a push without number matching.
+    pub push_only: bool,
+    /// `debug`: also write log lines to stderr.
+    pub debug: bool,
+}
+
+/// Parses the arguments; an unknown one is an error (a typo must not weaken anything).
+pub fn parse<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Args, String> {
+    let mut parsed = Args {
+        config: PathBuf::from(DEFAULT_CONFIG),
+        failmode: None,
+        push_only: false,
+        debug: false,
+    };
+    for arg in args {
+        match arg.split_once('=') {
+            Some(("config", path)) if !path.is_empty() => parsed.config = PathBuf::from(path),
+            Some(("failmode", mode)) => parsed.failmode = Some(mode.parse()?),
+            None if arg == "push_only" => parsed.push_only = true,
+            None if arg == "debug" => parsed.debug = true,
+            _ => {
+                return Err(format!(
+                    "unknown module argument {arg:?} (known: config=PATH, failmode=secure|safe, push_only, debug)"
+                ));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_known_arguments() {
+        let a = parse(["config=/tmp/p.toml", "failmode=safe", "push_only", "debug"]).unwrap();
+        assert_eq!(a.config, PathBuf::from("/tmp/p.toml"));
+        assert_eq!(a.failmode, Some(FailMode::Safe));
+        assert!(a.push_only && a.debug);
+        let d = parse([]).unwrap();
+        assert_eq!(d.config, PathBuf::from(DEFAULT_CONFIG));
+        assert_eq!(d.failmode, None);
+    }
+
+    #[test]
+    fn refuses_unknown_or_malformed_arguments() {
+        for bad in ["failmode=open", "pushonly", "config=", "nullok"] {
+            assert!(parse([bad]).is_err(), "{bad}");
+        }
+    }
+}

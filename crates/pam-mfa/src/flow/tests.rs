@@ -1,0 +1,286 @@
+//! The flow against a scripted conversation and a scripted mfad.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use super::*;
+
+#[derive(Default)]
+struct Script {
+    answers: VecDeque<Result<String, String>>,
+    prompts: Vec<(String, bool)>,
+    errors: Vec<String>,
+}
+
+impl Conversation for Script {
+    fn prompt(&mut self, text: &str, echo: bool) -> Result<String, String> {
+        self.prompts.push((text.to_owned(), echo));
+        self.answers
+            .pop_front()
+            .unwrap_or(Err("no answer scripted".into()))
+    }
+    fn error(&mut self, text: &str) {
+        self.errors.push(text.to_owned());
+    }
+}
+
+#[derive(Default)]
+struct FakeMfad {
+    preauth: RefCell<VecDeque<Result<PreauthResponse, ApiError>>>,
+    auth: RefCell<VecDeque<Result<ServerAuthResponse, ApiError>>>,
+    status: RefCell<VecDeque<Result<AuthStatus, ApiError>>>,
+    auth_requests: RefCell<Vec<ServerAuthRequest>>,
+}
+
+impl MfaApi for FakeMfad {
+    fn preauth(&self, _: &PreauthRequest) -> Result<PreauthResponse, ApiError> {
+        self.preauth
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or(Err(ApiError::Refused("unscripted".into())))
+    }
+    fn auth(&self, req: &ServerAuthRequest) -> Result<ServerAuthResponse, ApiError> {
+        self.auth_requests.borrow_mut().push(req.clone());
+        self.auth
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or(Err(ApiError::Refused("unscripted".into())))
+    }
+    fn status(&self, _: &str, _: Duration) -> Result<AuthStatus, ApiError> {
+        self.status
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or(Err(ApiError::Refused("unscripted".into())))
+    }
+}
+
+fn pre(result: PreauthResult, methods: &[&str]) -> Result<PreauthResponse, ApiError> {
+    Ok(PreauthResponse {
+        result,
+        reason: Some("r".into()),
+        methods: methods.iter().map(|m| m.to_string()).collect(),
+    })
+}
+
+fn pending(number: Option<u8>) -> Result<ServerAuthResponse, ApiError> {
+    Ok(ServerAuthResponse {
+        result: AuthResult::Pending,
+        reason: None,
+        txid: Some("tx".into()),
+        number,
+        expires_at: None,
+    })
+}
+
+fn answer(result: AuthResult) -> Result<ServerAuthResponse, ApiError> {
+    Ok(ServerAuthResponse {
+        result,
+        reason: Some("because".into()),
+        txid: None,
+        number: None,
+        expires_at: None,
+    })
+}
+
+fn status(result: AuthResult, state: &str) -> Result<AuthStatus, ApiError> {
+    Ok(AuthStatus {
+        txid: "tx".into(),
+        result,
+        state: state.into(),
+        reason: None,
+    })
+}
+
+fn run(mfad: &FakeMfad, conv: &mut Script, failmode: FailMode, push_only: bool) -> Outcome {
+    let login = Login {
+        user: "tux".into(),
+        host: "h".into(),
+        service: "sshd".into(),
+        client_ip: Some("192.0.2.1".into()),
+    };
+    let prompts = Prompts::default();
+    let start = Instant::now();
+    let mut flow = Flow {
+        login: &login,
+        settings: Settings {
+            failmode,
+            push_only,
+            deadline: start + Duration::from_secs(30),
+            prompts: &prompts,
+        },
+        conv,
+        api: mfad,
+        now: &Instant::now,
+    };
+    flow.run()
+}
+
+fn allowed(o: &Outcome) -> bool {
+    matches!(o, Outcome::Allow(_))
+}
+
+#[test]
+fn the_number_is_in_the_prompt_and_enter_waits_for_the_push() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push", "totp"]));
+    mfad.auth.borrow_mut().push_back(pending(Some(42)));
+    mfad.status.borrow_mut().extend([
+        status(AuthResult::Pending, "pending"),
+        status(AuthResult::Allow, "approved"),
+    ]);
+    let mut conv = Script {
+        answers: [Ok(String::new())].into(),
+        ..Default::default()
+    };
+    assert!(allowed(&run(&mfad, &mut conv, FailMode::Secure, false)));
+    let (text, echo) = &conv.prompts[0];
+    assert!(text.contains("(number 42)"), "{text}");
+    assert!(!echo);
+}
+
+#[test]
+fn a_typed_code_is_verified_as_totp_instead() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push", "totp"]));
+    mfad.auth
+        .borrow_mut()
+        .extend([pending(Some(42)), answer(AuthResult::Allow)]);
+    let mut conv = Script {
+        answers: [Ok(" 123456 ".into())].into(),
+        ..Default::default()
+    };
+    assert!(allowed(&run(&mfad, &mut conv, FailMode::Secure, false)));
+    let sent = mfad.auth_requests.borrow();
+    assert_eq!(sent[1].method, AuthMethod::Totp);
+    assert_eq!(sent[1].passcode.as_deref(), Some("123456"));
+}
+
+#[test]
+fn totp_only_logins_get_the_code_prompt() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["totp"]));
+    mfad.auth.borrow_mut().push_back(answer(AuthResult::Deny));
+    let mut conv = Script {
+        answers: [Ok("000000".into())].into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        run(&mfad, &mut conv, FailMode::Secure, false),
+        Outcome::Deny("because".into())
+    );
+    assert_eq!(
+        conv.prompts,
+        vec![("Verification code: ".to_owned(), false)]
+    );
+}
+
+#[test]
+fn push_only_never_prompts_and_asks_for_no_number() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push"]));
+    mfad.auth.borrow_mut().push_back(pending(None));
+    mfad.status
+        .borrow_mut()
+        .push_back(status(AuthResult::Deny, "denied"));
+    let mut conv = Script::default();
+    assert!(!allowed(&run(&mfad, &mut conv, FailMode::Secure, true)));
+    assert!(conv.prompts.is_empty());
+    assert_eq!(mfad.auth_requests.borrow()[0].number_matching, Some(false));
+}
+
+#[test]
+fn failmode_decides_only_when_mfad_is_unreachable() {
+    for (failmode, want_allow) in [(FailMode::Secure, false), (FailMode::Safe, true)] {
+        let mfad = FakeMfad::default();
+        mfad.preauth
+            .borrow_mut()
+            .push_back(Err(ApiError::Unreachable("connection refused".into())));
+        assert_eq!(
+            allowed(&run(&mfad, &mut Script::default(), failmode, false)),
+            want_allow
+        );
+        // A refusal (bad token, host not covered) denies even in safe mode.
+        let mfad = FakeMfad::default();
+        mfad.preauth
+            .borrow_mut()
+            .push_back(Err(ApiError::Refused("401".into())));
+        assert!(!allowed(&run(
+            &mfad,
+            &mut Script::default(),
+            failmode,
+            false
+        )));
+    }
+}
+
+#[test]
+fn preauth_allow_and_deny_are_final() {
+    for (result, want) in [(PreauthResult::Allow, true), (PreauthResult::Deny, false)] {
+        let mfad = FakeMfad::default();
+        mfad.preauth.borrow_mut().push_back(pre(result, &[]));
+        let mut conv = Script::default();
+        assert_eq!(
+            allowed(&run(&mfad, &mut conv, FailMode::Secure, false)),
+            want
+        );
+        assert!(conv.prompts.is_empty());
+    }
+}
+
+#[test]
+fn a_failed_conversation_denies_even_in_safe_mode() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["totp"]));
+    let mut conv = Script {
+        answers: [Err("conversation error".into())].into(),
+        ..Default::default()
+    };
+    assert!(!allowed(&run(&mfad, &mut conv, FailMode::Safe, false)));
+}
+
+#[test]
+fn the_module_stops_at_its_own_deadline() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push"]));
+    mfad.auth.borrow_mut().push_back(pending(Some(10)));
+    let login = Login {
+        user: "tux".into(),
+        host: "h".into(),
+        service: "sshd".into(),
+        client_ip: None,
+    };
+    let prompts = Prompts::default();
+    let mut conv = Script {
+        answers: [Ok(String::new())].into(),
+        ..Default::default()
+    };
+    let past = Instant::now();
+    let mut flow = Flow {
+        login: &login,
+        settings: Settings {
+            failmode: FailMode::Safe,
+            push_only: false,
+            deadline: past,
+            prompts: &prompts,
+        },
+        conv: &mut conv,
+        api: &mfad,
+        now: &Instant::now,
+    };
+    match flow.run() {
+        Outcome::Deny(why) => assert!(why.contains("timed out"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

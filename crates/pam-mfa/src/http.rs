@@ -1,0 +1,139 @@
+//! mfad's server API over a blocking HTTP client (ureq + rustls): no async runtime in the module.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mfa_wire::{
+    AuthStatus, ErrorBody, PreauthRequest, PreauthResponse, ServerAuthRequest, ServerAuthResponse,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use ureq::tls::{RootCerts, TlsConfig};
+
+use crate::config::PamConfig;
+use crate::flow::{ApiError, MfaApi};
+
+/// Where Debian/Ubuntu and Red Hat keep the system's trusted CAs.
+const SYSTEM_CA_BUNDLES: [&str; 2] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+];
+
+/// Time for a plain call; a status poll gets its wait on top.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct HttpApi {
+    agent: ureq::Agent,
+    base: String,
+    auth: String,
+}
+
+impl HttpApi {
+    pub fn new(config: &PamConfig) -> Result<Self, String> {
+        let roots = match &config.cafile {
+            Some(path) => load_pem(path.to_str().unwrap_or_default())?,
+            None => SYSTEM_CA_BUNDLES
+                .iter()
+                .find(|p| std::path::Path::new(p).exists())
+                .map(|p| load_pem(p))
+                .transpose()?
+                .unwrap_or(RootCerts::WebPki),
+        };
+        let agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(config.connect_timeout()))
+            .http_status_as_error(false)
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .build()
+            .into();
+        Ok(Self {
+            agent,
+            base: config.url.clone(),
+            auth: format!("Bearer {}", config.token.trim()),
+        })
+    }
+
+    fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ApiError> {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .config()
+            .timeout_global(Some(CALL_TIMEOUT))
+            .build()
+            .header("Authorization", &self.auth)
+            .send_json(body);
+        read(response)
+    }
+}
+
+fn load_pem(path: &str) -> Result<RootCerts, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {path}: {e}"))?;
+    let certs = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    if certs.is_empty() {
+        return Err(format!("no certificates in CA file {path}"));
+    }
+    Ok(RootCerts::Specific(Arc::new(certs)))
+}
+
+/// Sorts an answer into success, refusal (4xx, nonsense, TLS trouble) and outage (no
+/// connection, timeout, 5xx): only an outage lets `failmode = "safe"` through.
+fn read<T: DeserializeOwned>(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<T, ApiError> {
+    let mut response = match response {
+        Ok(r) => r,
+        // A certificate that does not verify is not an outage: it may be an impostor.
+        Err(e @ (ureq::Error::Tls(_) | ureq::Error::Rustls(_))) => {
+            return Err(ApiError::Refused(format!("TLS: {e}")));
+        }
+        Err(e) => return Err(ApiError::Unreachable(e.to_string())),
+    };
+    let status = response.status().as_u16();
+    if status >= 500 {
+        return Err(ApiError::Unreachable(format!(
+            "mfad answered HTTP {status}"
+        )));
+    }
+    if status >= 400 {
+        let detail = response
+            .body_mut()
+            .read_json::<ErrorBody>()
+            .map(|b| b.message)
+            .unwrap_or_else(|_| "no details".into());
+        return Err(ApiError::Refused(format!("HTTP {status}: {detail}")));
+    }
+    response
+        .body_mut()
+        .read_json::<T>()
+        .map_err(|e| ApiError::Refused(format!("unreadable answer: {e}")))
+}
+
+impl MfaApi for HttpApi {
+    fn preauth(&self, req: &PreauthRequest) -> Result<PreauthResponse, ApiError> {
+        self.post("/v1/preauth", req)
+    }
+
+    fn auth(&self, req: &ServerAuthRequest) -> Result<ServerAuthResponse, ApiError> {
+        self.post("/v1/auth", req)
+    }
+
+    fn status(&self, txid: &str, wait: Duration) -> Result<AuthStatus, ApiError> {
+        let response = self
+            .agent
+            .get(format!(
+                "{}/v1/auth/{txid}?wait={}",
+                self.base,
+                wait.as_secs()
+            ))
+            .config()
+            .timeout_global(Some(wait + CALL_TIMEOUT))
+            .build()
+            .header("Authorization", &self.auth)
+            .call();
+        read(response)
+    }
+}

@@ -1,0 +1,178 @@
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use crate::harness::{Pamtester, Service, Setup};
+
+fn authenticate(
+    setup: &Setup,
+    config_extra: &str,
+    module_args: &str,
+    rhost: &str,
+    answer: impl FnOnce(&mut Pamtester, &Setup),
+) -> (bool, String) {
+    let config = setup.pam_config(config_extra);
+    let service = Service::new(&format!("config={} {module_args}", config.display()));
+    let mut pam = Pamtester::start(&service, "tux", rhost);
+    answer(&mut pam, setup);
+    pam.finish()
+}
+
+#[test]
+fn push_approved_with_the_number_from_the_prompt() {
+    let setup = Setup::new("", "push,totp");
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, setup| {
+        let number = pam.number();
+        assert!(
+            pam.seen.contains("Approve it there and press Enter"),
+            "{}",
+            pam.seen
+        );
+        setup.answer_push("approve", Some(number));
+        pam.type_line("");
+    });
+    assert!(ok, "{out}");
+    assert!(out.contains("successfully authenticated"), "{out}");
+}
+
+#[test]
+fn push_denied() {
+    let setup = Setup::new("", "push,totp");
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, setup| {
+        pam.number();
+        setup.answer_push("deny", None);
+        pam.type_line("");
+    });
+    assert!(!ok, "{out}");
+    assert!(out.contains("push denied"), "{out}");
+}
+
+#[test]
+fn push_timed_out() {
+    let setup = Setup::new("auth_timeout = 5", "push");
+    let started = Instant::now();
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
+        pam.number();
+        pam.type_line("");
+    });
+    assert!(!ok, "{out}");
+    assert!(out.contains("push expired: timeout"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn totp_right_wrong_and_replayed() {
+    let setup = Setup::new("", "totp");
+    let code = setup.totp_code();
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
+        pam.expect("Verification code:");
+        pam.type_line(&code);
+    });
+    assert!(ok, "right code refused: {out}");
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
+        pam.expect("Verification code:");
+        pam.type_line(&code);
+    });
+    assert!(!ok, "replayed code accepted: {out}");
+    assert!(out.contains("invalid or already used code"), "{out}");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (ok, _) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
+        pam.expect("Verification code:");
+        pam.type_line(wrong);
+    });
+    assert!(!ok, "wrong code accepted");
+}
+
+#[test]
+fn a_code_typed_at_the_push_prompt_is_checked_as_totp() {
+    let setup = Setup::new("", "push,totp");
+    let code = setup.totp_code();
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
+        pam.number();
+        pam.type_line(&code);
+    });
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn mfad_down_denies_with_failmode_secure_and_allows_with_safe() {
+    let mut setup = Setup::new("", "push,totp");
+    setup.daemon.take().unwrap().stop();
+    // Config file says secure (the default); the module argument can switch to safe.
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |_, _| {});
+    assert!(!ok, "{out}");
+    assert!(out.contains("failmode secure"), "{out}");
+    let (ok, out) = authenticate(&setup, "", "failmode=safe", "192.0.2.1", |_, _| {});
+    assert!(ok, "{out}");
+    assert!(out.contains("failmode safe"), "{out}");
+    let (ok, _) = authenticate(&setup, "failmode = \"safe\"", "", "192.0.2.1", |_, _| {});
+    assert!(ok);
+}
+
+#[test]
+fn a_user_who_is_not_enrolled_is_denied() {
+    let setup = Setup::new("", "push,totp");
+    let config = setup.pam_config("");
+    let service = Service::new(&format!("config={}", config.display()));
+    let (ok, out) = Pamtester::start(&service, "mallory", "192.0.2.1").finish();
+    assert!(!ok, "{out}");
+    assert!(out.contains("unknown user mallory"), "{out}");
+}
+
+#[test]
+fn a_trusted_network_needs_no_second_factor() {
+    let setup = Setup::new("trusted_ip_networks = [\"198.51.100.0/24\"]", "push,totp");
+    let (ok, out) = authenticate(&setup, "", "", "198.51.100.7", |_, _| {});
+    assert!(ok, "{out}");
+    assert!(!out.contains("Push sent"), "no prompt expected: {out}");
+}
+
+#[test]
+fn push_only_waits_without_a_prompt() {
+    let setup = Setup::new("", "push");
+    let (ok, out) = authenticate(&setup, "", "push_only", "192.0.2.1", |pam, setup| {
+        // No prompt comes; the push is there without a number to match.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let agent = ureq::Agent::new_with_defaults();
+            let pending: Vec<serde_json::Value> = agent
+                .get(format!("{}/v1/client/requests", setup.base()))
+                .header("Authorization", &format!("Bearer {}", setup.client_key))
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_json()
+                .unwrap();
+            if let Some(p) = pending.first() {
+                assert_eq!(p["number_required"], false);
+                break;
+            }
+            assert!(Instant::now() < deadline, "no push arrived");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(!pam.seen.contains("Push sent"));
+        setup.answer_push("approve", None);
+    });
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn a_config_others_can_read_is_refused() {
+    let setup = Setup::new("", "push,totp");
+    let config = setup.pam_config("");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let service = Service::new(&format!("config={}", config.display()));
+    let (ok, out) = Pamtester::start(&service, "tux", "192.0.2.1").finish();
+    assert!(!ok, "{out}");
+    assert!(out.contains("chmod 600"), "{out}");
+}
+
+#[test]
+fn a_malformed_config_or_argument_is_refused() {
+    let setup = Setup::new("", "push,totp");
+    let (ok, out) = authenticate(&setup, "colour = \"blue\"", "", "192.0.2.1", |_, _| {});
+    assert!(!ok);
+    assert!(out.contains("colour"), "{out}");
+    let (ok, out) = authenticate(&setup, "", "nullok", "192.0.2.1", |_, _| {});
+    assert!(!ok);
+    assert!(out.contains("unknown module argument"), "{out}");
+}
