@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
 
 # --- Debian packages the tests use -------------------------------------------------------------
-packages=(oathtool pamtester libpam0g-dev tmux chromium curl)
+packages=(oathtool pamtester libpam0g-dev tmux chromium chromium-driver curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

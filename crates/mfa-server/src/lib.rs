@@ -12,6 +12,7 @@ pub mod notify;
 mod push;
 mod server_api;
 mod state;
+mod web;
 mod ws;
 
 use axum::Router;
@@ -37,7 +38,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/client/requests/{txid}", post(client_api::decide))
         .route("/v1/client/totp", get(client_api::totp_code))
         .route("/v1/notify/{token}", post(client_api::decide_by_token))
+        .route("/approve/{token}", get(web::page).post(web::submit))
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

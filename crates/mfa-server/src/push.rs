@@ -59,9 +59,10 @@ pub async fn create(
     login: &Login,
     app_id: i64,
     clients: &[Alias],
+    number_matching: bool,
 ) -> Result<AuthRequest, ApiError> {
     let now = state.clock.now();
-    let number = if state.config.number_matching {
+    let number = if number_matching {
         Some(10 + u8::try_from(random_below(90).map_err(internal)?).map_err(internal)?)
     } else {
         None

@@ -174,7 +174,10 @@ pub async fn auth(
             Ok(Json(verify_totp(&state, &login, &app, code).await?))
         }
         Method::Push => {
-            let request = push::create(&state, &login, app.id, &app.clients).await?;
+            let number_matching =
+                state.config.number_matching && body.number_matching != Some(false);
+            let request =
+                push::create(&state, &login, app.id, &app.clients, number_matching).await?;
             Ok(Json(ServerAuthResponse {
                 result: AuthResult::Pending,
                 reason: None,

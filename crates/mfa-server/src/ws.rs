@@ -29,6 +29,19 @@ pub async fn upgrade(
         })
 }
 
+/// The request behind an event. Events are database-wide with PostgreSQL, so one may name a
+/// request this deployment does not have (another schema): skip it.
+async fn lookup(
+    state: &AppState,
+    txid: &str,
+) -> Result<Option<mfa_store::AuthRequest>, SessionError> {
+    match state.store.request(txid).await {
+        Ok(r) => Ok(Some(r)),
+        Err(mfa_store::StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(ApiError::from(e).into()),
+    }
+}
+
 struct Session {
     state: AppState,
     client: Client,
@@ -96,12 +109,9 @@ impl Session {
     }
 
     async fn show(&mut self, txid: &str) -> Result<(), SessionError> {
-        let request = self
-            .state
-            .store
-            .request(txid)
-            .await
-            .map_err(ApiError::from)?;
+        let Some(request) = lookup(&self.state, txid).await? else {
+            return Ok(());
+        };
         if request.is_open(self.state.clock.now()) && self.shown.insert(txid.to_owned()) {
             self.send(&ServerMessage::Request(push::pending_view(&request)))
                 .await?;
@@ -113,12 +123,9 @@ impl Session {
         if !self.shown.remove(txid) {
             return Ok(());
         }
-        let request = self
-            .state
-            .store
-            .request(txid)
-            .await
-            .map_err(ApiError::from)?;
+        let Some(request) = lookup(&self.state, txid).await? else {
+            return Ok(());
+        };
         self.send(&ServerMessage::Withdrawn {
             txid: txid.to_owned(),
             state: request.state.to_string(),

@@ -3,4 +3,11 @@
 
 mod support;
 
+mod input;
+mod nodes;
+mod notify;
+mod protections;
 mod push;
+mod totp;
+mod web;
+mod websocket;

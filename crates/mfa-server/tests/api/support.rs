@@ -26,42 +26,44 @@ pub struct Enrolled {
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-/// The database for a test: SQLite by default, PostgreSQL when `MFA_TEST_BACKEND=postgres`
-/// and `MFA_TEST_POSTGRES_URL` are set (a schema of its own per test).
-async fn open_store(dir: &std::path::Path) -> Store {
-    let sealer = Sealer::new(SealKey::from_bytes([42; 32]));
-    let pg = std::env::var("MFA_TEST_POSTGRES_URL")
+pub fn sealer() -> Sealer {
+    Sealer::new(SealKey::from_bytes([42; 32]))
+}
+
+/// The PostgreSQL server to test against, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("MFA_TEST_POSTGRES_URL")
         .ok()
-        .filter(|u| !u.is_empty());
-    match (std::env::var("MFA_TEST_BACKEND").as_deref(), pg) {
-        (Ok("postgres"), Some(base)) => {
-            use sqlx::Executor;
-            sqlx::any::install_default_drivers();
-            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-            let schema = format!(
-                "mfa_test_api_{}_{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::SeqCst)
-            );
-            admin
-                .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .await
-                .unwrap();
-            let sep = if base.contains('?') { '&' } else { '?' };
-            Store::open(
-                &format!("{base}{sep}options=-c%20search_path%3D{schema}"),
-                sealer,
-            )
-            .await
-            .unwrap()
-        }
-        _ => Store::open(
-            &format!("sqlite://{}", dir.join("mfa.db").display()),
-            sealer,
-        )
+        .filter(|u| !u.is_empty())
+}
+
+/// A fresh, empty PostgreSQL schema; returns a URL that uses it.
+pub async fn postgres_schema(base: &str) -> String {
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(base).await.unwrap();
+    let schema = format!(
+        "mfa_test_api_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .await
-        .unwrap(),
-    }
+        .unwrap();
+    admin.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// The database for a test: SQLite by default; PostgreSQL when `MFA_TEST_BACKEND=postgres`
+/// and `MFA_TEST_POSTGRES_URL` are set.
+async fn open_store(dir: &std::path::Path) -> Store {
+    let url = match (std::env::var("MFA_TEST_BACKEND").as_deref(), postgres_url()) {
+        (Ok("postgres"), Some(base)) => postgres_schema(&base).await,
+        _ => format!("sqlite://{}", dir.join("mfa.db").display()),
+    };
+    Store::open(&url, sealer()).await.unwrap()
 }
 
 impl TestServer {
@@ -72,12 +74,22 @@ impl TestServer {
 
     pub async fn start_with_clock(extra: &str, clock: Arc<dyn Clock>) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let store = open_store(dir.path()).await;
+        Self::start_on(store, extra, clock, dir).await
+    }
+
+    /// A node on an existing store (several nodes may share one PostgreSQL database).
+    pub async fn start_on(
+        store: Store,
+        extra: &str,
+        clock: Arc<dyn Clock>,
+        dir: tempfile::TempDir,
+    ) -> Self {
         let config = mfa_config::parse(
             &format!("server_name = \"mfa.test\"\n{extra}"),
             &dir.path().join("mfad.toml"),
         )
         .unwrap();
-        let store = open_store(dir.path()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = config;
@@ -198,7 +210,10 @@ pub struct Fixture {
 }
 
 pub async fn fixture(extra: &str) -> Fixture {
-    let srv = TestServer::start(extra).await;
+    fixture_on(TestServer::start(extra).await).await
+}
+
+pub async fn fixture_on(srv: TestServer) -> Fixture {
     let tux = srv.enrol("tux").await;
     srv.app("tux", "linux.example.org", "sshd", &["tux"], "push,totp")
         .await;

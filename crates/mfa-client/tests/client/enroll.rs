@@ -1,0 +1,220 @@
+//! `mfa enroll` and `mfa code` against a real mfad.
+
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::support::{Rig, finish, free_port, mfa, mfa_bin, one_error_line, outcome};
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn enroll_checks_the_key_and_saves_a_private_config() {
+    let rig = Rig::new("");
+    let key = rig.client("tux");
+    let daemon = rig.start();
+    // A config directory that does not exist yet, found through XDG_CONFIG_HOME.
+    let xdg = rig.dir.path().join("xdg");
+    let out = Command::new(mfa_bin())
+        .args([
+            "enroll",
+            "--server",
+            &format!("{}/", daemon.base),
+            "--key",
+            &key,
+        ])
+        .env("XDG_CONFIG_HOME", &xdg)
+        .env_remove("MFA_CLIENT_CONFIG")
+        .output()
+        .unwrap();
+    let (ok, stdout, stderr) = outcome(out);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("accepts this key"), "{stdout}");
+    let path = xdg.join("mfa/client.toml");
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&xdg.join("mfa")), 0o700);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(&format!("server = \"{}\"", daemon.base)),
+        "{text}"
+    );
+    assert!(text.contains(&format!("key = \"{key}\"")), "{text}");
+
+    // MFA_CLIENT_CONFIG names it too.
+    let out = Command::new(mfa_bin())
+        .arg("code")
+        .env("MFA_CLIENT_CONFIG", &path)
+        .output()
+        .unwrap();
+    let (ok, _, stderr) = outcome(out);
+    assert!(ok, "{stderr}");
+}
+
+#[test]
+fn enroll_reads_the_key_from_stdin_when_not_given() {
+    let rig = Rig::new("");
+    let key = rig.client("tux");
+    let daemon = rig.start();
+    let path = rig.dir.path().join("c/client.toml");
+    let mut child = Command::new(mfa_bin())
+        .arg("--config")
+        .arg(&path)
+        .args(["enroll", "--server", &daemon.base])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "  {key}  ").unwrap();
+    let (ok, _, stderr) = outcome(child.wait_with_output().unwrap());
+    assert!(ok, "{stderr}");
+    let (ok, out, err) = mfa(&path, &["code"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("valid for"), "{out}");
+}
+
+#[test]
+fn enroll_refuses_a_key_the_server_rejects_and_saves_nothing() {
+    let rig = Rig::new("");
+    rig.client("tux");
+    let daemon = rig.start();
+    let path = rig.dir.path().join("c/client.toml");
+    let err = one_error_line(mfa(
+        &path,
+        &["enroll", "--server", &daemon.base, "--key", "mfak_wrong"],
+    ));
+    assert!(err.contains("rejected this client's key"), "{err}");
+    assert!(err.contains("invalid client key"), "{err}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn enroll_says_when_the_server_cannot_be_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("client.toml");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let err = one_error_line(mfa(
+        &path,
+        &["enroll", "--server", &base, "--key", "mfak_x"],
+    ));
+    assert!(err.contains(&format!("cannot reach {base}")), "{err}");
+    assert!(err.contains("--no-check"), "{err}");
+    assert!(!path.exists());
+
+    for (server, says) in [
+        ("127.0.0.1:8420", "http://"),
+        ("ftp://127.0.0.1", "http:// or https://"),
+    ] {
+        let err = one_error_line(mfa(&path, &["enroll", "--server", server, "--key", "k"]));
+        assert!(err.contains(says), "{server}: {err}");
+    }
+    let err = one_error_line(mfa(&path, &["enroll", "--server", &base, "--key", "a b"]));
+    assert!(err.contains("spaces"), "{err}");
+
+    // --no-check saves it anyway; then `mfa code` says the server is down, in one line.
+    let (ok, out, err) = mfa(
+        &path,
+        &["enroll", "--server", &base, "--key", "mfak_x", "--no-check"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("not checked"), "{out}");
+    assert_eq!(mode(&path), 0o600);
+    let err = one_error_line(mfa(&path, &["code"]));
+    assert!(err.contains(&format!("cannot reach {base}")), "{err}");
+}
+
+#[test]
+fn https_to_a_plain_http_server_fails_in_one_line() {
+    let rig = Rig::new("");
+    let key = rig.client("tux");
+    let daemon = rig.start();
+    let https = daemon.base.replace("http://", "https://");
+    let path = rig.dir.path().join("c/client.toml");
+    let err = one_error_line(mfa(&path, &["enroll", "--server", &https, "--key", &key]));
+    assert!(err.contains("TLS handshake failed"), "{err}");
+}
+
+#[test]
+fn code_prints_a_code_mfad_accepts() {
+    let rig = Rig::new("");
+    let key = rig.client("tux");
+    rig.app("tux");
+    let daemon = rig.start();
+    let config = rig.enroll("tux", &daemon.base, &key);
+
+    let (ok, out, err) = mfa(&config, &["code", "--json"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let code = v["code"].as_str().unwrap().to_owned();
+    let valid = v["valid_for_seconds"].as_u64().unwrap();
+    assert_eq!(code.len(), 6, "{v}");
+    assert!((1..=30).contains(&valid), "{v}");
+
+    let (ok, out, err) = mfa(&config, &["code"]);
+    assert!(ok, "{err}");
+    let line = out.trim_end();
+    let (digits, rest) = line.split_once(' ').unwrap();
+    assert!(
+        digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()),
+        "{line}"
+    );
+    assert!(
+        rest.starts_with("(valid for ") && rest.ends_with(" s)"),
+        "{line}"
+    );
+
+    // The code works for a login (the server allows one step of skew, so a code that just
+    // rolled over still counts).
+    let v = rig.post(
+        &daemon.base,
+        "/v1/auth",
+        json!({"user": "tux", "host": "linux.example.org", "service": "sshd",
+               "client_ip": "192.0.2.1", "method": "totp", "passcode": digits}),
+    );
+    assert_eq!(v["result"], "allow", "{v}");
+}
+
+#[test]
+fn a_config_others_can_read_is_refused() {
+    let rig = Rig::new("");
+    let key = rig.client("tux");
+    let daemon = rig.start();
+    let config = rig.enroll("tux", &daemon.base, &key);
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for cmd in ["code", "listen"] {
+        let err = one_error_line(mfa(&config, &[cmd]));
+        assert!(err.contains("readable by others"), "{err}");
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+    let err = one_error_line(mfa(&rig.dir.path().join("none.toml"), &["code"]));
+    assert!(err.contains("mfa enroll --server"), "{err}");
+}
+
+#[test]
+fn listen_stops_with_one_line_when_the_key_stops_working() {
+    let rig = Rig::new("");
+    let key = rig.client("tux");
+    let daemon = rig.start();
+    let config = rig.enroll("tux", &daemon.base, &key);
+    rig.mfac(&["client", "rotate-key", "tux"]);
+    // stdin stays open (a pipe nobody writes), so only the server can end it.
+    let mut child = Command::new(mfa_bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("listen")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    let out = finish(child);
+    drop(stdin);
+    let err = one_error_line(outcome(out));
+    assert!(err.contains("rejected this client's key"), "{err}");
+}

@@ -1,0 +1,527 @@
+//! The web approve page: `GET /approve/{token}` shows a push (user, host, service, client IP,
+//! time) with Approve / Deny and a small "this was not me"; `POST /approve/{token}` decides it
+//! through [`push::decide`] and shows the outcome.
+//!
+//! Server-rendered HTML with inline CSS only (no scripts, no external assets), made for a
+//! phone. The token is the approve token of one client for one push: single-use, unguessable,
+//! dead once the push is decided or expired. Wrong tokens count against the caller's address.
+//!
+//! CSRF: a double-submit cookie (a random value per link, `HttpOnly; SameSite=Strict`,
+//! compared in constant time with the form's copy), plus a cross-origin `Origin` or
+//! `Sec-Fetch-Site` is refused. (The page's `Referrer-Policy: no-referrer` makes browsers send
+//! `Origin: null` with its own form, so `null` is left to the cookie check.)
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mfa_core::Alias;
+use mfa_secrets::{TokenHash, ct_eq, random_id};
+use mfa_store::{AuthRequest, FRAUD_REASON, RequestState};
+use mfa_wire::{ClientDecision, Decision, DecisionResult};
+use serde::Deserialize;
+
+use crate::client_api::request_for_token;
+use crate::extract::PeerIp;
+use crate::push::{self, Channel};
+use crate::{ApiError, AppState};
+
+/// Sent with every page.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// The CSRF cookie's name is this plus a short id of the link, so pages for two pushes open
+/// at once do not overwrite each other's cookie.
+const CSRF_COOKIE_PREFIX: &str = "mfa_csrf_";
+/// Random bytes in a CSRF value (base32: 52 characters).
+const CSRF_BYTES: usize = 32;
+const CSRF_LEN: usize = 52;
+
+/// `GET /approve/{token}`.
+pub async fn page(
+    State(state): State<AppState>,
+    PeerIp(peer): PeerIp,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let request = match open_request(&state, peer, &token).await {
+        Ok((request, _)) => request,
+        Err(page) => return page.into_response(),
+    };
+    let link = LinkCookie::new(&token);
+    let csrf = match link.value(&headers) {
+        Some(existing) => existing,
+        None => match random_id(CSRF_BYTES) {
+            Ok(fresh) => fresh,
+            Err(e) => return failure(&ApiError::Internal(e.to_string())).into_response(),
+        },
+    };
+    let mut page = Page::new(
+        StatusCode::OK,
+        "Approve this login?",
+        form_body(&state, &request, &csrf, None),
+    );
+    page.cookie = Some(link.set(&state, &request, &csrf));
+    page.into_response()
+}
+
+/// The form `POST /approve/{token}` takes. Everything is optional here, so that a missing
+/// field gets a page saying so instead of a bare rejection.
+#[derive(Debug, Deserialize)]
+pub struct Answer {
+    csrf: Option<String>,
+    decision: Option<String>,
+    number: Option<String>,
+}
+
+/// `POST /approve/{token}`.
+pub async fn submit(
+    State(state): State<AppState>,
+    PeerIp(peer): PeerIp,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<Answer>, FormRejection>,
+) -> Response {
+    let (request, client) = match open_request(&state, peer, &token).await {
+        Ok(found) => found,
+        Err(page) => return page.into_response(),
+    };
+    if let Some(why) = cross_origin(&state, &headers) {
+        tracing::warn!(txid = %request.txid, %peer, %why, "approve form refused: cross-origin");
+        return forbidden("This form was sent from another site, so it was not accepted.")
+            .into_response();
+    }
+    let link = LinkCookie::new(&token);
+    let answer = match form {
+        Ok(Form(answer)) => answer,
+        Err(rejection) => {
+            return Page::message(
+                StatusCode::BAD_REQUEST,
+                "Not understood",
+                &format!(
+                    "The form could not be read ({}). Open the link again.",
+                    rejection.body_text()
+                ),
+            )
+            .into_response();
+        }
+    };
+    let csrf_ok = match (link.value(&headers), answer.csrf.as_deref()) {
+        (Some(cookie), Some(field)) => ct_eq(cookie.as_bytes(), field.trim().as_bytes()),
+        _ => false,
+    };
+    if !csrf_ok {
+        tracing::warn!(txid = %request.txid, %peer, "approve form refused: CSRF check failed");
+        return forbidden(
+            "This form has expired or was not sent from this page. Open the link again and answer there.",
+        )
+        .into_response();
+    }
+    // From here on the form is genuine: a problem with it shows the form again.
+    let csrf = answer.csrf.as_deref().unwrap_or_default().trim().to_owned();
+    let again = |error: &str| {
+        Page::new(
+            StatusCode::BAD_REQUEST,
+            "Approve this login?",
+            form_body(&state, &request, &csrf, Some(error)),
+        )
+        .into_response()
+    };
+    let decision = match answer.decision.as_deref().map(str::trim) {
+        Some("approve") => Decision::Approve,
+        Some("deny") => Decision::Deny,
+        Some("fraud") => Decision::Fraud,
+        _ => return again("Choose Approve or Deny."),
+    };
+    let number = match answer.number.as_deref().map(str::trim).unwrap_or("") {
+        "" => None,
+        typed if request.number.is_some() && decision == Decision::Approve => {
+            match typed.parse::<u8>() {
+                Ok(n) if typed.len() <= 2 && typed.bytes().all(|b| b.is_ascii_digit()) => Some(n),
+                _ => return again("Type the two-digit number shown at the login prompt."),
+            }
+        }
+        _ => None,
+    };
+    if decision == Decision::Approve && request.number.is_some() && number.is_none() {
+        return again("Type the number shown at the login prompt to approve.");
+    }
+    let answer = ClientDecision { decision, number };
+    match push::decide(&state, &request, &client, Channel::Link, &answer).await {
+        Ok(result) if result.decided => {
+            let mut page = outcome(&request, &result);
+            page.cookie = Some(link.clear(&state));
+            page.into_response()
+        }
+        Ok(result) => gone_state(&result.state).into_response(),
+        Err(ApiError::BadRequest(message)) => again(&message),
+        Err(e) => failure(&e).into_response(),
+    }
+}
+
+/// The request a link's token belongs to, while it can still be answered; otherwise the
+/// page to show (404 unknown, 410 decided or expired, 429 locked out).
+async fn open_request(
+    state: &AppState,
+    peer: IpAddr,
+    token: &str,
+) -> Result<(AuthRequest, Alias), Page> {
+    let (request, client) = request_for_token(state, peer, token)
+        .await
+        .map_err(|e| failure(&e))?;
+    if request.is_open(state.clock.now()) {
+        Ok((request, client))
+    } else if request.state == RequestState::Pending {
+        Err(gone_state("expired"))
+    } else {
+        Err(gone_state(&request.state.to_string()))
+    }
+}
+
+/// Why a POST is not from this site, if it is not.
+fn cross_origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("");
+        if site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site") {
+            return Some(format!("Sec-Fetch-Site: {site}"));
+        }
+    }
+    let origin = headers.get(header::ORIGIN)?;
+    let origin = origin.to_str().unwrap_or("(not text)");
+    if origin == "null" || origin == site_origin(state) {
+        None
+    } else {
+        Some(format!("Origin: {origin}"))
+    }
+}
+
+/// `host_addr`'s origin (scheme, host, port), as browsers write it in `Origin`.
+fn site_origin(state: &AppState) -> String {
+    url::Url::parse(&state.config.host_addr())
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}
+
+/// The CSRF cookie of one link.
+struct LinkCookie {
+    name: String,
+}
+
+impl LinkCookie {
+    fn new(token: &str) -> Self {
+        let id = TokenHash::of(token.trim());
+        Self {
+            name: format!(
+                "{CSRF_COOKIE_PREFIX}{}",
+                id.as_str().get(..16).unwrap_or_default()
+            ),
+        }
+    }
+
+    /// The value the browser sent, if it looks like one we set.
+    fn value(&self, headers: &HeaderMap) -> Option<String> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.name)
+            .map(|(_, value)| value.trim().to_owned())
+            .filter(|v| v.len() == CSRF_LEN && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+    }
+
+    fn attributes(state: &AppState) -> String {
+        let host_addr = state.config.host_addr();
+        let base = url::Url::parse(&host_addr)
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        let secure = if host_addr.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        format!("Path={base}/approve/; HttpOnly; SameSite=Strict{secure}")
+    }
+
+    /// Lives as long as the request can be answered.
+    fn set(&self, state: &AppState, request: &AuthRequest, value: &str) -> String {
+        let left = (request.expires_at.millis() - state.clock.now().millis()) / 1000 + 1;
+        format!(
+            "{}={value}; Max-Age={}; {}",
+            self.name,
+            left.max(1),
+            Self::attributes(state)
+        )
+    }
+
+    fn clear(&self, state: &AppState) -> String {
+        format!("{}=; Max-Age=0; {}", self.name, Self::attributes(state))
+    }
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The request's description and the form.
+fn form_body(state: &AppState, r: &AuthRequest, csrf: &str, error: Option<&str>) -> String {
+    let left = ((r.expires_at.millis() - state.clock.now().millis()) / 1000).max(0);
+    let mut html = String::new();
+    html.push_str("<h1>Approve this login?</h1>\n");
+    if let Some(error) = error {
+        let _ = writeln!(
+            html,
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            escape(error)
+        );
+    }
+    html.push_str("<dl>\n");
+    for (label, value) in [
+        ("User", r.user.as_str()),
+        ("Host", r.host.as_str()),
+        ("Service", r.service.as_str()),
+        ("From", r.client_ip.as_deref().unwrap_or("unknown address")),
+        ("Time", &readable(r.created_at)),
+        ("Expires", &format!("in {left} s")),
+    ] {
+        let _ = writeln!(html, "<dt>{label}</dt><dd>{}</dd>", escape(value));
+    }
+    html.push_str("</dl>\n<form method=\"post\" autocomplete=\"off\">\n");
+    let _ = writeln!(
+        html,
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        escape(csrf)
+    );
+    if r.number.is_some() {
+        html.push_str(
+            "<label for=\"number\">Number shown at the login prompt</label>\n\
+             <input id=\"number\" name=\"number\" type=\"text\" inputmode=\"numeric\" \
+             pattern=\"[0-9]{2}\" maxlength=\"2\" required autofocus autocomplete=\"off\">\n",
+        );
+    }
+    html.push_str(
+        "<button type=\"submit\" name=\"decision\" value=\"approve\" class=\"approve\">Approve</button>\n\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"deny\" formnovalidate>Deny</button>\n\
+         <button type=\"submit\" name=\"decision\" value=\"fraud\" class=\"fraud\" formnovalidate>This was not me: report it</button>\n\
+         </form>\n\
+         <p class=\"note\">Approve only a login you started yourself, just now. \
+         Report it if you did not: the login is denied and the account is locked until an admin clears it.</p>\n",
+    );
+    html
+}
+
+/// `2026-11-26 09:00:00 UTC`: RFC 3339 is for machines.
+fn readable(t: mfa_core::Timestamp) -> String {
+    let rfc3339 = t.to_string();
+    match rfc3339.strip_suffix('Z') {
+        Some(utc) => format!("{} UTC", utc.replacen('T', " ", 1)),
+        None => rfc3339,
+    }
+}
+
+/// What a decision did.
+fn outcome(r: &AuthRequest, result: &DecisionResult) -> Page {
+    let who = format!("{} on {} ({})", r.user, r.host, r.service);
+    let (title, text) = match (result.state.as_str(), result.reason.as_deref()) {
+        ("approved", _) => (
+            "Approved",
+            format!("The login of {who} goes ahead. You can close this page."),
+        ),
+        (_, Some(FRAUD_REASON)) => (
+            "Reported",
+            format!(
+                "The login of {who} was denied and {} is locked out until an admin clears it.",
+                r.user
+            ),
+        ),
+        (_, Some("wrong number")) => (
+            "Denied: wrong number",
+            format!(
+                "The number did not match the one at the login prompt, so the login of {who} was denied. \
+                 If it was you, start the login again."
+            ),
+        ),
+        _ => ("Denied", format!("The login of {who} was denied.")),
+    };
+    Page::message(StatusCode::OK, title, &text)
+}
+
+/// 410 for a push that was decided or expired before this answer.
+fn gone_state(state: &str) -> Page {
+    let text = match state {
+        "approved" => "This login was already approved. The link works once.",
+        "denied" => "This login was already denied. The link works once.",
+        _ => "This login request has expired. If it was you, start the login again.",
+    };
+    Page::message(StatusCode::GONE, "This link has been used up", text)
+}
+
+fn forbidden(text: &str) -> Page {
+    Page::message(StatusCode::FORBIDDEN, "Not accepted", text)
+}
+
+/// A friendly page for an error, with its status.
+fn failure(e: &ApiError) -> Page {
+    match e {
+        ApiError::NotFound(_) => Page::message(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            "This approve link is not valid. Check that it was copied whole.",
+        ),
+        ApiError::LockedOut(_) => Page::message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            "Too many invalid links came from your address. Try again later.",
+        ),
+        ApiError::Unavailable => Page::message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again shortly",
+            "The server cannot reach its database right now. Try again in a moment.",
+        ),
+        ApiError::BadRequest(m) => Page::message(StatusCode::BAD_REQUEST, "Not understood", m),
+        other => {
+            if let ApiError::Internal(detail) = other {
+                tracing::error!(%detail, "internal error on the approve page");
+            }
+            Page::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The server could not handle this. Its log has the details.",
+            )
+        }
+    }
+}
+
+/// One HTML page.
+struct Page {
+    status: StatusCode,
+    title: String,
+    /// Trusted HTML (every value in it escaped already).
+    body: String,
+    cookie: Option<String>,
+}
+
+impl Page {
+    fn new(status: StatusCode, title: &str, body: String) -> Self {
+        Self {
+            status,
+            title: title.to_owned(),
+            body,
+            cookie: None,
+        }
+    }
+
+    fn message(status: StatusCode, title: &str, text: &str) -> Self {
+        let body = format!("<h1>{}</h1>\n<p>{}</p>\n", escape(title), escape(text));
+        Self::new(status, title, body)
+    }
+}
+
+const STYLE: &str = "\
+body{margin:0;background:#f3f4f6;color:#16181d;font:18px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}\
+main{max-width:28rem;margin:0 auto;padding:1rem 1.25rem 2rem}\
+h1{font-size:1.5rem;margin:.75rem 0 1rem}\
+dl{display:grid;grid-template-columns:auto 1fr;gap:.35rem 1rem;margin:0 0 1.25rem;padding:1rem;background:#fff;border-radius:.75rem}\
+dt{color:#5b616b}\
+dd{margin:0;font-weight:600;overflow-wrap:anywhere}\
+label{display:block;font-weight:600;margin:0 0 .4rem}\
+input[name=number]{box-sizing:border-box;width:100%;padding:.5rem;font-size:2rem;text-align:center;letter-spacing:.3em;border:2px solid #8d939b;border-radius:.6rem}\
+button{display:block;box-sizing:border-box;width:100%;min-height:3.5rem;margin-top:.9rem;border:0;border-radius:.75rem;font:inherit;font-size:1.25rem;font-weight:700;color:#fff;cursor:pointer}\
+.approve{background:#1a7f37}\
+.deny{background:#b42318}\
+button.fraud{min-height:2.75rem;background:none;color:#b42318;font-size:1rem;font-weight:600;text-decoration:underline}\
+.note{color:#5b616b;font-size:.9rem}\
+.error{padding:.75rem;background:#fde7e9;color:#8a1c1c;border-radius:.5rem}";
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let html = format!(
+            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <meta name=\"robots\" content=\"noindex\">\n<title>{} · mfa</title>\n\
+             <style>{STYLE}</style>\n</head>\n<body>\n<main>\n{}</main>\n</body>\n</html>\n",
+            escape(&self.title),
+            self.body
+        );
+        let mut response = (self.status, html).into_response();
+        let h = response.headers_mut();
+        for (name, value) in [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ] {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+        if let Some(cookie) = self.cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            h.insert(header::SET_COOKIE, cookie);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_like_times() {
+        assert_eq!(
+            readable(mfa_core::Timestamp::from_secs(1_795_683_600)),
+            "2026-11-26 09:00:00 UTC"
+        );
+    }
+
+    #[test]
+    fn escape_neutralises_markup() {
+        assert_eq!(
+            escape(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+        assert_eq!(escape("tux@linux.example.org"), "tux@linux.example.org");
+        assert_eq!(
+            escape("\"><img src=x onerror=1>"),
+            "&quot;&gt;&lt;img src=x onerror=1&gt;"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_escapes_its_title_and_text_and_sends_the_security_headers() {
+        let page = Page::message(StatusCode::GONE, "<b>t</b>", "a<br>b").into_response();
+        assert_eq!(page.status(), StatusCode::GONE);
+        let h = page.headers();
+        assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(h[header::CONTENT_SECURITY_POLICY], CSP);
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
+        let body = axum::body::to_bytes(page.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            body.contains("<title>&lt;b&gt;t&lt;/b&gt; · mfa</title>"),
+            "{body}"
+        );
+        assert!(body.contains("<p>a&lt;br&gt;b</p>"), "{body}");
+        assert!(!body.contains("<b>") && !body.contains("<br>"), "{body}");
+    }
+}
