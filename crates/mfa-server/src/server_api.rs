@@ -76,43 +76,51 @@ async fn audit(
     Ok(())
 }
 
+/// Validates the login, checks the server may ask about its host, and runs the gate. An
+/// allow or deny at the gate is audited here, under `step`.
+async fn admit(
+    state: &AppState,
+    server: &Server,
+    (user, host, service, client_ip): (&str, &str, &str, Option<&str>),
+    step: &str,
+) -> Result<(Login, Gate), ApiError> {
+    let login = parse_login(user, host, service, client_ip, &server.name)?;
+    check_covers(server, &login.host)?;
+    let gate = gate(state, &login).await?;
+    match &gate {
+        Gate::Allow(reason) => audit(state, &login, step, "allow", reason).await?,
+        Gate::Deny(reason) => audit(state, &login, step, "deny", reason).await?,
+        Gate::Auth(_) => {}
+    }
+    Ok((login, gate))
+}
+
 pub async fn preauth(
     State(state): State<AppState>,
     AuthServer(server): AuthServer,
     ApiJson(body): ApiJson<PreauthRequest>,
 ) -> Result<Json<PreauthResponse>, ApiError> {
-    let login = parse_login(
-        &body.user,
-        &body.host,
-        &body.service,
+    let fields = (
+        &*body.user,
+        &*body.host,
+        &*body.service,
         body.client_ip.as_deref(),
-        &server.name,
-    )?;
-    check_covers(&server, &login.host)?;
-    let response = match gate(&state, &login).await? {
-        Gate::Allow(reason) => {
-            audit(&state, &login, "preauth", "allow", &reason).await?;
-            PreauthResponse {
-                result: PreauthResult::Allow,
-                reason: Some(reason),
-                methods: vec![],
-            }
-        }
-        Gate::Deny(reason) => {
-            audit(&state, &login, "preauth", "deny", &reason).await?;
-            PreauthResponse {
-                result: PreauthResult::Deny,
-                reason: Some(reason),
-                methods: vec![],
-            }
-        }
-        Gate::Auth(app) => PreauthResponse {
-            result: PreauthResult::Auth,
-            reason: None,
-            methods: app.methods.iter().map(|m| m.to_string()).collect(),
-        },
+    );
+    let (_, gate) = admit(&state, &server, fields, "preauth").await?;
+    let (result, reason, methods) = match gate {
+        Gate::Allow(reason) => (PreauthResult::Allow, Some(reason), vec![]),
+        Gate::Deny(reason) => (PreauthResult::Deny, Some(reason), vec![]),
+        Gate::Auth(app) => (
+            PreauthResult::Auth,
+            None,
+            app.methods.iter().map(|m| m.to_string()).collect(),
+        ),
     };
-    Ok(Json(response))
+    Ok(Json(PreauthResponse {
+        result,
+        reason,
+        methods,
+    }))
 }
 
 fn answer(result: AuthResult, reason: impl Into<String>) -> ServerAuthResponse {
@@ -130,24 +138,16 @@ pub async fn auth(
     AuthServer(server): AuthServer,
     ApiJson(body): ApiJson<ServerAuthRequest>,
 ) -> Result<Json<ServerAuthResponse>, ApiError> {
-    let login = parse_login(
-        &body.user,
-        &body.host,
-        &body.service,
+    let fields = (
+        &*body.user,
+        &*body.host,
+        &*body.service,
         body.client_ip.as_deref(),
-        &server.name,
-    )?;
-    check_covers(&server, &login.host)?;
-    let app = match gate(&state, &login).await? {
-        Gate::Allow(reason) => {
-            audit(&state, &login, "bypass", "allow", &reason).await?;
-            return Ok(Json(answer(AuthResult::Allow, reason)));
-        }
-        Gate::Deny(reason) => {
-            audit(&state, &login, "none", "deny", &reason).await?;
-            return Ok(Json(answer(AuthResult::Deny, reason)));
-        }
-        Gate::Auth(app) => app,
+    );
+    let (login, app) = match admit(&state, &server, fields, "auth").await? {
+        (_, Gate::Allow(reason)) => return Ok(Json(answer(AuthResult::Allow, reason))),
+        (_, Gate::Deny(reason)) => return Ok(Json(answer(AuthResult::Deny, reason))),
+        (login, Gate::Auth(app)) => (login, app),
     };
     let passcode = body
         .passcode

@@ -54,12 +54,30 @@ pub enum Command {
     /// (user, host, service) logins and the clients they go to.
     #[command(subcommand)]
     App(AppCommand),
+    /// Trusted servers: hosts allowed to ask for MFA, each with its own API token.
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// Users and addresses locked out after failures or a fraud report.
+    #[command(subcommand)]
+    Lockout(LockoutCommand),
+    /// The decision log: who logged in where, how, and what mfad answered.
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Enrol a client: prints its key (once), TOTP secret, otpauth:// URI and QR code.
-    Add { alias: String },
+    Add {
+        alias: String,
+        #[command(flatten)]
+        notify: NotifyArgs,
+    },
+    /// Change how a client hears of a push.
+    Modify {
+        alias: String,
+        #[command(flatten)]
+        notify: NotifyArgs,
+    },
     /// List clients.
     List,
     /// Show one client and the apps that route to it.
@@ -70,6 +88,17 @@ pub enum ClientCommand {
     ResetTotp { alias: String },
     /// Give a client a new key; the old one stops working.
     RotateKey { alias: String },
+}
+
+/// How a client hears of a push besides its WebSocket.
+#[derive(Debug, Default, ClapArgs)]
+pub struct NotifyArgs {
+    /// default (the config's notify.default), none, webhook or ntfy.
+    #[arg(long, value_name = "PROVIDER")]
+    pub notify: Option<String>,
+    /// The ntfy topic (with --notify ntfy); without it an unguessable one is made.
+    #[arg(long, value_name = "TOPIC")]
+    pub ntfy_topic: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +136,49 @@ pub struct AppAdd {
     pub methods: Vec<String>,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Allow a server to ask for MFA for some hosts: prints its API token (once).
+    Add {
+        name: String,
+        /// Hosts it may ask about, comma-separated: exact names, `*.domain` or `*`.
+        #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
+        hosts: Vec<String>,
+    },
+    /// List servers.
+    List,
+    /// Remove a server; its token stops working.
+    Remove { name: String },
+    /// Give a server a new API token (printed once); the old one stops working.
+    RotateToken { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockoutCommand {
+    /// List the locks in force.
+    List,
+    /// Lift a lock and forget its failures: `user NAME` or `ip ADDRESS`.
+    Clear {
+        /// user or ip.
+        kind: String,
+        /// The user name or address.
+        subject: String,
+    },
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct AuditArgs {
+    /// Only this user's entries.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// From this time on: RFC 3339 (2026-11-26T09:00:00Z) or a duration ago (30m, 1h, 2d).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// At most the newest N entries.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+}
+
 impl Args {
     /// Maps the seed's flag syntax (`--add-client`, `--add-app`) onto the subcommands.
     pub fn into_command(self) -> anyhow::Result<(Global, Command)> {
@@ -115,7 +187,10 @@ impl Args {
                 bail!("--add-client and --add-app cannot be combined with a subcommand")
             }
             (Some(c), None, false) => c,
-            (None, Some(alias), _) => Command::Client(ClientCommand::Add { alias }),
+            (None, Some(alias), _) => Command::Client(ClientCommand::Add {
+                alias,
+                notify: NotifyArgs::default(),
+            }),
             (None, None, true) => Command::App(AppCommand::Add(AppAdd {
                 user: self.user.unwrap_or_default(),
                 host: self.host.unwrap_or_default(),
@@ -143,7 +218,7 @@ mod tests {
     fn seed_syntax_maps_to_subcommands() {
         assert!(matches!(
             parse(&["--add-client", "tux"]),
-            Command::Client(ClientCommand::Add { alias }) if alias == "tux"
+            Command::Client(ClientCommand::Add { alias, .. }) if alias == "tux"
         ));
         let cmd = parse(&[
             "--add-app",
@@ -211,6 +286,54 @@ mod tests {
                 Command::App(AppCommand::Add(a)) => assert_eq!(a.client, ["a", "b"]),
                 other => panic!("{other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn admin_commands_parse() {
+        match parse(&[
+            "server",
+            "add",
+            "ssh-1",
+            "--hosts",
+            "a.example.org,*.lab.example.org",
+        ]) {
+            Command::Server(ServerCommand::Add { name, hosts }) => {
+                assert_eq!(name, "ssh-1");
+                assert_eq!(hosts, ["a.example.org", "*.lab.example.org"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Args::try_parse_from(["mfac", "server", "add", "ssh-1"]).is_err());
+        assert!(matches!(
+            parse(&["lockout", "clear", "ip", "192.0.2.7"]),
+            Command::Lockout(LockoutCommand::Clear { kind, subject })
+                if kind == "ip" && subject == "192.0.2.7"
+        ));
+        // A --since that starts with '-' reaches mfac's own check (and its one-line error).
+        match parse(&["audit", "--since", "-1h", "--limit", "5", "--user", "tux"]) {
+            Command::Audit(a) => {
+                assert_eq!(a.since.as_deref(), Some("-1h"));
+                assert_eq!(a.limit, Some(5));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Args::try_parse_from(["mfac", "audit", "--limit", "0"]).is_err());
+        match parse(&[
+            "client",
+            "modify",
+            "tux",
+            "--notify",
+            "ntfy",
+            "--ntfy-topic",
+            "t",
+        ]) {
+            Command::Client(ClientCommand::Modify { alias, notify }) => {
+                assert_eq!(alias, "tux");
+                assert_eq!(notify.notify.as_deref(), Some("ntfy"));
+                assert_eq!(notify.ntfy_topic.as_deref(), Some("t"));
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

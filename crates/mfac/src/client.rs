@@ -1,11 +1,12 @@
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+use mfa_config::NotifyProvider;
 use mfa_core::Alias;
 use mfa_otp::{OtpAuthUri, OtpKind, Secret, TotpParams};
-use mfa_secrets::Token;
-use mfa_store::{Client, NewClient};
+use mfa_secrets::{Token, random_id};
+use mfa_store::{Client, NewClient, Notify};
 use serde::Serialize;
 
-use crate::cli::ClientCommand;
+use crate::cli::{ClientCommand, NotifyArgs};
 use crate::context::Context;
 use crate::output::{print_json, print_table, qr_for_terminal};
 
@@ -18,6 +19,10 @@ struct ClientView {
     algorithm: String,
     digits: u8,
     period: u32,
+    /// default | none | webhook | ntfy
+    notify: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ntfy_topic: Option<String>,
     created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     apps: Option<Vec<i64>>,
@@ -30,6 +35,8 @@ impl ClientView {
             algorithm: c.totp.algorithm.to_string(),
             digits: c.totp.digits.get(),
             period: c.totp.period,
+            notify: notify_name(&c.notify),
+            ntfy_topic: ntfy_topic(&c.notify),
             created_at: c.created_at.to_string(),
             apps,
         }
@@ -47,11 +54,26 @@ struct Enrolment {
     algorithm: String,
     digits: u8,
     period: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notify: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ntfy_topic: Option<String>,
 }
 
 pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
     match cmd {
-        ClientCommand::Add { alias } => add(ctx, &parse_alias(&alias)?).await,
+        ClientCommand::Add { alias, notify } => {
+            let alias = parse_alias(&alias)?;
+            let notify = parse_notify(&alias, &notify)?.unwrap_or_default();
+            add(ctx, &alias, notify).await
+        }
+        ClientCommand::Modify { alias, notify } => {
+            let alias = parse_alias(&alias)?;
+            let Some(notify) = parse_notify(&alias, &notify)? else {
+                bail!("nothing to change: give --notify default|none|webhook|ntfy");
+            };
+            modify(ctx, &alias, &notify).await
+        }
         ClientCommand::List => list(ctx).await,
         ClientCommand::Show { alias } => show(ctx, &parse_alias(&alias)?).await,
         ClientCommand::Remove { alias } => {
@@ -66,6 +88,129 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
 
 pub fn parse_alias(s: &str) -> anyhow::Result<Alias> {
     Ok(Alias::new(s)?)
+}
+
+/// ntfy topics are 1-64 of these characters (ntfy refuses others).
+fn valid_topic(topic: &str) -> bool {
+    (1..=64).contains(&topic.len())
+        && topic
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+}
+
+/// An unguessable topic (80 random bits): whoever knows a topic can read its pushes and press
+/// their buttons, so it must not be derivable from the alias alone.
+fn new_topic(alias: &Alias) -> anyhow::Result<String> {
+    let random = random_id(10).context("cannot make an ntfy topic")?;
+    // "mfa-" + alias + "-" + 16 random characters, within ntfy's 64.
+    let name: String = alias
+        .as_str()
+        .chars()
+        .map(|c| if c == '.' { '-' } else { c })
+        .take(64 - 4 - 1 - random.len())
+        .collect();
+    Ok(format!("mfa-{name}-{random}"))
+}
+
+/// What --notify/--ntfy-topic ask for; `None` when neither is given.
+fn parse_notify(alias: &Alias, args: &NotifyArgs) -> anyhow::Result<Option<Notify>> {
+    let topic = args.ntfy_topic.as_deref();
+    let Some(provider) = args.notify.as_deref() else {
+        if topic.is_some() {
+            bail!("--ntfy-topic goes with --notify ntfy");
+        }
+        return Ok(None);
+    };
+    let notify = match provider {
+        "ntfy" => Notify::Ntfy {
+            topic: match topic {
+                Some(t) if valid_topic(t) => t.to_owned(),
+                Some(t) => bail!(
+                    "invalid ntfy topic {t:?}: use 1-64 letters, digits, '-' or '_' (or leave \
+                     --ntfy-topic out for an unguessable one)"
+                ),
+                None => new_topic(alias)?,
+            },
+        },
+        _ if topic.is_some() => {
+            bail!("--ntfy-topic goes with --notify ntfy, not --notify {provider}")
+        }
+        "default" => Notify::Default,
+        "none" => Notify::None,
+        "webhook" => Notify::Webhook,
+        other => {
+            bail!("unknown notify provider {other:?}: expected one of default, none, webhook, ntfy")
+        }
+    };
+    Ok(Some(notify))
+}
+
+fn notify_name(n: &Notify) -> &'static str {
+    match n {
+        Notify::Default => "default",
+        Notify::None => "none",
+        Notify::Webhook => "webhook",
+        Notify::Ntfy { .. } => "ntfy",
+    }
+}
+
+fn ntfy_topic(n: &Notify) -> Option<String> {
+    match n {
+        Notify::Ntfy { topic } => Some(topic.clone()),
+        _ => None,
+    }
+}
+
+/// How a person reads a client's provider: the default spelled out, the topic with its URL.
+fn describe_notify(ctx: &Context, n: &Notify) -> String {
+    match n {
+        Notify::Default => {
+            let provider = match ctx.config.notify.default {
+                NotifyProvider::None => "none",
+                NotifyProvider::Webhook => "webhook",
+                NotifyProvider::Ntfy => "ntfy",
+            };
+            format!("default ({provider}, from notify.default)")
+        }
+        Notify::None => "none".to_owned(),
+        Notify::Webhook => "webhook".to_owned(),
+        Notify::Ntfy { topic } => format!("ntfy, topic {topic} ({})", ntfy_url(ctx, topic)),
+    }
+}
+
+fn ntfy_url(ctx: &Context, topic: &str) -> String {
+    format!(
+        "{}/{topic}",
+        ctx.config.notify.ntfy.server.trim_end_matches('/')
+    )
+}
+
+/// Tells the person to subscribe, when there is a topic to subscribe to.
+fn print_subscribe_hint(ctx: &Context, n: &Notify) {
+    if let Notify::Ntfy { topic } = n {
+        println!(
+            "Subscribe to {} in the ntfy app on the client's phone; keep the topic private \
+             (whoever knows it sees the pushes).",
+            ntfy_url(ctx, topic)
+        );
+    }
+}
+
+async fn modify(ctx: &Context, alias: &Alias, notify: &Notify) -> anyhow::Result<()> {
+    ctx.store.set_client_notify(alias, notify).await?;
+    if ctx.json {
+        return print_json(&serde_json::json!({
+            "alias": alias.as_str(),
+            "notify": notify_name(notify),
+            "ntfy_topic": ntfy_topic(notify),
+        }));
+    }
+    println!(
+        "Client {alias} now hears of pushes by: {}.",
+        describe_notify(ctx, notify)
+    );
+    print_subscribe_hint(ctx, notify);
+    Ok(())
 }
 
 fn done(ctx: &Context, alias: &Alias, what: &str) -> anyhow::Result<()> {
@@ -83,7 +228,7 @@ fn new_totp(ctx: &Context) -> anyhow::Result<(Secret, TotpParams)> {
     Ok((secret, params))
 }
 
-async fn add(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
+async fn add(ctx: &Context, alias: &Alias, notify: Notify) -> anyhow::Result<()> {
     let key = Token::generate(CLIENT_KEY_PREFIX)?;
     let (secret, totp) = new_totp(ctx)?;
     ctx.store
@@ -92,11 +237,11 @@ async fn add(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
             key_hash: &key.hash(),
             totp_secret: &secret,
             totp,
-            notify: Default::default(),
+            notify: notify.clone(),
             now: ctx.now(),
         })
         .await?;
-    print_enrolment(ctx, alias, Some(&key), &secret, totp)
+    print_enrolment(ctx, alias, Some((&key, &notify)), &secret, totp)
 }
 
 async fn reset_totp(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
@@ -129,13 +274,16 @@ fn enroll_hint(ctx: &Context, key: &Token) -> String {
     )
 }
 
+/// Prints a new TOTP secret; for a new client (`new` with its key and provider), everything.
 fn print_enrolment(
     ctx: &Context,
     alias: &Alias,
-    key: Option<&Token>,
+    new: Option<(&Token, &Notify)>,
     secret: &Secret,
     totp: TotpParams,
 ) -> anyhow::Result<()> {
+    let key = new.map(|(key, _)| key);
+    let notify = new.map(|(_, notify)| notify);
     let uri = OtpAuthUri {
         kind: OtpKind::Totp {
             period: totp.period,
@@ -155,6 +303,8 @@ fn print_enrolment(
         algorithm: totp.algorithm.to_string(),
         digits: totp.digits.get(),
         period: totp.period,
+        notify: notify.map(notify_name),
+        ntfy_topic: notify.and_then(ntfy_topic),
     };
     if ctx.json {
         return print_json(&enrolment);
@@ -173,11 +323,17 @@ fn print_enrolment(
         enrolment.algorithm, enrolment.digits, enrolment.period
     );
     println!("  otpauth URI:  {}", enrolment.otpauth_uri);
+    if let Some(notify) = notify {
+        println!("  notify:       {}", describe_notify(ctx, notify));
+    }
     println!();
     println!("Scan with an authenticator app:");
     println!("{}", qr_for_terminal(&enrolment.otpauth_uri)?);
     if let Some(key) = key {
         println!("{}", enroll_hint(ctx, key));
+    }
+    if let Some(notify) = notify {
+        print_subscribe_hint(ctx, notify);
     }
     Ok(())
 }
@@ -195,11 +351,12 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
             vec![
                 v.alias,
                 format!("{}/{}/{}s", v.algorithm, v.digits, v.period),
+                v.notify.to_owned(),
                 v.created_at,
             ]
         })
         .collect();
-    print_table(&["ALIAS", "TOTP", "CREATED"], &rows);
+    print_table(&["ALIAS", "TOTP", "NOTIFY", "CREATED"], &rows);
     Ok(())
 }
 
@@ -222,6 +379,7 @@ async fn show(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
         "totp:     {} {} digits every {}s",
         view.algorithm, view.digits, view.period
     );
+    println!("notify:   {}", describe_notify(ctx, &client.notify));
     println!("created:  {}", view.created_at);
     let apps: Vec<String> = apps.iter().map(i64::to_string).collect();
     println!(

@@ -1,11 +1,14 @@
-//! `mfac`, the mfa admin CLI: enrol clients and route apps to them, on the same config and
-//! database as `mfad`.
+//! `mfac`, the mfa admin CLI: enrol clients, route apps to them, allow servers to ask, lift
+//! lockouts and read the audit log, on the same config and database as `mfad`.
 
 mod app;
+mod audit;
 mod cli;
 mod client;
 mod context;
+mod lockout;
 mod output;
+mod server;
 
 use std::process::ExitCode;
 
@@ -39,6 +42,9 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
     let result = match command {
         cli::Command::Client(cmd) => client::run(&ctx, cmd).await,
         cli::Command::App(cmd) => app::run(&ctx, cmd).await,
+        cli::Command::Server(cmd) => server::run(&ctx, cmd).await,
+        cli::Command::Lockout(cmd) => lockout::run(&ctx, cmd).await,
+        cli::Command::Audit(args) => audit::run(&ctx, args).await,
     };
     ctx.store.close().await;
     result

@@ -18,7 +18,7 @@ fn enroll_checks_the_key_and_saves_a_private_config() {
     let key = rig.client("tux");
     let daemon = rig.start();
     // A config directory that does not exist yet, found through XDG_CONFIG_HOME.
-    let xdg = rig.dir.path().join("xdg");
+    let xdg = rig.dir().join("xdg");
     let out = Command::new(mfa_bin())
         .args([
             "enroll",
@@ -59,7 +59,7 @@ fn enroll_reads_the_key_from_stdin_when_not_given() {
     let rig = Rig::new("");
     let key = rig.client("tux");
     let daemon = rig.start();
-    let path = rig.dir.path().join("c/client.toml");
+    let path = rig.dir().join("c/client.toml");
     let mut child = Command::new(mfa_bin())
         .arg("--config")
         .arg(&path)
@@ -82,7 +82,7 @@ fn enroll_refuses_a_key_the_server_rejects_and_saves_nothing() {
     let rig = Rig::new("");
     rig.client("tux");
     let daemon = rig.start();
-    let path = rig.dir.path().join("c/client.toml");
+    let path = rig.dir().join("c/client.toml");
     let err = one_error_line(mfa(
         &path,
         &["enroll", "--server", &daemon.base, "--key", "mfak_wrong"],
@@ -134,7 +134,7 @@ fn https_to_a_plain_http_server_fails_in_one_line() {
     let key = rig.client("tux");
     let daemon = rig.start();
     let https = daemon.base.replace("http://", "https://");
-    let path = rig.dir.path().join("c/client.toml");
+    let path = rig.dir().join("c/client.toml");
     let err = one_error_line(mfa(&path, &["enroll", "--server", &https, "--key", &key]));
     assert!(err.contains("TLS handshake failed"), "{err}");
 }
@@ -191,7 +191,7 @@ fn a_config_others_can_read_is_refused() {
         assert!(err.contains("readable by others"), "{err}");
         assert!(err.contains("chmod 600"), "{err}");
     }
-    let err = one_error_line(mfa(&rig.dir.path().join("none.toml"), &["code"]));
+    let err = one_error_line(mfa(&rig.dir().join("none.toml"), &["code"]));
     assert!(err.contains("mfa enroll --server"), "{err}");
 }
 

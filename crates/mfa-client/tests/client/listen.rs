@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{Daemon, Rig, Terminal, free_port};
+use mfa_testkit::Daemon;
+
+use crate::support::{Rig, Terminal, free_port};
 
 const CONNECTED: &str = "Connected to ";
 const PROMPT: &str = "number / d / r > ";

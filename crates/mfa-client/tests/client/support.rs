@@ -1,12 +1,12 @@
 //! The rig: a data directory, mfad started and stopped on demand, mfac for set-up, `mfa`
 //! itself, an HTTP client playing the PAM side, and tmux as the person's terminal.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use mfa_testkit::{Daemon, Install};
 use serde_json::{Value, json};
 
 /// The longest any wait for the screen or the server may take.
@@ -16,25 +16,6 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 #[allow(clippy::disallowed_methods)]
 pub fn nap() {
     std::thread::sleep(Duration::from_millis(50));
-}
-
-/// A binary of another package of this workspace, from the target directory this test runs
-/// from (`target/debug/deps/client-HASH` -> `target/debug/NAME`).
-pub fn sibling_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let found = exe
-        .ancestors()
-        .skip(1)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file());
-    match found {
-        Some(path) => path,
-        None => panic!(
-            "{name} is not built next to {}: run `cargo build -p mfad -p mfac` first \
-             (cargo nextest run --workspace builds it)",
-            exe.display()
-        ),
-    }
 }
 
 pub fn mfa_bin() -> &'static str {
@@ -84,24 +65,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A running mfad, killed on drop.
-pub struct Daemon {
-    child: Child,
-    pub base: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// One test's server side: mfad.toml and its data in a temp dir, an API token for a trusted
 /// server, and a runtime for the HTTP calls a PAM module would make.
 pub struct Rig {
-    pub dir: tempfile::TempDir,
-    pub mfad_config: PathBuf,
+    pub install: Install,
     pub token: String,
     pub rt: tokio::runtime::Runtime,
     pub http: reqwest::Client,
@@ -110,66 +77,35 @@ pub struct Rig {
 impl Rig {
     /// A data dir with `extra` lines in mfad.toml (`listen` defaults to 127.0.0.1:0).
     pub fn new(extra: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mfad_config = dir.path().join("mfad.toml");
-        let listen = if extra.contains("listen") {
-            String::new()
-        } else {
-            "listen = \"127.0.0.1:0\"\n".to_owned()
-        };
-        std::fs::write(
-            &mfad_config,
-            format!(
-                "{listen}data_dir = \"{}\"\nserver_name = \"mfa.test\"\n{extra}",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let install = Install::new(extra);
+        let token = install.mfac_field(&["server", "add", "pam-host", "--hosts", "*"], "api_token");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let mut rig = Self {
-            dir,
-            mfad_config,
-            token: String::new(),
+        Self {
+            install,
+            token,
             rt,
             http: reqwest::Client::new(),
-        };
-        rig.token = rig.add_server("pam-host");
-        rig
+        }
     }
 
-    /// `mfac --config mfad.toml --json ARGS`, which must succeed.
+    /// The test's private directory.
+    pub fn dir(&self) -> &Path {
+        self.install.dir.path()
+    }
+
+    /// `mfac --json ARGS`, which must succeed.
     pub fn mfac(&self, args: &[&str]) -> Value {
-        let out = self.mfac_raw(args);
-        assert!(
-            out.status.success(),
-            "mfac {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn mfac_raw(&self, args: &[&str]) -> Output {
-        Command::new(sibling_bin("mfac"))
-            .arg("--config")
-            .arg(&self.mfad_config)
-            .arg("--json")
-            .args(args)
-            .env_remove("MFA_DATABASE_URL")
-            .env_remove("MFA_CONFIG")
-            .output()
-            .unwrap()
+        self.install.mfac_json(args)
     }
 
     /// Enrols a client; its key.
     pub fn client(&self, alias: &str) -> String {
-        self.mfac(&["client", "add", alias])["client_key"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.install
+            .mfac_field(&["client", "add", alias], "client_key")
     }
 
     /// Routes tux's sshd logins on linux.example.org to `clients` (comma-separated).
@@ -190,80 +126,14 @@ impl Rig {
         ]);
     }
 
-    /// A trusted server's API token: `mfac server add` where this mfac has it, else written
-    /// straight into the database with mfa-store.
-    fn add_server(&self, name: &str) -> String {
-        let out = self.mfac_raw(&["server", "add", name, "--hosts", "*"]);
-        if out.status.success() {
-            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-            return v["api_token"].as_str().unwrap().to_owned();
-        }
-        let data = self.dir.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        let url = format!("sqlite://{}", data.join("mfa.db").display());
-        self.rt.block_on(async {
-            let store = mfa_store::Store::open_with_key_file(&url, &data.join("mfa.key"))
-                .await
-                .unwrap();
-            let token = mfa_secrets::Token::generate("mfas").unwrap();
-            let now = mfa_core::Clock::now(&mfa_core::SystemClock);
-            store
-                .add_server(
-                    name,
-                    &token.hash(),
-                    &[mfa_core::Pattern::new("*").unwrap()],
-                    now,
-                )
-                .await
-                .unwrap();
-            store.close().await;
-            token.expose().to_owned()
-        })
-    }
-
-    /// Starts mfad and waits for its "ready" line, which names the address it bound.
+    /// Starts mfad on this rig's config.
     pub fn start(&self) -> Daemon {
-        let mut child = Command::new(sibling_bin("mfad"))
-            .arg("--config")
-            .arg(&self.mfad_config)
-            .arg("serve")
-            .env_remove("MFA_DATABASE_URL")
-            .env_remove("MFA_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
-                if let Some(status) = child.try_wait().unwrap() {
-                    panic!("mfad exited early with {status}");
-                }
-                continue;
-            };
-            if let Some(rest) = line.split("listen=").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap();
-                return Daemon {
-                    child,
-                    base: format!("http://{addr}"),
-                };
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("mfad did not report ready within 30 s");
+        self.install.start()
     }
 
     /// `mfa enroll` for `key` against `base`; the client config's path.
     pub fn enroll(&self, name: &str, base: &str, key: &str) -> PathBuf {
-        let path = self.dir.path().join(format!("{name}/client.toml"));
+        let path = self.dir().join(format!("{name}/client.toml"));
         let (ok, out, err) = mfa(&path, &["enroll", "--server", base, "--key", key]);
         assert!(ok, "mfa enroll failed: {err}{out}");
         path

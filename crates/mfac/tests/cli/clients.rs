@@ -128,3 +128,164 @@ fn the_raw_sqlite_file_holds_no_seed_key_or_token_in_the_clear() {
     let db = std::fs::read(env.data().join("mfa.db")).unwrap();
     assert!(db.windows(5).any(|w| w == b"alice"));
 }
+
+#[test]
+fn notify_defaults_to_the_config_and_shows_in_list_and_show() {
+    let env = Env::with("[notify]\ndefault = \"webhook\"\n");
+    let v = env.json(&["client", "add", "tux"]);
+    assert_eq!(v["notify"], "default");
+    assert!(v.get("ntfy_topic").is_none(), "{v}");
+    env.ok(&["client", "add", "alice", "--notify", "none"]);
+    let list = env.json(&["client", "list"]);
+    assert_eq!(list[0]["notify"], "none");
+    assert_eq!(list[1]["notify"], "default");
+    let text = env.ok(&["client", "list"]);
+    assert!(text.lines().next().unwrap().contains("NOTIFY"), "{text}");
+    let show = env.ok(&["client", "show", "tux"]);
+    assert!(
+        show.contains("notify:   default (webhook, from notify.default)"),
+        "{show}"
+    );
+}
+
+#[test]
+fn ntfy_without_a_topic_gets_an_unguessable_one() {
+    let env = Env::with("[notify.ntfy]\nserver = \"https://ntfy.example.org/\"\n");
+    let text = env.ok(&["client", "add", "tux", "--notify", "ntfy"]);
+    let topic = env.json(&["client", "show", "tux"])["ntfy_topic"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(topic.starts_with("mfa-tux-"), "{topic}");
+    let random = &topic["mfa-tux-".len()..];
+    assert_eq!(random.len(), 16, "80 random bits, base32: {topic}");
+    assert!(
+        text.contains(&format!("Subscribe to https://ntfy.example.org/{topic}")),
+        "{text}"
+    );
+
+    // Another client, another topic; aliases with dots still make valid topics, within 64.
+    let other = env.json(&["client", "add", "tux.phone", "--notify", "ntfy"]);
+    let other = other["ntfy_topic"].as_str().unwrap();
+    assert!(other.starts_with("mfa-tux-phone-"), "{other}");
+    assert_ne!(&other["mfa-tux-phone-".len()..], random);
+    let long = "x".repeat(64);
+    let v = env.json(&["client", "add", &long, "--notify", "ntfy"]);
+    let t = v["ntfy_topic"].as_str().unwrap();
+    assert!(t.len() <= 64 && t.starts_with("mfa-xxx"), "{t}");
+}
+
+#[test]
+fn ntfy_with_a_topic_keeps_it() {
+    let env = Env::with("");
+    let v = env.json(&[
+        "client",
+        "add",
+        "tux",
+        "--notify",
+        "ntfy",
+        "--ntfy-topic",
+        "Tux_Alerts-7",
+    ]);
+    assert_eq!(v["notify"], "ntfy");
+    assert_eq!(v["ntfy_topic"], "Tux_Alerts-7");
+    let show = env.json(&["client", "show", "tux"]);
+    assert_eq!(show["ntfy_topic"], "Tux_Alerts-7");
+}
+
+#[test]
+fn modify_changes_only_the_provider() {
+    let env = Env::with("");
+    let enrolled = env.json(&["client", "add", "tux", "--notify", "webhook"]);
+    let v = env.json(&["client", "modify", "tux", "--notify", "ntfy"]);
+    assert_eq!(v["alias"], "tux");
+    assert_eq!(v["notify"], "ntfy");
+    let first = v["ntfy_topic"].as_str().unwrap().to_owned();
+    assert!(first.starts_with("mfa-tux-"), "{v}");
+    let text = env.ok(&["client", "modify", "tux", "--notify", "ntfy"]);
+    let second = env.json(&["client", "show", "tux"])["ntfy_topic"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(first, second, "a new topic each time none is given");
+    assert!(
+        text.contains(&second) && text.contains("Subscribe"),
+        "{text}"
+    );
+    env.ok(&["client", "modify", "tux", "--notify", "none"]);
+    let show = env.json(&["client", "show", "tux"]);
+    assert_eq!(show["notify"], "none");
+    assert!(show.get("ntfy_topic").is_none(), "{show}");
+    env.ok(&["client", "modify", "tux", "--notify", "default"]);
+    assert_eq!(env.json(&["client", "show", "tux"])["notify"], "default");
+    // The key and the TOTP secret are untouched: no new enrolment was printed or stored.
+    let (totp, _) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let store = env.store().await;
+            let alias = mfa_core::Alias::new("tux").unwrap();
+            let found = store.client_totp(&alias).await.unwrap();
+            store.close().await;
+            found
+        });
+    assert_eq!(
+        totp.secret.to_base32(),
+        enrolled["totp_secret"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn bad_notify_input_is_one_line_and_changes_nothing() {
+    let env = Env::with("");
+    assert_eq!(
+        env.fails(&["client", "add", "tux", "--notify", "sms"]),
+        "mfac: unknown notify provider \"sms\": expected one of default, none, webhook, ntfy"
+    );
+    assert_eq!(
+        env.fails(&["client", "add", "tux", "--ntfy-topic", "t"]),
+        "mfac: --ntfy-topic goes with --notify ntfy"
+    );
+    assert!(
+        env.fails(&[
+            "client",
+            "add",
+            "tux",
+            "--notify",
+            "none",
+            "--ntfy-topic",
+            "t"
+        ])
+        .contains("--ntfy-topic goes with --notify ntfy")
+    );
+    for topic in ["a b", "a/b", "", "ä", &"t".repeat(65)] {
+        let err = env.fails(&[
+            "client",
+            "add",
+            "tux",
+            "--notify",
+            "ntfy",
+            "--ntfy-topic",
+            topic,
+        ]);
+        assert!(err.contains("invalid ntfy topic"), "{topic:?}: {err}");
+    }
+    // None of those enrolled tux.
+    assert_eq!(env.json(&["client", "list"]), serde_json::json!([]));
+
+    env.ok(&["client", "add", "tux", "--notify", "none"]);
+    assert_eq!(
+        env.fails(&["client", "modify", "tux"]),
+        "mfac: nothing to change: give --notify default|none|webhook|ntfy"
+    );
+    assert!(
+        env.fails(&["client", "modify", "tux", "--notify", "pager"])
+            .contains("unknown notify provider")
+    );
+    assert_eq!(
+        env.fails(&["client", "modify", "ghost", "--notify", "none"]),
+        "mfac: client ghost does not exist"
+    );
+    assert_eq!(env.json(&["client", "show", "tux"])["notify"], "none");
+}

@@ -2,8 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod apps;
+mod audit;
 mod clients;
 mod failures;
+mod lockouts;
+mod servers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,6 +33,15 @@ impl Env {
 
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// The database mfac uses, opened directly (to write what only mfad writes: lockouts,
+    /// audit entries). Run mfac once first, so the key file exists.
+    pub async fn store(&self) -> mfa_store::Store {
+        let config = mfa_config::load(Some(&self.config)).unwrap().config;
+        mfa_store::Store::open_with_key_file(&config.database_url(), &config.key_file())
+            .await
+            .unwrap()
     }
 
     /// Runs mfac; returns (success, stdout, stderr).

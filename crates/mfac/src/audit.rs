@@ -1,0 +1,155 @@
+use anyhow::anyhow;
+use mfa_core::Timestamp;
+use mfa_store::{AuditEntry, AuditFilter};
+use serde::Serialize;
+
+use crate::cli::AuditArgs;
+use crate::client::parse_alias;
+use crate::context::Context;
+use crate::output::{print_json, print_table};
+
+/// One entry as `mfac audit --json` prints it: every field always present, `null` when unset.
+#[derive(Serialize)]
+struct AuditView {
+    time: Option<String>,
+    user: String,
+    host: Option<String>,
+    service: Option<String>,
+    client_ip: Option<String>,
+    method: Option<String>,
+    result: String,
+    reason: Option<String>,
+    server: Option<String>,
+    client: Option<String>,
+    txid: Option<String>,
+}
+
+impl From<&AuditEntry> for AuditView {
+    fn from(e: &AuditEntry) -> Self {
+        Self {
+            time: e.at.map(|t| t.to_string()),
+            user: e.user.clone(),
+            host: e.host.clone(),
+            service: e.service.clone(),
+            client_ip: e.client_ip.clone(),
+            method: e.method.clone(),
+            result: e.result.clone(),
+            reason: e.reason.clone(),
+            server: e.server.clone(),
+            client: e.client.clone(),
+            txid: e.txid.clone(),
+        }
+    }
+}
+
+pub async fn run(ctx: &Context, args: AuditArgs) -> anyhow::Result<()> {
+    let filter = AuditFilter {
+        user: args
+            .user
+            .as_deref()
+            .map(parse_alias)
+            .transpose()?
+            .map(|u| u.to_string()),
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_since(s, ctx.now()))
+            .transpose()?,
+        limit: args.limit.map(i64::from),
+    };
+    let entries = ctx.store.audit_entries(&filter).await?;
+    let views: Vec<AuditView> = entries.iter().map(Into::into).collect();
+    if ctx.json {
+        return print_json(&views);
+    }
+    let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
+    let rows: Vec<Vec<String>> = views
+        .into_iter()
+        .map(|v| {
+            vec![
+                dash(v.time),
+                v.user,
+                dash(v.host),
+                dash(v.service),
+                dash(v.client_ip),
+                dash(v.method),
+                v.result,
+                dash(v.client),
+                dash(v.server),
+                dash(v.reason),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "TIME", "USER", "HOST", "SERVICE", "FROM", "METHOD", "RESULT", "CLIENT", "SERVER",
+            "REASON",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+/// `--since`: an RFC 3339 time, or a duration ago (`90s`, `30m`, `1h`, `2d`, `1w`).
+pub fn parse_since(s: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
+    let s = s.trim();
+    let bad = || {
+        anyhow!(
+            "invalid --since {s:?}: use an RFC 3339 time such as 2026-11-26T09:00:00Z, or a \
+             duration ago such as 30m, 1h or 2d"
+        )
+    };
+    if let Some(unit) = s.chars().last().filter(|c| c.is_ascii_alphabetic())
+        && s.len() > 1
+        && s[..s.len() - 1].chars().all(|c| c.is_ascii_digit())
+    {
+        let per: i64 = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            _ => return Err(bad()),
+        };
+        let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
+        let secs = n.checked_mul(per).ok_or_else(bad)?;
+        return Ok(now.plus_secs(-secs));
+    }
+    Timestamp::parse_rfc3339(s).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn since_takes_times_and_durations_ago() {
+        let now = Timestamp::parse_rfc3339("2026-11-26T12:00:00Z").unwrap();
+        let at = |s: &str| parse_since(s, now).unwrap().to_string();
+        assert_eq!(at("2026-11-26T09:00:00Z"), "2026-11-26T09:00:00Z");
+        assert_eq!(at("2026-11-26T10:00:00+01:00"), "2026-11-26T09:00:00Z");
+        assert_eq!(at("90s"), "2026-11-26T11:58:30Z");
+        assert_eq!(at("30m"), "2026-11-26T11:30:00Z");
+        assert_eq!(at("1h"), "2026-11-26T11:00:00Z");
+        assert_eq!(at("2d"), "2026-11-24T12:00:00Z");
+        assert_eq!(at("1w"), "2026-11-19T12:00:00Z");
+        assert_eq!(at("0m"), "2026-11-26T12:00:00Z");
+        for bad in [
+            "",
+            "h",
+            "1",
+            "-1h",
+            "1x",
+            "1.5h",
+            "1h30m",
+            "yesterday",
+            "2026-11-26",
+            "1 h",
+            "99999999999999999999d",
+        ] {
+            let err = parse_since(bad, now).unwrap_err().to_string();
+            assert!(err.starts_with("invalid --since"), "{bad:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,173 @@
+use anyhow::{Context as _, bail};
+use mfa_core::Pattern;
+use mfa_secrets::Token;
+use mfa_store::Server;
+use serde::Serialize;
+
+use crate::cli::ServerCommand;
+use crate::context::Context;
+use crate::output::{print_json, print_table};
+
+/// API tokens look like `mfas_...` so a leaked one is recognisable.
+pub const API_TOKEN_PREFIX: &str = "mfas";
+
+#[derive(Serialize)]
+struct ServerView {
+    name: String,
+    hosts: Vec<String>,
+    created_at: String,
+}
+
+/// A server with the token just made for it (shown once).
+#[derive(Serialize)]
+struct WithToken<'a> {
+    #[serde(flatten)]
+    server: ServerView,
+    api_token: &'a str,
+}
+
+impl From<&Server> for ServerView {
+    fn from(s: &Server) -> Self {
+        Self {
+            name: s.name.clone(),
+            hosts: s.hosts.iter().map(ToString::to_string).collect(),
+            created_at: s.created_at.to_string(),
+        }
+    }
+}
+
+pub async fn run(ctx: &Context, cmd: ServerCommand) -> anyhow::Result<()> {
+    match cmd {
+        ServerCommand::Add { name, hosts } => {
+            let name = parse_name(&name)?;
+            let hosts = parse_hosts(&hosts)?;
+            let token = new_token()?;
+            let server = ctx
+                .store
+                .add_server(&name, &token.hash(), &hosts, ctx.now())
+                .await?;
+            let view = ServerView::from(&server);
+            if ctx.json {
+                return print_json(&WithToken {
+                    server: view,
+                    api_token: token.expose(),
+                });
+            }
+            println!(
+                "Added server {name}: it may ask for MFA for {}.",
+                view.hosts.join(", ")
+            );
+            print_token(&name, &token, "the");
+            Ok(())
+        }
+        ServerCommand::List => {
+            let views: Vec<ServerView> =
+                ctx.store.servers().await?.iter().map(Into::into).collect();
+            if ctx.json {
+                return print_json(&views);
+            }
+            let rows: Vec<Vec<String>> = views
+                .into_iter()
+                .map(|v| vec![v.name, v.hosts.join(","), v.created_at])
+                .collect();
+            print_table(&["NAME", "HOSTS", "CREATED"], &rows);
+            Ok(())
+        }
+        ServerCommand::Remove { name } => {
+            let name = parse_name(&name)?;
+            ctx.store.remove_server(&name).await?;
+            if ctx.json {
+                return print_json(&serde_json::json!({ "name": name, "result": "removed" }));
+            }
+            println!("Server {name} removed; its API token no longer works.");
+            Ok(())
+        }
+        ServerCommand::RotateToken { name } => {
+            let name = parse_name(&name)?;
+            let token = new_token()?;
+            ctx.store.set_server_token(&name, &token.hash()).await?;
+            if ctx.json {
+                return print_json(&serde_json::json!({
+                    "name": name,
+                    "api_token": token.expose(),
+                }));
+            }
+            println!("New API token for server {name}; the old one no longer works.");
+            print_token(&name, &token, "the new");
+            Ok(())
+        }
+    }
+}
+
+fn new_token() -> anyhow::Result<Token> {
+    Token::generate(API_TOKEN_PREFIX).context("cannot make an API token")
+}
+
+fn print_token(name: &str, token: &Token, which: &str) {
+    println!("Its API token (shown once; mfad keeps only a hash):");
+    println!();
+    println!("  {}", token.expose());
+    println!();
+    println!(
+        "On {name}, put {which} token in /etc/mfa/request-mfa.conf (token=...), readable by root only."
+    );
+}
+
+/// Server names: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.
+pub fn parse_name(s: &str) -> anyhow::Result<String> {
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let starts_well = s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if starts_well && s.len() <= 64 && s.chars().all(valid_char) {
+        Ok(s.to_owned())
+    } else {
+        bail!(
+            "invalid server name {s:?}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    }
+}
+
+/// Host patterns, in the order given, without repeats.
+fn parse_hosts(hosts: &[String]) -> anyhow::Result<Vec<Pattern>> {
+    let mut patterns: Vec<Pattern> = Vec::new();
+    for host in hosts.iter().filter(|h| !h.trim().is_empty()) {
+        let pattern = Pattern::new(host)?;
+        if !patterns.contains(&pattern) {
+            patterns.push(pattern);
+        }
+    }
+    if patterns.is_empty() {
+        bail!("no hosts given: use --hosts NAME[,NAME...] (exact names, '*.domain' or '*')");
+    }
+    Ok(patterns)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["ssh-1", "mail.example.org", "a_b", "9"] {
+            assert_eq!(parse_name(ok).unwrap(), ok);
+        }
+        for bad in ["", "-x", ".x", "a b", "a/b", "a,b", "ä", &"x".repeat(65)] {
+            assert!(parse_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hosts_keep_order_and_drop_repeats() {
+        let hosts: Vec<String> = ["b.example.org", "*.lab.example.org", "B.example.org", ""]
+            .map(String::from)
+            .to_vec();
+        let got: Vec<String> = parse_hosts(&hosts)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(got, ["b.example.org", "*.lab.example.org"]);
+        assert!(parse_hosts(&[String::new()]).is_err());
+        assert!(parse_hosts(&["a b".to_owned()]).is_err());
+    }
+}
