@@ -147,7 +147,7 @@ fn push_only_waits_without_a_prompt() {
                 break;
             }
             assert!(Instant::now() < deadline, "no push arrived");
-            std::thread::sleep(Duration::from_millis(100));
+            crate::harness::nap(100);
         }
         assert!(!pam.seen.contains("Push sent"));
         setup.answer_push("approve", None);

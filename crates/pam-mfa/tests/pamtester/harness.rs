@@ -10,6 +10,12 @@ use mfa_testkit::{Daemon, Install, artefact};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// Tests poll processes and servers; this is the one place they sleep.
+#[allow(clippy::disallowed_methods)]
+pub fn nap(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
 /// An mfa install with tux enrolled (push + totp on every host) and a server token for the module.
 pub struct Setup {
     pub install: Install,
@@ -236,7 +242,7 @@ impl Pamtester {
                 self.seen.push_str(&chunk);
             }
             if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(50));
+                nap(50);
                 while let Ok(chunk) = self.output.try_recv() {
                     self.seen.push_str(&chunk);
                 }
@@ -247,7 +253,7 @@ impl Pamtester {
                 let _ = self.child.wait();
                 panic!("pamtester did not finish within 30 s:\n{}", self.seen);
             }
-            std::thread::sleep(Duration::from_millis(20));
+            nap(20);
         }
     }
 
