@@ -47,6 +47,8 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+say "build (the tests run the real binaries and libpam_mfa.so from target/debug)"
+cargo build --workspace --quiet
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
