@@ -14,6 +14,7 @@
 mod error;
 mod load;
 mod model;
+mod policy;
 mod push;
 mod span;
 mod validate;
@@ -21,6 +22,7 @@ mod validate;
 pub use error::ConfigError;
 pub use load::{CONFIG_ENV, DATABASE_URL_ENV, DEFAULT_FILE_NAME, Loaded, load, parse};
 pub use model::{Config, TotpConfig};
+pub use policy::PasswordConfig;
 pub use push::{
     DEFAULT_NOTIFICATION_MESSAGE, HttpMethod, NotifyConfig, NotifyProvider, NtfyConfig,
     UserSettings, WebhookConfig, user_setting,

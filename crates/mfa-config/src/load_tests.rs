@@ -446,3 +446,59 @@ fn non_utf8_file_is_an_io_error() {
     let err = load_with(Some(&path), &Env::default(), dir.path()).unwrap_err();
     assert!(matches!(err, ConfigError::Io { .. }), "{err:?}");
 }
+
+#[test]
+fn policy_keys_parse_and_are_checked() {
+    use mfa_core::policy::MfaPolicy;
+    let config = parse_ok(
+        "mfa_policy = \"totp-required\"\nelevated_session = 60\nmax_elevated_session = 0\n\
+         [password]\nmin_days = 1\nmax_days = 0\nwarn_days = 3\ninactive_days = 7\nmin_length = 12\n",
+    );
+    assert_eq!(config.mfa_policy, MfaPolicy::TotpRequired);
+    assert_eq!(
+        (config.elevated_session, config.max_elevated_session),
+        (60, 0)
+    );
+    let p = config.password.policy();
+    assert_eq!(
+        (
+            p.min_days,
+            p.max_days,
+            p.warn_days,
+            p.inactive_days,
+            p.min_length
+        ),
+        (1, 0, 3, 7, 12)
+    );
+    assert_eq!(Config::default().mfa_policy, MfaPolicy::AnyRequired);
+    assert_invalid(
+        "\nmfa_policy = \"sometimes\"\n",
+        2,
+        "mfa_policy",
+        "any-required",
+    );
+    assert_invalid(
+        "elevated_session = 0\n",
+        1,
+        "elevated_session",
+        "between 1 and",
+    );
+    assert_invalid(
+        "[password]\nmax_days = -1\n",
+        2,
+        "password.max_days",
+        "between 0 and 3650 days",
+    );
+    assert_invalid(
+        "[password]\nmin_length = 0\n",
+        2,
+        "password.min_length",
+        "between 1 and",
+    );
+    assert_invalid(
+        "[password]\nlength = 8\n",
+        2,
+        "password.length",
+        "unknown field",
+    );
+}

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::policy::PasswordConfig;
 use crate::push::{Networks, NotifyConfig, UserSettings};
 use crate::validate;
 use mfa_otp::{Algorithm, Digits, TotpParams};
@@ -68,7 +69,8 @@ pub struct Config {
     pub number_matching: bool,
 
     /// Failures (denied or expired pushes, wrong codes) per user and per source IP within
-    /// `block_duration` that lock it out for `block_duration`. Default 5.
+    /// `block_duration` that lock it out for `block_duration`. Default 5. The OTP service
+    /// throttles each credential with the same numbers.
     #[serde(deserialize_with = "validate::max_failed_attempts")]
     pub max_failed_attempts: u32,
 
@@ -83,6 +85,22 @@ pub struct Config {
     /// Peers whose X-Forwarded-For / X-Real-IP headers are believed. Default none.
     #[serde(deserialize_with = "validate::networks")]
     pub trusted_reverse_proxies: Networks,
+
+    /// What a login needs when no rule says more: `disabled`, `enabled`, `any-required`
+    /// (default: one of the app's methods), `totp-required`, `password-required`.
+    pub mfa_policy: mfa_core::policy::MfaPolicy,
+
+    /// Seconds an elevated session lasts when a caller asks for one with `remember: true`.
+    /// Default 900.
+    #[serde(deserialize_with = "validate::elevated_session")]
+    pub elevated_session: u32,
+
+    /// The longest elevated session a caller may ask for, in seconds; 0: none. Default 3600.
+    #[serde(deserialize_with = "validate::max_elevated_session")]
+    pub max_elevated_session: u32,
+
+    /// The password policy (`[password]`).
+    pub password: PasswordConfig,
 
     /// Parameters for newly enrolled TOTP clients (`[totp]`).
     pub totp: TotpConfig,
@@ -110,6 +128,10 @@ impl Default for Config {
             block_duration: 300,
             trusted_ip_networks: Vec::new(),
             trusted_reverse_proxies: Vec::new(),
+            mfa_policy: mfa_core::policy::MfaPolicy::default(),
+            elevated_session: 900,
+            max_elevated_session: 3600,
+            password: PasswordConfig::default(),
             totp: TotpConfig::default(),
             notify: NotifyConfig::default(),
             user_settings: BTreeMap::new(),

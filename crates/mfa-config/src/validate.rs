@@ -128,6 +128,29 @@ pub(crate) fn block_duration<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::
     u32::try_from(n).map_err(D::Error::custom)
 }
 
+/// A number of days, 0..=3650.
+pub(crate) fn days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 0..=3650, " days")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
+pub(crate) fn min_length<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 1..=1024, " characters")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
+/// Seconds an elevated session lasts when a caller asks without a number (1..=1 week).
+pub(crate) fn elevated_session<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 1..=7 * 86_400, " seconds")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
+/// The longest elevated session, 0 (none) ..= 1 week.
+pub(crate) fn max_elevated_session<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 0..=7 * 86_400, " seconds")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
 /// `http://` or `https://` and a host, no trailing slash (links are `{host_addr}/approve/...`).
 pub(crate) fn host_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let url = String::deserialize(d)?;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 pub struct Timestamp(i64);
 
 impl Timestamp {
-    pub fn from_millis(ms: i64) -> Self {
+    pub const fn from_millis(ms: i64) -> Self {
         Self(ms)
     }
     pub fn from_secs(s: i64) -> Self {

@@ -7,12 +7,20 @@ pub enum DomainError {
         "invalid alias {0:?}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
     )]
     Alias(String),
-    #[error("unknown method {0:?}: expected one of push, totp")]
+    #[error("unknown method {0:?}: expected one of push, totp, password")]
     Method(String),
-    #[error("no methods given: expected one or more of push, totp")]
+    #[error("no methods given: expected one or more of push, totp, password")]
     NoMethods,
+    #[error(
+        "invalid requirement {0:?}: expected none, any, or the factors that must all be given, e.g. totp or password,totp"
+    )]
+    Requirement(String),
     #[error(
         "invalid pattern {0:?}: use an exact name, '*' for any, or '*.example.org' for a domain's hosts"
     )]
     Pattern(String),
+    #[error("unknown scope {0:?}: expected one or more of otp, vault:read, vault:write")]
+    Scope(String),
+    #[error("no scopes given: expected one or more of otp, vault:read, vault:write")]
+    NoScopes,
 }

@@ -8,7 +8,9 @@ mod error;
 mod method;
 mod network;
 mod pattern;
+pub mod policy;
 mod routing;
+mod scope;
 mod template;
 
 pub use alias::Alias;
@@ -18,4 +20,5 @@ pub use method::{Method, Methods};
 pub use network::{client_addr, in_networks};
 pub use pattern::Pattern;
 pub use routing::{Route, best_route};
+pub use scope::{Scope, Scopes};
 pub use template::render_template;

@@ -13,16 +13,25 @@ pub enum Method {
     Push,
     /// A time-based code from an authenticator app.
     Totp,
+    /// A password the client's person knows (stored as an argon2id hash).
+    Password,
 }
 
 impl Method {
-    pub const ALL: [Method; 2] = [Method::Push, Method::Totp];
+    pub const ALL: [Method; 3] = [Method::Push, Method::Totp, Method::Password];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Push => "push",
             Method::Totp => "totp",
+            Method::Password => "password",
         }
+    }
+
+    /// Push and TOTP prove the person holds an enrolled device (a recovery code stands in for
+    /// either); a password proves they know something.
+    pub fn is_device(self) -> bool {
+        matches!(self, Method::Push | Method::Totp)
     }
 }
 
@@ -75,6 +84,24 @@ impl Methods {
 
     pub fn iter(&self) -> impl Iterator<Item = Method> + '_ {
         self.0.iter().copied()
+    }
+
+    /// A set of one.
+    pub fn from_one(m: Method) -> Methods {
+        Methods(vec![m])
+    }
+
+    /// Both sets together.
+    pub fn union(&self, other: &Methods) -> Methods {
+        let mut list = self.0.clone();
+        list.extend(other.iter());
+        list.sort();
+        list.dedup();
+        Methods(list)
+    }
+
+    pub fn as_slice(&self) -> &[Method] {
+        &self.0
     }
 }
 

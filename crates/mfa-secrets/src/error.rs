@@ -28,4 +28,6 @@ pub enum SecretsError {
     Corrupt,
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
 }

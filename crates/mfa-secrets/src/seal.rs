@@ -1,5 +1,6 @@
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -97,6 +98,28 @@ impl Sealer {
         Ok(blob)
     }
 
+    /// A keyed hash (HMAC-SHA-256 under a key derived from the sealing key), hex: for short
+    /// secrets that need only be compared, never read back (one-time codes). Unlike a plain
+    /// SHA-256, a stolen database without the key file cannot be searched for the few million
+    /// possible codes. `context` binds the hash to its record, like a sealed blob's associated
+    /// data.
+    pub fn keyed_hash(&self, context: &[u8], data: &[u8]) -> String {
+        let mut subkey = Zeroizing::new([0u8; 32]);
+        subkey.copy_from_slice(
+            &Sha256::new_with_prefix(b"mfa keyed hash\0")
+                .chain_update(self.key.as_bytes())
+                .finalize(),
+        );
+        // HMAC takes keys of any length, so this never fails; an empty hash never matches.
+        let Ok(mut mac) = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&subkey[..]) else {
+            return String::new();
+        };
+        mac.update(&(context.len() as u64).to_be_bytes());
+        mac.update(context);
+        mac.update(data);
+        hex(&mac.finalize().into_bytes())
+    }
+
     pub fn open(&self, blob: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, SecretsError> {
         if blob.len() < HEADER_LEN || blob[0] != VERSION {
             return Err(SecretsError::Corrupt);
@@ -162,6 +185,21 @@ mod tests {
             Err(SecretsError::Corrupt)
         ));
         assert!(matches!(s.open(&[], b""), Err(SecretsError::Corrupt)));
+    }
+
+    #[test]
+    fn keyed_hash_depends_on_key_context_and_data() {
+        let h = sealer(7).keyed_hash(b"otp-code:a", b"123456");
+        assert_eq!(h.len(), 64);
+        assert_eq!(h, sealer(7).keyed_hash(b"otp-code:a", b"123456"));
+        assert_ne!(h, sealer(8).keyed_hash(b"otp-code:a", b"123456"));
+        assert_ne!(h, sealer(7).keyed_hash(b"otp-code:b", b"123456"));
+        assert_ne!(h, sealer(7).keyed_hash(b"otp-code:a", b"123457"));
+        // The context length is hashed too, so the split point matters.
+        assert_ne!(
+            sealer(7).keyed_hash(b"ab", b"c"),
+            sealer(7).keyed_hash(b"a", b"bc")
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use mfa_core::Scope;
 use mfa_secrets::Token;
-use mfa_store::{Client, LockKind, Server};
+use mfa_store::{ApiToken, Client, LockKind, Server};
 use serde::de::DeserializeOwned;
 
 use crate::{ApiError, AppState};
@@ -114,5 +115,37 @@ impl FromRequestParts<AppState> for AuthClient {
         })
         .await
         .map(AuthClient)
+    }
+}
+
+/// An API token for the OTP service and the vault (`mfat_...`). Handlers check its scope with
+/// [`AuthToken::require`] before they look at the body, so a token without the scope gets 403
+/// whatever it sends.
+pub struct AuthToken(pub ApiToken);
+
+impl FromRequestParts<AppState> for AuthToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let store = state.store.clone();
+        authenticate(parts, state, "API token", |t| async move {
+            store.api_token_by_hash(&t.hash()).await
+        })
+        .await
+        .map(AuthToken)
+    }
+}
+
+impl AuthToken {
+    /// The token, if it has `scope`; else 403 naming what is missing.
+    pub fn require(&self, scope: Scope) -> Result<&ApiToken, ApiError> {
+        if self.0.has(scope) {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "API token {} lacks the {scope} scope (it has {}): add a token with --scope {scope}",
+                self.0.name, self.0.scopes
+            )))
+        }
     }
 }

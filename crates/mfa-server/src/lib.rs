@@ -4,14 +4,18 @@
 mod client_api;
 mod error;
 mod extract;
+mod factors;
 mod guard;
 mod health;
 mod hub;
 mod login;
 pub mod notify;
+mod otp_api;
+mod policy;
 mod push;
 mod server_api;
 mod state;
+mod vault_api;
 mod web;
 mod ws;
 
@@ -31,6 +35,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/v1/preauth", post(server_api::preauth))
+        .route("/v1/stepup", post(server_api::stepup))
         .route("/v1/auth", post(server_api::auth))
         .route("/v1/auth/{txid}", get(server_api::auth_status))
         .route("/v1/client/ws", get(ws::upgrade))
@@ -39,6 +44,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/client/totp", get(client_api::totp_code))
         .route("/v1/notify/{token}", post(client_api::decide_by_token))
         .route("/approve/{token}", get(web::page).post(web::submit))
+        .route("/v1/otp/credentials", post(otp_api::create_credential))
+        .route(
+            "/v1/otp/credentials/{id}",
+            get(otp_api::get_credential).delete(otp_api::delete_credential),
+        )
+        .route(
+            "/v1/otp/credentials/{id}/verify",
+            post(otp_api::verify_credential),
+        )
+        .route("/v1/otp/codes", post(otp_api::create_code))
+        .route("/v1/otp/codes/{id}/verify", post(otp_api::verify_code))
+        .route("/v1/vault/apps", get(vault_api::list).post(vault_api::add))
+        .route(
+            "/v1/vault/apps/{id}",
+            get(vault_api::show).delete(vault_api::remove),
+        )
+        .route("/v1/vault/apps/{id}/code", get(vault_api::code))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -38,7 +38,32 @@ pub fn parse_login(
         service: name("service", service)?,
         client_ip,
         server: server.to_owned(),
+        step_up: false,
     })
+}
+
+/// Validates a step-up: (user, action, host?, client_ip). The action is checked like a service
+/// name; it plays the service's part in routing.
+pub fn parse_step_up(
+    user: &str,
+    action: &str,
+    host: Option<&str>,
+    client_ip: Option<&str>,
+    server: &str,
+) -> Result<Login, ApiError> {
+    let host = host.map(str::trim).filter(|h| !h.is_empty());
+    let mut login =
+        parse_login(user, host.unwrap_or("x"), action, client_ip, server).map_err(|e| match e {
+            ApiError::BadRequest(m) if m.starts_with("service:") => {
+                ApiError::BadRequest(m.replacen("service:", "action:", 1))
+            }
+            other => other,
+        })?;
+    if host.is_none() {
+        login.host.clear();
+    }
+    login.step_up = true;
+    Ok(login)
 }
 
 #[cfg(test)]
@@ -66,5 +91,23 @@ mod tests {
             assert!(parse_login(u, h, s, None, "s").is_err(), "{u} {h} {s}");
         }
         assert!(parse_login("tux", "h", "s", Some("1.2.3.4; rm"), "s").is_err());
+    }
+
+    #[test]
+    fn step_ups_may_leave_out_the_host() {
+        let s = parse_step_up("tux", "Deploy", None, Some("192.0.2.1"), "s").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.service.as_str(), s.step_up),
+            ("", "deploy", true)
+        );
+        assert_eq!(s.policy_request().scope(), "action:deploy");
+        assert_eq!(s.service_label(), "action:deploy");
+        let s = parse_step_up("tux", "deploy", Some("H.example.org"), None, "s").unwrap();
+        assert_eq!(s.policy_request().scope(), "action:deploy@h.example.org");
+        let err = parse_step_up("tux", "rm -rf", None, None, "s")
+            .err()
+            .unwrap();
+        assert!(err.to_string().starts_with("action: "), "{err}");
+        assert!(parse_step_up("tux", "a", Some("*"), None, "s").is_err());
     }
 }

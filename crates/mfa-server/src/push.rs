@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
-use mfa_core::{Alias, Timestamp};
+use mfa_core::{Alias, Methods, Timestamp};
 use mfa_secrets::{Token, ct_eq, random_below, random_id};
-use mfa_store::{ApproveLink, AuditEntry, AuthRequest, FRAUD_REASON, LockKind, RequestState};
+use mfa_store::{
+    ApproveLink, AuditEntry, AuthRequest, FRAUD_REASON, LockKind, NewSession, Remember,
+    RequestState,
+};
 use mfa_wire::{ClientDecision, Decision, DecisionResult, PendingRequest};
 
 use crate::guard::LoginSubjects;
@@ -19,13 +22,37 @@ pub const APPROVE_TOKEN_PREFIX: &str = "mfaa";
 /// Who is logging in, as the asking server described it (already validated).
 pub struct Login {
     pub user: String,
+    /// Empty only for a step-up that names no host.
     pub host: String,
+    /// The service logged into; for a step-up, the action.
     pub service: String,
     pub client_ip: Option<String>,
     pub server: String,
+    /// A step-up (`POST /v1/stepup`, or `/v1/auth` with `action`) rather than a login.
+    pub step_up: bool,
 }
 
 impl Login {
+    /// The request as the policy sees it.
+    pub fn policy_request(&self) -> mfa_core::policy::Request {
+        if self.step_up {
+            let host = (!self.host.is_empty()).then_some(self.host.as_str());
+            mfa_core::policy::Request::step_up(&self.user, &self.service, host)
+        } else {
+            mfa_core::policy::Request::login(&self.user, &self.host, &self.service)
+        }
+    }
+
+    /// What the audit log and the approving person see as the service: `action:NAME` for a
+    /// step-up.
+    pub fn service_label(&self) -> String {
+        if self.step_up {
+            format!("action:{}", self.service)
+        } else {
+            self.service.clone()
+        }
+    }
+
     pub fn subjects(&self) -> LoginSubjects<'_> {
         LoginSubjects {
             user: &self.user,
@@ -36,8 +63,8 @@ impl Login {
     pub fn audit(&self, method: &str, result: &str, reason: Option<String>) -> AuditEntry {
         AuditEntry {
             user: self.user.clone(),
-            host: Some(self.host.clone()),
-            service: Some(self.service.clone()),
+            host: (!self.host.is_empty()).then(|| self.host.clone()),
+            service: Some(self.service_label()),
             client_ip: self.client_ip.clone(),
             method: Some(method.to_owned()),
             result: result.to_owned(),
@@ -52,6 +79,14 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+/// What else a push carries: the factors verified before it (`password,push`) and the
+/// elevated session its approval makes.
+#[derive(Debug, Clone, Default)]
+pub struct Completes {
+    pub factors: Option<Methods>,
+    pub remember: Option<Remember>,
+}
+
 /// Sends a push to the app's clients: stores the request with one approve token per client,
 /// wakes their WebSockets and hands each client's notification to its provider.
 pub async fn create(
@@ -60,6 +95,7 @@ pub async fn create(
     app_id: i64,
     clients: &[Alias],
     number_matching: bool,
+    completes: Completes,
 ) -> Result<AuthRequest, ApiError> {
     let now = state.clock.now();
     let number = if number_matching {
@@ -71,7 +107,7 @@ pub async fn create(
         txid: random_id(16).map_err(internal)?,
         user: login.user.clone(),
         host: login.host.clone(),
-        service: login.service.clone(),
+        service: login.service_label(),
         client_ip: login.client_ip.clone(),
         server: login.server.clone(),
         app_id,
@@ -83,6 +119,8 @@ pub async fn create(
         created_at: now,
         expires_at: now.plus_secs(i64::from(state.config.auth_timeout)),
         decided_at: None,
+        factors: completes.factors,
+        remember: completes.remember,
     };
     let tokens = clients
         .iter()
@@ -188,6 +226,7 @@ pub async fn decide(
     let result = match (new_state, answer.decision) {
         (RequestState::Approved, _) => {
             subjects.succeeded(state).await?;
+            remember(state, request, now).await?;
             "approved"
         }
         (_, Decision::Fraud) => {
@@ -249,6 +288,35 @@ pub async fn expire(state: &AppState, txid: &str) -> Result<bool, ApiError> {
     Ok(true)
 }
 
+/// The factors an approval completes: the push, and what was verified before it.
+fn factors_of(r: &AuthRequest) -> Methods {
+    r.factors
+        .clone()
+        .unwrap_or_else(|| Methods::from_one(mfa_core::Method::Push))
+}
+
+/// Makes the elevated session an approved push asked for.
+async fn remember(state: &AppState, r: &AuthRequest, now: Timestamp) -> Result<(), ApiError> {
+    let Some(m) = &r.remember else {
+        return Ok(());
+    };
+    let session = state
+        .store
+        .create_session(NewSession {
+            user: &r.user,
+            client_ip: r.client_ip.as_deref(),
+            scope: &m.scope,
+            factors: &factors_of(r),
+            server: Some(&r.server),
+            txid: Some(&r.txid),
+            now,
+            seconds: m.seconds,
+        })
+        .await?;
+    tracing::info!(user = %r.user, scope = %m.scope, until = %session.expires_at, "elevated session");
+    Ok(())
+}
+
 async fn outcome(state: &AppState, txid: &str, decided: bool) -> Result<DecisionResult, ApiError> {
     let r = state.store.request(txid).await?;
     Ok(DecisionResult {
@@ -269,10 +337,16 @@ async fn audit_request(
 ) -> Result<(), ApiError> {
     let entry = AuditEntry {
         user: r.user.clone(),
-        host: Some(r.host.clone()),
+        host: (!r.host.is_empty()).then(|| r.host.clone()),
         service: Some(r.service.clone()),
         client_ip: r.client_ip.clone(),
-        method: Some("push".into()),
+        method: Some(
+            factors_of(r)
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join("+"),
+        ),
         result: result.into(),
         reason,
         server: Some(r.server.clone()),

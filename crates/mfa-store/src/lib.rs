@@ -9,19 +9,40 @@
 mod apps;
 mod audit;
 mod clients;
+mod credentials;
 mod error;
 mod events;
+mod groups;
 mod lockouts;
 mod open;
+mod otp;
+mod params;
+mod policy;
 mod requests;
+mod rules;
 mod servers;
+mod sessions;
+mod tokens;
+mod vault;
 
 pub use apps::{App, NewApp};
 pub use audit::{AuditEntry, AuditFilter};
 pub use clients::{Client, NewClient, Notify};
+pub use credentials::StoredPassword;
 pub use error::StoreError;
 pub use events::{EVENTS_CHANNEL, EventListener};
+pub use groups::{Group, HostGroup, User};
 pub use lockouts::{FRAUD_REASON, LockKind, Lockout, LockoutRule};
 pub use open::{Backend, Store};
-pub use requests::{ApproveLink, AuthRequest, RequestState};
+pub use otp::{CodeCheck, NewOneTimeCode, NewOtpCredential, OtpAttempt, OtpCredential, Throttle};
+pub use params::{
+    MAX_TEXT_CHARS, TOTP_PERIODS, VaultSeedInput, check_period, check_text, parse_algorithm,
+    parse_digits, parse_vault_seed,
+};
+pub use policy::PolicyInputs;
+pub use requests::{ApproveLink, AuthRequest, Remember, RequestState};
+pub use rules::{NewRule, PolicyRule, RuleHost, describe_match};
 pub use servers::Server;
+pub use sessions::{NewSession, Session};
+pub use tokens::{ApiToken, NewApiToken};
+pub use vault::VaultApp;

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use mfa_core::{Alias, Timestamp};
+use mfa_core::{Alias, Methods, Timestamp};
 use mfa_secrets::TokenHash;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -67,6 +67,19 @@ pub struct AuthRequest {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub decided_at: Option<Timestamp>,
+    /// What an approval completes, when more than the push was asked for (`password,push`):
+    /// the other factors were verified when the push was sent. `None`: the push alone.
+    pub factors: Option<Methods>,
+    /// The elevated session to make when the push is approved.
+    pub remember: Option<Remember>,
+}
+
+/// An elevated session a push makes when it is approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remember {
+    /// What the session covers (`login:sshd@host`, `action:deploy`).
+    pub scope: String,
+    pub seconds: u32,
 }
 
 impl AuthRequest {
@@ -85,7 +98,7 @@ pub struct ApproveLink {
 macro_rules! request_columns {
     () => {
         "txid, user_name, host, service, client_ip, server_name, app_id, clients, number, state, \
-         reason, decided_by, created_at, expires_at, decided_at"
+         reason, decided_by, created_at, expires_at, decided_at, factors, scope, remember_secs"
     };
 }
 
@@ -94,7 +107,22 @@ fn request_from_row(row: &AnyRow) -> Result<AuthRequest, StoreError> {
     let number: Option<i64> = row.try_get("number")?;
     let state: String = row.try_get("state")?;
     let decided_at: Option<i64> = row.try_get("decided_at")?;
+    let factors: Option<String> = row.try_get("factors")?;
+    let scope: Option<String> = row.try_get("scope")?;
+    let remember_secs: Option<i64> = row.try_get("remember_secs")?;
+    let remember = match (scope, remember_secs) {
+        (Some(scope), Some(secs)) => Some(Remember {
+            scope,
+            seconds: u32::try_from(secs).map_err(invalid("request remember_secs"))?,
+        }),
+        _ => None,
+    };
     Ok(AuthRequest {
+        factors: factors
+            .map(|f| f.parse::<Methods>())
+            .transpose()
+            .map_err(invalid("request factors"))?,
+        remember,
         txid: row.try_get("txid")?,
         user: row.try_get("user_name")?,
         host: row.try_get("host")?,
@@ -132,7 +160,7 @@ impl Store {
         sqlx::query(concat!(
             "INSERT INTO auth_requests (",
             request_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(r.txid.clone())
         .bind(r.user.clone())
@@ -149,6 +177,9 @@ impl Store {
         .bind(r.created_at.millis())
         .bind(r.expires_at.millis())
         .bind(r.decided_at.map(Timestamp::millis))
+        .bind(r.factors.as_ref().map(ToString::to_string))
+        .bind(r.remember.as_ref().map(|m| m.scope.clone()))
+        .bind(r.remember.as_ref().map(|m| i64::from(m.seconds)))
         .execute(&mut *tx)
         .await?;
         for link in links {

@@ -4,14 +4,20 @@
 //! Field names are a public contract: add fields, never rename them.
 
 mod client;
+mod otp;
 mod server;
+mod vault;
 mod ws;
 
 pub use client::{ClientDecision, CodeResponse, Decision, DecisionResult, PendingRequest};
-pub use server::{
-    AuthMethod, AuthResult, AuthStatus, PreauthRequest, PreauthResponse, PreauthResult,
-    ServerAuthRequest, ServerAuthResponse,
+pub use otp::{
+    NewOneTimeCode, NewOtpCredential, OneTimeCode, OtpCredential, OtpType, VerifyCode, VerifyResult,
 };
+pub use server::{
+    AuthMethod, AuthResult, AuthStatus, Password, PreauthRequest, PreauthResponse, PreauthResult,
+    Remember, ServerAuthRequest, ServerAuthResponse, StepupRequest,
+};
+pub use vault::{NewVaultApp, VaultApp, VaultCode};
 pub use ws::{ClientMessage, ServerMessage};
 
 use serde::{Deserialize, Serialize};

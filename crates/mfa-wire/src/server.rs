@@ -19,10 +19,13 @@ pub struct PreauthRequest {
 pub enum PreauthResult {
     /// No second factor needed (e.g. a trusted network).
     Allow,
-    /// Refused (unknown user or app, locked out); `reason` says why.
+    /// Refused (no app for this login, locked out); `reason` says why.
     Deny,
-    /// Ask for one of `methods`.
+    /// Ask for a second factor: one of `methods`, or every one of `required` when it is given.
     Auth,
+    /// MFA is required but the user has no (suitable) factor yet: refused, and `reason` says
+    /// how to get one (what to ask an admin for).
+    Enroll,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,9 +33,58 @@ pub struct PreauthResponse {
     pub result: PreauthResult,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// With `auth`: the methods this app allows ("push", "totp").
+    /// With `auth`: the methods the caller may use ("push", "totp", "password"). When
+    /// `required` is absent, any one of them is enough.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<String>,
+    /// With `auth`, when the policy asks for several factors (or one in particular): every one
+    /// of these, in one `POST /v1/auth` (e.g. `["totp", "password"]`: a `password` and a
+    /// `passcode`). Absent: any one of `methods`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required: Vec<String>,
+}
+
+/// `POST /v1/stepup`: may this user do this sensitive action now (just-in-time MFA)? The
+/// answer is a [`PreauthResponse`]: `allow` (no MFA needed, or an elevated session covers it),
+/// `deny`, `enroll`, or `auth`, answered with `POST /v1/auth` and the same `action`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepupRequest {
+    pub user: String,
+    /// The action's name (`deploy`, `db-write`): rules with `--action` and apps whose service
+    /// names it apply.
+    pub action: String,
+    /// The host the action runs on, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+}
+
+/// A password on the wire: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl Password {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// `remember` in `POST /v1/auth`: `true` for the server's `elevated_session` seconds, or a
+/// number of seconds (cut to `max_elevated_session`); `false` or 0: no session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Remember {
+    Default(bool),
+    Seconds(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,16 +92,24 @@ pub struct PreauthResponse {
 pub enum AuthMethod {
     Push,
     Totp,
-    /// TOTP when a passcode is given, else push.
+    /// TOTP when a passcode is given, else push (or nothing more when a `password` given
+    /// alongside is all the login needs).
     Auto,
+    /// Only the `password` (when that is all the login needs).
+    Password,
 }
 
-/// `POST /v1/auth`: ask for the second factor.
+/// `POST /v1/auth`: ask for the second factor (or factors: all that `required` named, in one
+/// request; the password is checked first, then the code, then the push is sent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerAuthRequest {
     pub user: String,
+    /// Required for a login; optional with `action`.
+    #[serde(default)]
     pub host: String,
+    /// Required for a login; absent (empty) with `action`.
+    #[serde(default)]
     pub service: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
@@ -62,6 +122,21 @@ pub struct ServerAuthRequest {
     /// `number_matching` setting decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_matching: Option<bool>,
+    /// The client's password, when the login needs (or may use) one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+    /// A new password to replace `password` with: needed once the password has expired
+    /// (`change_password: true` in the answer), allowed once it is `min_days` old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_password: Option<Password>,
+    /// Remember a success as an elevated session for (user, client_ip, this login's or
+    /// action's scope): later preauth/stepup calls answer `allow` until it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remember: Option<Remember>,
+    /// Answer a step-up (`POST /v1/stepup`) for this action instead of a login (then no
+    /// `service`; `host` as given to the step-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +163,16 @@ pub struct ServerAuthResponse {
     /// RFC 3339: when a pending push expires (and is denied).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// Something the person should know (the password expires soon, few recovery codes left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// `true` with `deny`: the password was right but has expired; send the request again with
+    /// `new_password` to change it (and log in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_password: Option<bool>,
+    /// RFC 3339: with `allow`, when the elevated session `remember` asked for ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elevated_until: Option<String>,
 }
 
 /// `GET /v1/auth/{txid}`: where a push stands.
@@ -100,4 +185,56 @@ pub struct AuthStatus {
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// RFC 3339: once approved, when the elevated session `remember` asked for ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elevated_until: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_requests_still_parse_and_new_fields_are_optional() {
+        let old: ServerAuthRequest = serde_json::from_str(
+            r#"{"user":"tux","host":"h","service":"sshd","method":"totp","passcode":"123456"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.password, None);
+        assert_eq!(old.remember, None);
+        let new: ServerAuthRequest = serde_json::from_str(
+            r#"{"user":"tux","action":"deploy","method":"password","password":"pw","remember":true}"#,
+        )
+        .unwrap();
+        assert_eq!(new.host, "");
+        assert_eq!(new.action.as_deref(), Some("deploy"));
+        assert_eq!(new.remember, Some(Remember::Default(true)));
+        assert_eq!(format!("{:?}", new.password), "Some(Password(***))");
+        let secs: ServerAuthRequest = serde_json::from_str(
+            r#"{"user":"tux","host":"h","service":"s","method":"auto","remember":600}"#,
+        )
+        .unwrap();
+        assert_eq!(secs.remember, Some(Remember::Seconds(600)));
+        assert!(
+            serde_json::from_str::<StepupRequest>(r#"{"user":"tux","action":"a","extra":1}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn answers_leave_out_what_they_do_not_have() {
+        let pre = PreauthResponse {
+            result: PreauthResult::Auth,
+            reason: None,
+            methods: vec!["push".into(), "totp".into()],
+            required: vec![],
+        };
+        assert_eq!(
+            serde_json::to_string(&pre).unwrap(),
+            r#"{"result":"auth","methods":["push","totp"]}"#
+        );
+        let enroll: PreauthResponse =
+            serde_json::from_str(r#"{"result":"enroll","reason":"ask"}"#).unwrap();
+        assert_eq!(enroll.result, PreauthResult::Enroll);
+    }
 }

@@ -62,6 +62,30 @@ pub enum Command {
     Lockout(LockoutCommand),
     /// The decision log: who logged in where, how, and what mfad answered.
     Audit(AuditArgs),
+    /// API tokens for the OTP service and the vault, each with its scopes.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The shared TOTP vault: team seeds for shared accounts, handed out only as codes.
+    #[command(subcommand)]
+    Vault(VaultCommand),
+    /// Login users' own settings: bypass for automation accounts.
+    #[command(subcommand)]
+    User(crate::user::UserCommand),
+    /// Groups of login users, for rules.
+    #[command(subcommand)]
+    Group(crate::group::GroupCommand),
+    /// Groups of hosts, for rules.
+    #[command(subcommand)]
+    HostGroup(crate::group::HostGroupCommand),
+    /// Rules: who needs which factors where (the most specific rule wins).
+    #[command(subcommand)]
+    Rule(crate::rule::RuleCommand),
+    /// What mfad would decide for a login or a step-up, and why.
+    #[command(subcommand)]
+    Policy(crate::rule::PolicyCommand),
+    /// Elevated sessions: an MFA remembered for a user, address and scope.
+    #[command(subcommand)]
+    Session(crate::session::SessionCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +112,16 @@ pub enum ClientCommand {
     ResetTotp { alias: String },
     /// Give a client a new key; the old one stops working.
     RotateKey { alias: String },
+    /// Set a client's password (read from stdin, or asked for twice on a terminal; never an
+    /// argument), or remove it.
+    Password {
+        alias: String,
+        /// Remove the password instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Print 10 new single-use recovery codes (once); the client's old codes stop working.
+    RecoveryCodes { alias: String },
 }
 
 /// How a client hears of a push besides its WebSocket.
@@ -131,7 +165,7 @@ pub struct AppAdd {
     /// Client alias(es), comma-separated: each gets the push.
     #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
     pub client: Vec<String>,
-    /// Allowed methods: push, totp (comma- or space-separated).
+    /// Allowed methods: push, totp, password (comma- or space-separated).
     #[arg(long, num_args = 1.., required = true)]
     pub methods: Vec<String>,
 }
@@ -177,6 +211,71 @@ pub struct AuditArgs {
     /// At most the newest N entries.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Add an API token: prints it (once).
+    Add {
+        name: String,
+        /// What it may do, comma-separated: otp, vault:read, vault:write.
+        #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// Limit its vault access to these vault app ids (comma-separated; see `mfac vault list`).
+        #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "ID")]
+        apps: Vec<String>,
+    },
+    /// List API tokens (never the tokens themselves).
+    List,
+    /// Remove an API token; it stops working at once.
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Add a seed: NAME (--secret BASE32 | --uri otpauth://totp/...) [--attribute A].
+    Add(VaultAdd),
+    /// List vault apps (never their seeds).
+    List,
+    /// Print an app's current code and how long it stays valid (audited).
+    Code {
+        /// The app's id, or its name if no other app has it.
+        app: String,
+    },
+    /// Remove an app from the vault.
+    Remove {
+        /// The app's id, or its name if no other app has it.
+        app: String,
+    },
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct VaultAdd {
+    /// What the seed is for, e.g. "AWS root".
+    pub name: String,
+    /// The seed in base32 (spaces and dashes allowed).
+    #[arg(
+        long,
+        value_name = "BASE32",
+        required_unless_present = "uri",
+        conflicts_with = "uri"
+    )]
+    pub secret: Option<String>,
+    /// A whole otpauth://totp/... URI (as in a QR code); it carries its own parameters.
+    #[arg(long, value_name = "URI")]
+    pub uri: Option<String>,
+    /// Free text shown beside the name, e.g. the account.
+    #[arg(long)]
+    pub attribute: Option<String>,
+    /// With --secret: SHA1 (default), SHA256 or SHA512.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// With --secret: 6 (default), 7 or 8.
+    #[arg(long)]
+    pub digits: Option<String>,
+    /// With --secret: seconds per code, 15..=120 (default 30).
+    #[arg(long)]
+    pub period: Option<String>,
 }
 
 impl Args {
@@ -319,6 +418,32 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Args::try_parse_from(["mfac", "audit", "--limit", "0"]).is_err());
+        match parse(&[
+            "token",
+            "add",
+            "ci",
+            "--scope",
+            "otp,vault:read",
+            "--apps",
+            "1,2",
+        ]) {
+            Command::Token(TokenCommand::Add { name, scope, apps }) => {
+                assert_eq!(name, "ci");
+                assert_eq!(scope, ["otp", "vault:read"]);
+                assert_eq!(apps, ["1", "2"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Args::try_parse_from(["mfac", "token", "add", "ci"]).is_err());
+        assert!(matches!(
+            parse(&["vault", "add", "AWS", "--uri", "otpauth://totp/a?secret=x"]),
+            Command::Vault(VaultCommand::Add(a)) if a.uri.is_some() && a.secret.is_none()
+        ));
+        assert!(Args::try_parse_from(["mfac", "vault", "add", "AWS"]).is_err());
+        assert!(
+            Args::try_parse_from(["mfac", "vault", "add", "AWS", "--secret", "A", "--uri", "B"])
+                .is_err()
+        );
         match parse(&[
             "client",
             "modify",

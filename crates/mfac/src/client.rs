@@ -26,6 +26,12 @@ struct ClientView {
     created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     apps: Option<Vec<i64>>,
+    /// `show` only: "none", or when it was set and where it stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+    /// `show` only: unused recovery codes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes_left: Option<i64>,
 }
 
 impl ClientView {
@@ -39,6 +45,8 @@ impl ClientView {
             ntfy_topic: ntfy_topic(&c.notify),
             created_at: c.created_at.to_string(),
             apps,
+            password: None,
+            recovery_codes_left: None,
         }
     }
 }
@@ -83,6 +91,12 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
         }
         ClientCommand::ResetTotp { alias } => reset_totp(ctx, &parse_alias(&alias)?).await,
         ClientCommand::RotateKey { alias } => rotate_key(ctx, &parse_alias(&alias)?).await,
+        ClientCommand::Password { alias, remove } => {
+            crate::credentials::password(ctx, &parse_alias(&alias)?, remove).await
+        }
+        ClientCommand::RecoveryCodes { alias } => {
+            crate::credentials::recovery_codes(ctx, &parse_alias(&alias)?).await
+        }
     }
 }
 
@@ -370,7 +384,9 @@ async fn show(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
         .filter(|a| a.clients.contains(alias))
         .map(|a| a.id)
         .collect();
-    let view = ClientView::new(&client, Some(apps.clone()));
+    let mut view = ClientView::new(&client, Some(apps.clone()));
+    view.password = Some(crate::credentials::describe_password(ctx, alias).await?);
+    view.recovery_codes_left = Some(ctx.store.recovery_codes_left(alias).await?);
     if ctx.json {
         return print_json(&view);
     }
@@ -381,6 +397,16 @@ async fn show(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
     );
     println!("notify:   {}", describe_notify(ctx, &client.notify));
     println!("created:  {}", view.created_at);
+    println!("password: {}", view.password.as_deref().unwrap_or("none"));
+    println!(
+        "recovery: {} unused code{}",
+        view.recovery_codes_left.unwrap_or(0),
+        if view.recovery_codes_left == Some(1) {
+            ""
+        } else {
+            "s"
+        }
+    );
     let apps: Vec<String> = apps.iter().map(i64::to_string).collect();
     println!(
         "apps:     {}",

@@ -1,14 +1,22 @@
 //! `mfac`, the mfa admin CLI: enrol clients, route apps to them, allow servers to ask, lift
-//! lockouts and read the audit log, on the same config and database as `mfad`.
+//! lockouts, read the audit log, and manage API tokens and the TOTP vault, on the same config
+//! and database as `mfad`.
 
 mod app;
 mod audit;
 mod cli;
 mod client;
 mod context;
+mod credentials;
+mod group;
 mod lockout;
 mod output;
+mod rule;
 mod server;
+mod session;
+mod token;
+mod user;
+mod vault;
 
 use std::process::ExitCode;
 
@@ -45,6 +53,14 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
         cli::Command::Server(cmd) => server::run(&ctx, cmd).await,
         cli::Command::Lockout(cmd) => lockout::run(&ctx, cmd).await,
         cli::Command::Audit(args) => audit::run(&ctx, args).await,
+        cli::Command::Token(cmd) => token::run(&ctx, cmd).await,
+        cli::Command::Vault(cmd) => vault::run(&ctx, cmd).await,
+        cli::Command::User(cmd) => user::run(&ctx, cmd).await,
+        cli::Command::Group(cmd) => group::run_groups(&ctx, cmd).await,
+        cli::Command::HostGroup(cmd) => group::run_host_groups(&ctx, cmd).await,
+        cli::Command::Rule(cmd) => rule::run_rules(&ctx, cmd).await,
+        cli::Command::Policy(cmd) => rule::run_policy(&ctx, cmd).await,
+        cli::Command::Session(cmd) => session::run(&ctx, cmd).await,
     };
     ctx.store.close().await;
     result

@@ -50,6 +50,10 @@ pub struct PamConfig {
     /// The host name sent to mfad; default: this machine's host name.
     #[serde(default)]
     pub host: Option<String>,
+    /// Ask mfad to remember a success for this many seconds (an elevated session for this
+    /// user, address and service); 0: never (the default).
+    #[serde(default)]
+    pub remember: u32,
     #[serde(default)]
     pub prompts: Prompts,
 }
@@ -61,6 +65,9 @@ pub struct Prompts {
     pub push: String,
     pub push_without_number: String,
     pub totp: String,
+    pub password: String,
+    pub new_password: String,
+    pub retype_password: String,
     pub approved: String,
     pub denied: String,
 }
@@ -71,6 +78,9 @@ impl Default for Prompts {
             push: "Push sent to your device (number {number}). Approve it there and press Enter, or type a verification code: ".into(),
             push_without_number: "Push sent to your device. Approve it there and press Enter, or type a verification code: ".into(),
             totp: "Verification code: ".into(),
+            password: "Password: ".into(),
+            new_password: "Your password has expired. New password: ".into(),
+            retype_password: "Retype new password: ".into(),
             approved: "Approved.".into(),
             denied: "Access denied.".into(),
         }

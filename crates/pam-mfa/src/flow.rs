@@ -1,11 +1,14 @@
 //! What the module decides, free of PAM and of HTTP: preauth, then a push (with the number in
-//! the prompt's text, since sshd holds back informational messages), a TOTP code, or both.
+//! the prompt's text, since sshd holds back informational messages), a TOTP code (or a
+//! recovery code typed in its place), a password, or several of them when the policy requires
+//! them all: then the password is asked first, then the code (or the push goes out), and all
+//! are sent in one request.
 
 use std::time::{Duration, Instant};
 
 use mfa_wire::{
-    AuthMethod, AuthResult, AuthStatus, PreauthRequest, PreauthResponse, PreauthResult,
-    ServerAuthRequest, ServerAuthResponse,
+    AuthMethod, AuthResult, AuthStatus, Password, PreauthRequest, PreauthResponse, PreauthResult,
+    Remember, ServerAuthRequest, ServerAuthResponse,
 };
 
 use crate::config::{FailMode, Prompts};
@@ -16,6 +19,8 @@ pub trait Conversation {
     fn prompt(&mut self, text: &str, echo: bool) -> Result<String, String>;
     /// An error message for the person (PAM_ERROR_MSG).
     fn error(&mut self, text: &str);
+    /// Something the person should know (PAM_TEXT_INFO): a password about to expire.
+    fn info(&mut self, text: &str);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +52,8 @@ pub struct Settings<'a> {
     /// The module's own deadline: a client that gives up does not stop PAM, so we stop.
     pub deadline: Instant,
     pub prompts: &'a Prompts,
+    /// Seconds mfad should remember a success for (an elevated session); 0: never.
+    pub remember: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +98,15 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
         match pre.result {
             PreauthResult::Allow => return Ok(Outcome::Allow(format!("preauth: {reason}"))),
             PreauthResult::Deny => return Ok(Outcome::Deny(format!("preauth: {reason}"))),
+            PreauthResult::Enroll => {
+                // The reason says how to get enrolled: the person must read it.
+                self.conv.error(&reason);
+                return Ok(Outcome::Deny(format!("preauth: not enrolled: {reason}")));
+            }
             PreauthResult::Auth => {}
+        }
+        if !pre.required.is_empty() {
+            return self.all_of(&pre.required);
         }
         let allows = |m: &str| pre.methods.iter().any(|x| x == m);
         if self.settings.push_only {
@@ -100,18 +115,53 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
                     "push_only, but this login does not allow push".into(),
                 ));
             }
-            return self.push(false);
+            return self.push(false, None);
         }
         if allows("push") {
-            self.push(true)
+            self.push(true, None)
         } else if allows("totp") {
             let code = self.ask(&self.settings.prompts.totp.clone())?;
-            self.totp(&code)
+            self.code(&code, None)
+        } else if allows("password") {
+            let password = self.ask(&self.settings.prompts.password.clone())?;
+            self.finish(self.request(AuthMethod::Password, None, Some(password), None))
         } else {
             Ok(Outcome::Deny(format!(
                 "no method this module can use (offered: {:?})",
                 pre.methods
             )))
+        }
+    }
+
+    /// Every one of `required`, in one request: the password first, then the code or the push.
+    fn all_of(&mut self, required: &[String]) -> Result<Outcome, ApiError> {
+        let needs = |m: &str| required.iter().any(|x| x == m);
+        if let Some(other) = required
+            .iter()
+            .find(|m| !["push", "totp", "password"].contains(&m.as_str()))
+        {
+            return Ok(Outcome::Deny(format!(
+                "this login needs {other}, which this module cannot ask for"
+            )));
+        }
+        if self.settings.push_only && (needs("password") || needs("totp")) {
+            return Ok(Outcome::Deny(format!(
+                "push_only, but this login needs {} (which need a prompt)",
+                required.join(" and ")
+            )));
+        }
+        let password = if needs("password") {
+            Some(self.ask(&self.settings.prompts.password.clone())?)
+        } else {
+            None
+        };
+        if needs("push") {
+            self.push(!self.settings.push_only, password)
+        } else if needs("totp") {
+            let code = self.ask(&self.settings.prompts.totp.clone())?;
+            self.code(&code, password)
+        } else {
+            self.finish(self.request(AuthMethod::Password, None, password, None))
         }
     }
 
@@ -126,6 +176,7 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
         &self,
         method: AuthMethod,
         passcode: Option<String>,
+        password: Option<String>,
         number_matching: Option<bool>,
     ) -> ServerAuthRequest {
         ServerAuthRequest {
@@ -136,15 +187,63 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             method,
             passcode,
             number_matching,
+            password: password.map(Password),
+            new_password: None,
+            remember: (self.settings.remember > 0)
+                .then_some(Remember::Seconds(self.settings.remember)),
+            action: None,
         }
     }
 
-    fn push(&mut self, interactive: bool) -> Result<Outcome, ApiError> {
-        let sent = self.api.auth(&self.request(
+    /// Sends `req`; when mfad says the password has expired, asks for a new one (twice) and
+    /// sends it again with the change.
+    fn send(&mut self, mut req: ServerAuthRequest) -> Result<ServerAuthResponse, ApiError> {
+        let answer = self.api.auth(&req)?;
+        if answer.change_password != Some(true)
+            || req.password.is_none()
+            || req.new_password.is_some()
+        {
+            return Ok(answer);
+        }
+        let prompts = self.settings.prompts;
+        let new = self.ask(&prompts.new_password.clone())?;
+        let again = self.ask(&prompts.retype_password.clone())?;
+        if new != again {
+            return Ok(ServerAuthResponse {
+                result: AuthResult::Deny,
+                reason: Some("the new passwords do not match".into()),
+                ..answer
+            });
+        }
+        req.new_password = Some(Password(new));
+        self.api.auth(&req)
+    }
+
+    fn warn(&mut self, answer: &ServerAuthResponse) {
+        if let Some(w) = &answer.warning {
+            self.conv.info(w);
+        }
+    }
+
+    /// Sends a request that is decided at once (no push).
+    fn finish(&mut self, req: ServerAuthRequest) -> Result<Outcome, ApiError> {
+        let answer = self.send(req)?;
+        self.warn(&answer);
+        Ok(match answer.result {
+            AuthResult::Allow => Outcome::Allow("verified".into()),
+            _ => Outcome::Deny(answer.reason.unwrap_or_else(|| "refused".into())),
+        })
+    }
+
+    fn push(&mut self, interactive: bool, password: Option<String>) -> Result<Outcome, ApiError> {
+        let req = self.request(
             AuthMethod::Push,
             None,
+            password.clone(),
             (!interactive).then_some(false),
-        ))?;
+        );
+        let sent = self.send(req)?;
+        self.warn(&sent);
         let txid = match (sent.result, sent.txid) {
             (AuthResult::Allow, _) => return Ok(Outcome::Allow(sent.reason.unwrap_or_default())),
             (AuthResult::Deny, _) => return Ok(Outcome::Deny(sent.reason.unwrap_or_default())),
@@ -162,16 +261,22 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             let answer = self.ask(&text)?;
             let code = answer.trim();
             if !code.is_empty() {
-                return self.totp(code);
+                return self.code(code, password);
             }
         }
         self.wait_for(&txid)
     }
 
-    fn totp(&mut self, code: &str) -> Result<Outcome, ApiError> {
-        let answer =
-            self.api
-                .auth(&self.request(AuthMethod::Totp, Some(code.trim().to_owned()), None))?;
+    /// A typed code: TOTP, or a recovery code (mfad tells them apart).
+    fn code(&mut self, code: &str, password: Option<String>) -> Result<Outcome, ApiError> {
+        let req = self.request(
+            AuthMethod::Totp,
+            Some(code.trim().to_owned()),
+            password,
+            None,
+        );
+        let answer = self.send(req)?;
+        self.warn(&answer);
         Ok(match answer.result {
             AuthResult::Allow => Outcome::Allow("verification code accepted".into()),
             _ => Outcome::Deny(answer.reason.unwrap_or_else(|| "code refused".into())),

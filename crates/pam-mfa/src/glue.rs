@@ -5,7 +5,7 @@ use std::ffi::CStr;
 use std::time::Instant;
 
 use pam::constants::{
-    PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON, PamFlag, PamResultCode,
+    PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON, PAM_TEXT_INFO, PamFlag, PamResultCode,
 };
 use pam::conv::Conv;
 use pam::module::{PamHandle, PamHooks};
@@ -39,6 +39,10 @@ impl Conversation for PamConv<'_> {
 
     fn error(&mut self, text: &str) {
         let _ = self.0.send(PAM_ERROR_MSG, text);
+    }
+
+    fn info(&mut self, text: &str) {
+        let _ = self.0.send(PAM_TEXT_INFO, text);
     }
 }
 
@@ -113,6 +117,7 @@ impl PamHooks for PamMfa {
             push_only: args.push_only,
             deadline: Instant::now() + config.timeout(),
             prompts: &config.prompts,
+            remember: config.remember,
         };
         let outcome = Flow {
             login: &login,

@@ -492,12 +492,16 @@ async fn a_service_that_cannot_show_a_number_asks_for_a_push_without_one() {
 }
 
 #[tokio::test]
-async fn routing_denies_unknown_users_and_apps_with_a_reason() {
+async fn routing_enrolls_unknown_users_and_denies_unknown_apps_with_a_reason() {
     let f = fixture("").await;
+    // A user no app names has no factor: "enroll", saying how to get one.
     let pre = preauth(&f, "nobody", "192.0.2.1").await;
-    assert_eq!(
-        pre,
-        json!({"result": "deny", "reason": "unknown user nobody"})
+    assert_eq!(pre["result"], "enroll", "{pre}");
+    let reason = pre["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("unknown user nobody: not enrolled for MFA")
+            && reason.contains("mfac client add nobody"),
+        "{reason}"
     );
     let body = json!({"user": "tux", "host": "db.lab.example.org", "service": "sshd", "client_ip": "192.0.2.1"});
     let (_, v) = f.srv.post("/v1/preauth", &f.token, &body).await;

@@ -476,6 +476,8 @@ async fn every_value_on_the_page_is_html_escaped() {
         created_at: now,
         expires_at: now.plus_secs(30),
         decided_at: None,
+        factors: None,
+        remember: None,
     };
     f.srv
         .state

@@ -7,3 +7,7 @@ mod support;
 mod apps;
 mod clients;
 mod open;
+mod otp;
+mod policy;
+mod tokens;
+mod vault;

@@ -6,7 +6,10 @@ mod audit;
 mod clients;
 mod failures;
 mod lockouts;
+mod policy;
 mod servers;
+mod tokens;
+mod vault;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

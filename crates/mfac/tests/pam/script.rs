@@ -171,8 +171,15 @@ fn a_user_without_an_app_is_denied() {
     assert!(!out.status.success(), "{out:#?}");
     let entry = last_entry(&setup);
     assert_eq!(entry["user"], "alice");
-    assert_eq!(entry["result"], "deny");
-    assert_eq!(entry["reason"], "unknown user alice");
+    // Not enrolled: refused, with a reason that says how to enrol.
+    assert_eq!(entry["result"], "enroll");
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown user alice: not enrolled for MFA"),
+        "{entry}"
+    );
     assert!(setup.pending().is_empty());
 }
 

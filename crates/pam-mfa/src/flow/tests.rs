@@ -10,6 +10,7 @@ struct Script {
     answers: VecDeque<Result<String, String>>,
     prompts: Vec<(String, bool)>,
     errors: Vec<String>,
+    infos: Vec<String>,
 }
 
 impl Conversation for Script {
@@ -21,6 +22,9 @@ impl Conversation for Script {
     }
     fn error(&mut self, text: &str) {
         self.errors.push(text.to_owned());
+    }
+    fn info(&mut self, text: &str) {
+        self.infos.push(text.to_owned());
     }
 }
 
@@ -59,6 +63,17 @@ fn pre(result: PreauthResult, methods: &[&str]) -> Result<PreauthResponse, ApiEr
         result,
         reason: Some("r".into()),
         methods: methods.iter().map(|m| m.to_string()).collect(),
+        required: vec![],
+    })
+}
+
+/// `auth` with every one of `required`.
+fn pre_all(required: &[&str]) -> Result<PreauthResponse, ApiError> {
+    Ok(PreauthResponse {
+        result: PreauthResult::Auth,
+        reason: None,
+        methods: required.iter().map(|m| m.to_string()).collect(),
+        required: required.iter().map(|m| m.to_string()).collect(),
     })
 }
 
@@ -69,6 +84,9 @@ fn pending(number: Option<u8>) -> Result<ServerAuthResponse, ApiError> {
         txid: Some("tx".into()),
         number,
         expires_at: None,
+        warning: None,
+        change_password: None,
+        elevated_until: None,
     })
 }
 
@@ -79,6 +97,9 @@ fn answer(result: AuthResult) -> Result<ServerAuthResponse, ApiError> {
         txid: None,
         number: None,
         expires_at: None,
+        warning: None,
+        change_password: None,
+        elevated_until: None,
     })
 }
 
@@ -88,6 +109,7 @@ fn status(result: AuthResult, state: &str) -> Result<AuthStatus, ApiError> {
         result,
         state: state.into(),
         reason: None,
+        elevated_until: None,
     })
 }
 
@@ -107,6 +129,7 @@ fn run(mfad: &FakeMfad, conv: &mut Script, failmode: FailMode, push_only: bool) 
             push_only,
             deadline: start + Duration::from_secs(30),
             prompts: &prompts,
+            remember: 0,
         },
         conv,
         api: mfad,
@@ -274,6 +297,7 @@ fn the_module_stops_at_its_own_deadline() {
             push_only: false,
             deadline: past,
             prompts: &prompts,
+            remember: 0,
         },
         conv: &mut conv,
         api: &mfad,
@@ -283,4 +307,210 @@ fn the_module_stops_at_its_own_deadline() {
         Outcome::Deny(why) => assert!(why.contains("timed out"), "{why}"),
         other => panic!("{other:?}"),
     }
+}
+
+fn password(p: &str) -> Option<mfa_wire::Password> {
+    Some(mfa_wire::Password(p.into()))
+}
+
+#[test]
+fn password_and_totp_are_asked_in_turn_and_sent_together() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre_all(&["totp", "password"]));
+    mfad.auth.borrow_mut().push_back(answer(AuthResult::Allow));
+    let mut conv = Script {
+        answers: [Ok("correct horse".into()), Ok("123456".into())].into(),
+        ..Default::default()
+    };
+    assert!(allowed(&run(&mfad, &mut conv, FailMode::Secure, false)));
+    assert_eq!(
+        conv.prompts,
+        vec![
+            ("Password: ".to_owned(), false),
+            ("Verification code: ".to_owned(), false)
+        ]
+    );
+    let sent = mfad.auth_requests.borrow();
+    assert_eq!(sent.len(), 1, "one request carries both");
+    assert_eq!(sent[0].method, AuthMethod::Totp);
+    assert_eq!(sent[0].passcode.as_deref(), Some("123456"));
+    assert_eq!(sent[0].password, password("correct horse"));
+}
+
+#[test]
+fn password_then_push_sends_the_password_with_the_push() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre_all(&["push", "password"]));
+    mfad.auth.borrow_mut().push_back(pending(Some(42)));
+    mfad.status
+        .borrow_mut()
+        .push_back(status(AuthResult::Allow, "approved"));
+    let mut conv = Script {
+        answers: [Ok("correct horse".into()), Ok(String::new())].into(),
+        ..Default::default()
+    };
+    assert!(allowed(&run(&mfad, &mut conv, FailMode::Secure, false)));
+    assert_eq!(conv.prompts[0].0, "Password: ");
+    assert!(conv.prompts[1].0.contains("(number 42)"));
+    let sent = mfad.auth_requests.borrow();
+    assert_eq!(sent[0].method, AuthMethod::Push);
+    assert_eq!(sent[0].password, password("correct horse"));
+}
+
+#[test]
+fn a_password_alone_and_a_password_only_app() {
+    for pre_answer in [
+        pre_all(&["password"]),
+        pre(PreauthResult::Auth, &["password"]),
+    ] {
+        let mfad = FakeMfad::default();
+        mfad.preauth.borrow_mut().push_back(pre_answer);
+        mfad.auth.borrow_mut().push_back(answer(AuthResult::Allow));
+        let mut conv = Script {
+            answers: [Ok("correct horse".into())].into(),
+            ..Default::default()
+        };
+        assert!(allowed(&run(&mfad, &mut conv, FailMode::Secure, false)));
+        assert_eq!(conv.prompts, vec![("Password: ".to_owned(), false)]);
+        let sent = mfad.auth_requests.borrow();
+        assert_eq!(sent[0].method, AuthMethod::Password);
+        assert_eq!(sent[0].passcode, None);
+    }
+}
+
+#[test]
+fn an_expired_password_is_changed_then_the_login_goes_on() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre_all(&["totp", "password"]));
+    let mut expired = answer(AuthResult::Deny).unwrap();
+    expired.change_password = Some(true);
+    let mut warned = answer(AuthResult::Allow).unwrap();
+    warned.warning = Some("2 recovery codes left".into());
+    mfad.auth.borrow_mut().extend([Ok(expired), Ok(warned)]);
+    let mut conv = Script {
+        answers: [
+            Ok("old password".into()),
+            Ok("654321".into()),
+            Ok("new password".into()),
+            Ok("new password".into()),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    assert!(allowed(&run(&mfad, &mut conv, FailMode::Secure, false)));
+    assert!(conv.prompts[2].0.contains("expired"), "{:?}", conv.prompts);
+    let sent = mfad.auth_requests.borrow();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].password, password("old password"));
+    assert_eq!(sent[1].new_password, password("new password"));
+    assert_eq!(
+        sent[1].passcode.as_deref(),
+        Some("654321"),
+        "the same code again"
+    );
+    assert_eq!(conv.infos, ["2 recovery codes left"]);
+}
+
+#[test]
+fn mismatched_new_passwords_deny_without_a_second_request() {
+    let mfad = FakeMfad::default();
+    mfad.preauth.borrow_mut().push_back(pre_all(&["password"]));
+    let mut expired = answer(AuthResult::Deny).unwrap();
+    expired.change_password = Some(true);
+    mfad.auth.borrow_mut().push_back(Ok(expired));
+    let mut conv = Script {
+        answers: [Ok("old".into()), Ok("new one".into()), Ok("new two".into())].into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        run(&mfad, &mut conv, FailMode::Secure, false),
+        Outcome::Deny("the new passwords do not match".into())
+    );
+    assert_eq!(mfad.auth_requests.borrow().len(), 1);
+}
+
+#[test]
+fn enroll_shows_its_reason_and_denies() {
+    let mfad = FakeMfad::default();
+    mfad.preauth.borrow_mut().push_back(Ok(PreauthResponse {
+        result: PreauthResult::Enroll,
+        reason: Some("ask an admin: mfac client add tux".into()),
+        methods: vec![],
+        required: vec![],
+    }));
+    let mut conv = Script::default();
+    assert!(!allowed(&run(&mfad, &mut conv, FailMode::Safe, false)));
+    assert_eq!(conv.errors, ["ask an admin: mfac client add tux"]);
+    assert!(conv.prompts.is_empty());
+}
+
+#[test]
+fn push_only_cannot_give_a_password() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre_all(&["push", "password"]));
+    let mut conv = Script::default();
+    match run(&mfad, &mut conv, FailMode::Secure, true) {
+        Outcome::Deny(why) => assert!(why.contains("push_only"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(mfad.auth_requests.borrow().is_empty());
+    // Push alone is fine.
+    let mfad = FakeMfad::default();
+    mfad.preauth.borrow_mut().push_back(pre_all(&["push"]));
+    mfad.auth.borrow_mut().push_back(pending(None));
+    mfad.status
+        .borrow_mut()
+        .push_back(status(AuthResult::Allow, "approved"));
+    assert!(allowed(&run(
+        &mfad,
+        &mut Script::default(),
+        FailMode::Secure,
+        true
+    )));
+}
+
+#[test]
+fn remember_asks_mfad_for_an_elevated_session() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["totp"]));
+    mfad.auth.borrow_mut().push_back(answer(AuthResult::Allow));
+    let login = Login {
+        user: "tux".into(),
+        host: "h".into(),
+        service: "sudo".into(),
+        client_ip: None,
+    };
+    let prompts = Prompts::default();
+    let mut conv = Script {
+        answers: [Ok("123456".into())].into(),
+        ..Default::default()
+    };
+    let mut flow = Flow {
+        login: &login,
+        settings: Settings {
+            failmode: FailMode::Secure,
+            push_only: false,
+            deadline: Instant::now() + Duration::from_secs(30),
+            prompts: &prompts,
+            remember: 900,
+        },
+        conv: &mut conv,
+        api: &mfad,
+        now: &Instant::now,
+    };
+    assert!(allowed(&flow.run()));
+    assert_eq!(
+        mfad.auth_requests.borrow()[0].remember,
+        Some(mfa_wire::Remember::Seconds(900))
+    );
 }

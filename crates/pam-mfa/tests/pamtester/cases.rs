@@ -176,3 +176,102 @@ fn a_malformed_config_or_argument_is_refused() {
     assert!(!ok);
     assert!(out.contains("unknown module argument"), "{out}");
 }
+
+/// Runs mfac on the setup's install with `stdin` piped in (how a password is given).
+fn mfac_with_stdin(setup: &Setup, args: &[&str], stdin: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(mfa_testkit::artefact("mfac"))
+        .arg("--config")
+        .arg(&setup.install.config)
+        .args(args)
+        .env_remove("MFA_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "mfac {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn password_and_totp_are_both_asked_for() {
+    let setup = Setup::new("", "push,totp");
+    mfac_with_stdin(&setup, &["client", "password", "tux"], "correct horse\n");
+    setup
+        .install
+        .mfac(&["rule", "add", "--user", "tux", "--require", "password,totp"]);
+    let code = setup.totp_code();
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
+        pam.expect("Password: ");
+        pam.type_line("correct horse");
+        pam.expect("Verification code: ");
+        pam.type_line(&code);
+    });
+    assert!(ok, "{out}");
+    assert!(!out.contains("Push sent"), "no push: {out}");
+    // A wrong password fails even with a right code (and the code is not used up by it).
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, setup| {
+        pam.expect("Password: ");
+        pam.type_line("wrong horse");
+        pam.expect("Verification code: ");
+        pam.type_line(&setup.totp_code());
+    });
+    assert!(!ok, "{out}");
+    assert!(out.contains("wrong password"), "{out}");
+}
+
+#[test]
+fn a_recovery_code_works_once_where_a_verification_code_is_asked() {
+    let setup = Setup::new("", "totp");
+    let codes = setup
+        .install
+        .mfac_json(&["client", "recovery-codes", "tux"]);
+    let code = codes["recovery_codes"][0].as_str().unwrap().to_owned();
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
+        pam.expect("Verification code:");
+        pam.type_line(&code);
+    });
+    assert!(ok, "recovery code refused: {out}");
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
+        pam.expect("Verification code:");
+        pam.type_line(&code);
+    });
+    assert!(!ok, "a recovery code worked twice: {out}");
+    assert!(
+        out.contains("invalid or already used recovery code"),
+        "{out}"
+    );
+    // Typed at the push prompt too.
+    let setup = Setup::new("", "push,totp");
+    let codes = setup
+        .install
+        .mfac_json(&["client", "recovery-codes", "tux"]);
+    let code = codes["recovery_codes"][1].as_str().unwrap().to_uppercase();
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
+        pam.number();
+        pam.type_line(&code);
+    });
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn a_user_who_must_enrol_is_told_how() {
+    let setup = Setup::new("", "push,totp");
+    setup
+        .install
+        .mfac(&["rule", "add", "--user", "tux", "--require", "password"]);
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |_, _| {});
+    assert!(!ok, "{out}");
+    assert!(out.contains("mfac client password tux"), "{out}");
+}

@@ -1,0 +1,300 @@
+//! `mfac group` (login users) and `mfac host-group` (hosts): the sets rules name.
+
+use anyhow::bail;
+use clap::Subcommand;
+use mfa_core::policy::Subject;
+use mfa_core::{Alias, Pattern};
+use mfa_store::{Group, HostGroup, RuleHost};
+use serde::Serialize;
+
+use crate::client::parse_alias;
+use crate::context::Context;
+use crate::output::{print_json, print_table};
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Add a group of login users.
+    Add {
+        name: String,
+        /// Its members, comma-separated.
+        #[arg(long, num_args = 1.., value_delimiter = ',')]
+        members: Vec<String>,
+    },
+    /// List groups and their members.
+    List,
+    /// Show a group: members and the rules that name it.
+    Show { name: String },
+    /// Change a group's members.
+    Modify {
+        name: String,
+        /// Replace the members with these.
+        #[arg(long, num_args = 1.., value_delimiter = ',', conflicts_with_all = ["add_members", "remove_members"])]
+        members: Option<Vec<String>>,
+        /// Add these members.
+        #[arg(long, num_args = 1.., value_delimiter = ',')]
+        add_members: Vec<String>,
+        /// Remove these members.
+        #[arg(long, num_args = 1.., value_delimiter = ',')]
+        remove_members: Vec<String>,
+    },
+    /// Remove a group (refused while rules name it).
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostGroupCommand {
+    /// Add a named set of hosts.
+    Add {
+        name: String,
+        /// Host patterns, comma-separated: exact names, `*.domain` or `*`.
+        #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
+        hosts: Vec<String>,
+    },
+    /// List host groups.
+    List,
+    /// Show a host group: hosts and the rules that name it.
+    Show { name: String },
+    /// Replace a host group's hosts.
+    Modify {
+        name: String,
+        #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
+        hosts: Vec<String>,
+    },
+    /// Remove a host group (refused while rules name it).
+    Remove { name: String },
+}
+
+fn aliases(names: &[String]) -> anyhow::Result<Vec<Alias>> {
+    names.iter().map(|n| parse_alias(n)).collect()
+}
+
+pub fn patterns(hosts: &[String]) -> anyhow::Result<Vec<Pattern>> {
+    Ok(hosts
+        .iter()
+        .map(|h| Pattern::new(h))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+#[derive(Serialize)]
+struct GroupView {
+    name: String,
+    members: Vec<String>,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules: Option<Vec<String>>,
+}
+
+impl GroupView {
+    fn new(g: &Group, rules: Option<Vec<String>>) -> Self {
+        Self {
+            name: g.name.to_string(),
+            members: g.members.iter().map(ToString::to_string).collect(),
+            created_at: g.created_at.to_string(),
+            rules,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct HostGroupView {
+    name: String,
+    hosts: Vec<String>,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules: Option<Vec<String>>,
+}
+
+impl HostGroupView {
+    fn new(g: &HostGroup, rules: Option<Vec<String>>) -> Self {
+        Self {
+            name: g.name.to_string(),
+            hosts: g.hosts.iter().map(ToString::to_string).collect(),
+            created_at: g.created_at.to_string(),
+            rules,
+        }
+    }
+}
+
+fn joined(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+pub async fn run_groups(ctx: &Context, cmd: GroupCommand) -> anyhow::Result<()> {
+    match cmd {
+        GroupCommand::Add { name, members } => {
+            let g = ctx
+                .store
+                .add_group(&parse_alias(&name)?, &aliases(&members)?, ctx.now())
+                .await?;
+            let v = GroupView::new(&g, None);
+            if ctx.json {
+                return print_json(&v);
+            }
+            println!("Added group {}: {}.", v.name, joined(&v.members));
+            Ok(())
+        }
+        GroupCommand::List => {
+            let views: Vec<GroupView> = ctx
+                .store
+                .groups()
+                .await?
+                .iter()
+                .map(|g| GroupView::new(g, None))
+                .collect();
+            if ctx.json {
+                return print_json(&views);
+            }
+            let rows: Vec<Vec<String>> = views
+                .into_iter()
+                .map(|v| vec![v.name, joined(&v.members)])
+                .collect();
+            print_table(&["GROUP", "MEMBERS"], &rows);
+            Ok(())
+        }
+        GroupCommand::Show { name } => {
+            let g = ctx.store.group(&parse_alias(&name)?).await?;
+            let rules = ctx
+                .store
+                .rules()
+                .await?
+                .into_iter()
+                .filter(|r| r.subject == Subject::Group(g.name.clone()))
+                .map(|r| r.to_string())
+                .collect();
+            let v = GroupView::new(&g, Some(rules));
+            if ctx.json {
+                return print_json(&v);
+            }
+            println!("group:    {}", v.name);
+            println!("members:  {}", joined(&v.members));
+            println!("rules:    {}", joined(&v.rules.unwrap_or_default()));
+            println!("created:  {}", v.created_at);
+            Ok(())
+        }
+        GroupCommand::Modify {
+            name,
+            members,
+            add_members,
+            remove_members,
+        } => {
+            let name = parse_alias(&name)?;
+            match members {
+                Some(m) => ctx.store.set_group_members(&name, &aliases(&m)?).await?,
+                None if add_members.is_empty() && remove_members.is_empty() => {
+                    bail!("nothing to change: give --members, --add-members or --remove-members")
+                }
+                None => {
+                    if !remove_members.is_empty() {
+                        ctx.store
+                            .remove_group_members(&name, &aliases(&remove_members)?)
+                            .await?;
+                    }
+                    if !add_members.is_empty() {
+                        ctx.store
+                            .add_group_members(&name, &aliases(&add_members)?)
+                            .await?;
+                    }
+                }
+            }
+            let v = GroupView::new(&ctx.store.group(&name).await?, None);
+            if ctx.json {
+                return print_json(&v);
+            }
+            println!("Group {} now has: {}.", v.name, joined(&v.members));
+            Ok(())
+        }
+        GroupCommand::Remove { name } => {
+            let name = parse_alias(&name)?;
+            ctx.store.remove_group(&name).await?;
+            if ctx.json {
+                return print_json(
+                    &serde_json::json!({"name": name.as_str(), "result": "removed"}),
+                );
+            }
+            println!("Group {name} removed.");
+            Ok(())
+        }
+    }
+}
+
+pub async fn run_host_groups(ctx: &Context, cmd: HostGroupCommand) -> anyhow::Result<()> {
+    match cmd {
+        HostGroupCommand::Add { name, hosts } => {
+            let g = ctx
+                .store
+                .add_host_group(&parse_alias(&name)?, &patterns(&hosts)?, ctx.now())
+                .await?;
+            let v = HostGroupView::new(&g, None);
+            if ctx.json {
+                return print_json(&v);
+            }
+            println!("Added host group {}: {}.", v.name, joined(&v.hosts));
+            Ok(())
+        }
+        HostGroupCommand::List => {
+            let views: Vec<HostGroupView> = ctx
+                .store
+                .host_groups()
+                .await?
+                .iter()
+                .map(|g| HostGroupView::new(g, None))
+                .collect();
+            if ctx.json {
+                return print_json(&views);
+            }
+            let rows: Vec<Vec<String>> = views
+                .into_iter()
+                .map(|v| vec![v.name, joined(&v.hosts)])
+                .collect();
+            print_table(&["HOST GROUP", "HOSTS"], &rows);
+            Ok(())
+        }
+        HostGroupCommand::Show { name } => {
+            let g = ctx.store.host_group(&parse_alias(&name)?).await?;
+            let rules = ctx
+                .store
+                .rules()
+                .await?
+                .into_iter()
+                .filter(|r| r.host == RuleHost::Group(g.name.clone()))
+                .map(|r| r.to_string())
+                .collect();
+            let v = HostGroupView::new(&g, Some(rules));
+            if ctx.json {
+                return print_json(&v);
+            }
+            println!("host group:  {}", v.name);
+            println!("hosts:       {}", joined(&v.hosts));
+            println!("rules:       {}", joined(&v.rules.unwrap_or_default()));
+            println!("created:     {}", v.created_at);
+            Ok(())
+        }
+        HostGroupCommand::Modify { name, hosts } => {
+            let name = parse_alias(&name)?;
+            ctx.store
+                .set_host_group_hosts(&name, &patterns(&hosts)?)
+                .await?;
+            let v = HostGroupView::new(&ctx.store.host_group(&name).await?, None);
+            if ctx.json {
+                return print_json(&v);
+            }
+            println!("Host group {} now has: {}.", v.name, joined(&v.hosts));
+            Ok(())
+        }
+        HostGroupCommand::Remove { name } => {
+            let name = parse_alias(&name)?;
+            ctx.store.remove_host_group(&name).await?;
+            if ctx.json {
+                return print_json(
+                    &serde_json::json!({"name": name.as_str(), "result": "removed"}),
+                );
+            }
+            println!("Host group {name} removed.");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! `mfac user`: login users' own settings (bypass for automation accounts) and what applies
+//! to them.
+
+use std::collections::BTreeSet;
+
+use anyhow::bail;
+use clap::Subcommand;
+use mfa_core::policy::Subject;
+use mfa_store::AuditEntry;
+use serde::Serialize;
+
+use crate::client::parse_alias;
+use crate::context::Context;
+use crate::output::{print_json, print_table};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List login users mfa knows: from apps, groups and their own settings.
+    List,
+    /// Show a user: bypass, groups, apps, the rules that name them, elevated sessions.
+    Show { name: String },
+    /// Change a user's settings (recorded in the audit log).
+    Modify {
+        name: String,
+        /// An automation account: never asked for a second factor (each login is audited).
+        #[arg(long, conflicts_with = "no_bypass")]
+        bypass: bool,
+        /// Ask the user for MFA again as the policy says.
+        #[arg(long)]
+        no_bypass: bool,
+    },
+}
+
+#[derive(Serialize)]
+struct UserView {
+    name: String,
+    bypass: bool,
+    groups: Vec<String>,
+    apps: Vec<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sessions: Option<Vec<String>>,
+}
+
+async fn view(ctx: &Context, name: &str, details: bool) -> anyhow::Result<UserView> {
+    let bypass = ctx.store.user(name).await?.is_some_and(|u| u.bypass);
+    let groups = ctx.store.groups_of(name).await?;
+    let apps = ctx.store.apps_for_user(name).await?;
+    let (rules, sessions) = if details {
+        let rules = ctx
+            .store
+            .rules()
+            .await?
+            .into_iter()
+            .filter(|r| match &r.subject {
+                Subject::User(u) => u.as_str() == name,
+                Subject::Group(g) => groups.contains(g),
+                Subject::Everyone => true,
+            })
+            .map(|r| r.to_string())
+            .collect();
+        let sessions = ctx
+            .store
+            .sessions(Some(name), ctx.now())
+            .await?
+            .into_iter()
+            .map(|s| format!("{} {} until {}", s.id, s.scope, s.expires_at))
+            .collect();
+        (Some(rules), Some(sessions))
+    } else {
+        (None, None)
+    };
+    Ok(UserView {
+        name: name.to_owned(),
+        bypass,
+        groups: groups.iter().map(ToString::to_string).collect(),
+        apps: apps.iter().map(|a| a.id).collect(),
+        rules,
+        sessions,
+    })
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::List => {
+            let mut names = BTreeSet::new();
+            names.extend(
+                ctx.store
+                    .apps()
+                    .await?
+                    .into_iter()
+                    .map(|a| a.user.to_string()),
+            );
+            for g in ctx.store.groups().await? {
+                names.extend(g.members.iter().map(ToString::to_string));
+            }
+            names.extend(
+                ctx.store
+                    .users()
+                    .await?
+                    .into_iter()
+                    .map(|u| u.name.to_string()),
+            );
+            let mut views = Vec::new();
+            for name in &names {
+                views.push(view(ctx, name, false).await?);
+            }
+            if ctx.json {
+                return print_json(&views);
+            }
+            let rows: Vec<Vec<String>> = views
+                .into_iter()
+                .map(|v| {
+                    let apps: Vec<String> = v.apps.iter().map(i64::to_string).collect();
+                    vec![
+                        v.name,
+                        if v.bypass { "yes" } else { "no" }.to_owned(),
+                        list_or_none(&v.groups),
+                        list_or_none(&apps),
+                    ]
+                })
+                .collect();
+            print_table(&["USER", "BYPASS", "GROUPS", "APPS"], &rows);
+            Ok(())
+        }
+        UserCommand::Show { name } => {
+            let name = parse_alias(&name)?;
+            let v = view(ctx, name.as_str(), true).await?;
+            if ctx.json {
+                return print_json(&v);
+            }
+            let apps: Vec<String> = v.apps.iter().map(i64::to_string).collect();
+            println!("user:      {}", v.name);
+            println!(
+                "bypass:    {}",
+                if v.bypass {
+                    "yes (an automation account: never asked for MFA)"
+                } else {
+                    "no"
+                }
+            );
+            println!("groups:    {}", list_or_none(&v.groups));
+            println!("apps:      {}", list_or_none(&apps));
+            println!("rules:     {}", list_or_none(&v.rules.unwrap_or_default()));
+            println!(
+                "sessions:  {}",
+                list_or_none(&v.sessions.unwrap_or_default())
+            );
+            Ok(())
+        }
+        UserCommand::Modify {
+            name,
+            bypass,
+            no_bypass,
+        } => {
+            let name = parse_alias(&name)?;
+            if !bypass && !no_bypass {
+                bail!("nothing to change: give --bypass or --no-bypass");
+            }
+            let now = ctx.now();
+            let before = ctx.store.set_user_bypass(&name, bypass, now).await?;
+            if before != bypass {
+                ctx.store
+                    .audit(
+                        &AuditEntry {
+                            user: name.to_string(),
+                            method: Some("mfac".into()),
+                            result: if bypass { "bypass-on" } else { "bypass-off" }.into(),
+                            reason: Some(format!(
+                                "mfac user modify {name} {}",
+                                if bypass { "--bypass" } else { "--no-bypass" }
+                            )),
+                            ..AuditEntry::default()
+                        },
+                        now,
+                    )
+                    .await?;
+            }
+            if ctx.json {
+                return print_json(&serde_json::json!({
+                    "name": name.as_str(),
+                    "bypass": bypass,
+                    "changed": before != bypass,
+                }));
+            }
+            match (bypass, before == bypass) {
+                (true, false) => println!(
+                    "User {name} is now an automation account: never asked for MFA (each login is audited as bypass)."
+                ),
+                (false, false) => {
+                    println!("User {name} is asked for MFA again as the policy says.")
+                }
+                (true, true) => println!("User {name} was already an automation account."),
+                (false, true) => println!("User {name} had no bypass; nothing changed."),
+            }
+            Ok(())
+        }
+    }
+}
