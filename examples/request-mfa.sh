@@ -266,7 +266,12 @@ fi
 
 while :; do
     left=$((deadline - $(now)))
-    [ "$left" -gt 0 ] || fail "no answer within ${timeout} s (txid $txid)"
+    if [ "$left" -le 0 ]; then
+        # Withdraw the push (best effort) so it does not linger on the devices and then
+        # expire into a counted failure.
+        api 5 -X DELETE "$url/v1/auth/$txid" >/dev/null 2>&1 || :
+        fail "no answer within ${timeout} s (txid $txid)"
+    fi
     # mfad holds a poll at most 60 s; curl gets a little longer than the wait.
     w=$left
     [ "$w" -le 60 ] || w=60

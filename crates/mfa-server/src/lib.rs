@@ -37,7 +37,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/preauth", post(server_api::preauth))
         .route("/v1/stepup", post(server_api::stepup))
         .route("/v1/auth", post(server_api::auth))
-        .route("/v1/auth/{txid}", get(server_api::auth_status))
+        .route(
+            "/v1/auth/{txid}",
+            get(server_api::auth_status).delete(server_api::cancel),
+        )
         .route("/v1/client/ws", get(ws::upgrade))
         .route("/v1/client/requests", get(client_api::pending))
         .route("/v1/client/requests/{txid}", post(client_api::decide))

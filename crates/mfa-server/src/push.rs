@@ -288,6 +288,42 @@ pub async fn expire(state: &AppState, txid: &str) -> Result<bool, ApiError> {
     Ok(true)
 }
 
+/// Withdraws a pending push its server no longer waits for (the person typed a code instead,
+/// or the login gave up). It is denied with reason `cancelled` but, unlike a denial or an
+/// expiry, not counted as a failure: nobody refused anything. True when this call did it.
+pub async fn cancel(state: &AppState, request: &AuthRequest) -> Result<bool, ApiError> {
+    let now = state.clock.now();
+    let by = format!("server:{}", request.server);
+    let cancelled = state
+        .store
+        .decide_request(
+            &request.txid,
+            RequestState::Denied,
+            Some("cancelled"),
+            &by,
+            now,
+        )
+        .await?;
+    if cancelled {
+        audit_request(
+            state,
+            request,
+            "cancelled",
+            Some("cancelled".into()),
+            None,
+            now,
+        )
+        .await?;
+        state
+            .hub
+            .publish(Event::Decided {
+                txid: request.txid.clone(),
+            })
+            .await;
+    }
+    Ok(cancelled)
+}
+
 /// The factors an approval completes: the push, and what was verified before it.
 fn factors_of(r: &AuthRequest) -> Methods {
     r.factors

@@ -519,6 +519,35 @@ fn status(r: &AuthRequest) -> AuthStatus {
     }
 }
 
+/// The push `txid`, if the asking server made it (another server's push is "not found").
+async fn own_request(
+    state: &AppState,
+    server: &Server,
+    txid: &str,
+) -> Result<AuthRequest, ApiError> {
+    match state.store.request(txid).await {
+        Ok(r) if r.server == server.name => Ok(r),
+        Ok(_) | Err(mfa_store::StoreError::NotFound(_)) => {
+            Err(ApiError::NotFound(format!("request {txid} does not exist")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `DELETE /v1/auth/{txid}`: the server withdraws its own pending push; clients see it
+/// withdrawn. A push already decided is left as it is. Answers the push's status.
+pub async fn cancel(
+    State(state): State<AppState>,
+    AuthServer(server): AuthServer,
+    Path(txid): Path<String>,
+) -> Result<Json<AuthStatus>, ApiError> {
+    let request = own_request(&state, &server, &txid).await?;
+    if request.is_open(state.clock.now()) {
+        push::cancel(&state, &request).await?;
+    }
+    Ok(Json(status(&own_request(&state, &server, &txid).await?)))
+}
+
 /// Long poll: answers the moment the push is decided or expires, or after `wait` seconds.
 pub async fn auth_status(
     State(state): State<AppState>,
@@ -533,16 +562,11 @@ pub async fn auth_status(
             "wait must be 0..={MAX_WAIT_SECS} seconds, got {wait}"
         )));
     }
-    let not_found = || ApiError::NotFound(format!("request {txid} does not exist"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // Subscribe before the first read, so a decision between read and wait is not missed.
     let mut events = state.hub.subscribe();
     loop {
-        let request = match state.store.request(&txid).await {
-            Ok(r) if r.server == server.name => r,
-            Ok(_) | Err(mfa_store::StoreError::NotFound(_)) => return Err(not_found()),
-            Err(e) => return Err(e.into()),
-        };
+        let request = own_request(&state, &server, &txid).await?;
         if request.state == RequestState::Pending && !request.is_open(state.clock.now()) {
             push::expire(&state, &txid).await?;
             continue;

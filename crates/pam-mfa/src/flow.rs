@@ -36,6 +36,8 @@ pub trait MfaApi {
     fn preauth(&self, req: &PreauthRequest) -> Result<PreauthResponse, ApiError>;
     fn auth(&self, req: &ServerAuthRequest) -> Result<ServerAuthResponse, ApiError>;
     fn status(&self, txid: &str, wait: Duration) -> Result<AuthStatus, ApiError>;
+    /// Withdraws a pending push the module no longer waits for.
+    fn cancel(&self, txid: &str) -> Result<AuthStatus, ApiError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,6 +263,9 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             let answer = self.ask(&text)?;
             let code = answer.trim();
             if !code.is_empty() {
+                // The person chose a code: withdraw the push so it neither lingers on their
+                // devices nor expires into a counted failure. Best effort.
+                let _ = self.api.cancel(&txid);
                 return self.code(code, password);
             }
         }
@@ -290,6 +295,7 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
                 .deadline
                 .saturating_duration_since((self.now)());
             if left.is_zero() {
+                let _ = self.api.cancel(txid);
                 return Ok(Outcome::Deny(
                     "timed out waiting for the push to be approved".into(),
                 ));

@@ -136,4 +136,16 @@ impl MfaApi for HttpApi {
             .call();
         read(response)
     }
+
+    fn cancel(&self, txid: &str) -> Result<AuthStatus, ApiError> {
+        let response = self
+            .agent
+            .delete(format!("{}/v1/auth/{txid}", self.base))
+            .config()
+            .timeout_global(Some(CALL_TIMEOUT))
+            .build()
+            .header("Authorization", &self.auth)
+            .call();
+        read(response)
+    }
 }

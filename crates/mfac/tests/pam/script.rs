@@ -120,6 +120,13 @@ fn no_answer_fails_at_the_scripts_timeout() {
         out.took >= Duration::from_secs(3) && out.took < Duration::from_secs(10),
         "{out:#?}"
     );
+    // The script withdrew its push rather than leave it to expire into a counted failure.
+    assert_eq!(setup.pending(), Vec::<serde_json::Value>::new());
+    assert!(
+        setup.audit().iter().any(|e| e["result"] == "cancelled"),
+        "{:?}",
+        setup.audit()
+    );
 }
 
 /// Nobody answers and mfad's push expires first: the long poll brings the denial.

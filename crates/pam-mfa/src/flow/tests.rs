@@ -34,6 +34,7 @@ struct FakeMfad {
     auth: RefCell<VecDeque<Result<ServerAuthResponse, ApiError>>>,
     status: RefCell<VecDeque<Result<AuthStatus, ApiError>>>,
     auth_requests: RefCell<Vec<ServerAuthRequest>>,
+    cancelled: RefCell<Vec<String>>,
 }
 
 impl MfaApi for FakeMfad {
@@ -55,6 +56,10 @@ impl MfaApi for FakeMfad {
             .borrow_mut()
             .pop_front()
             .unwrap_or(Err(ApiError::Refused("unscripted".into())))
+    }
+    fn cancel(&self, txid: &str) -> Result<AuthStatus, ApiError> {
+        self.cancelled.borrow_mut().push(txid.to_owned());
+        Err(ApiError::Refused("cancel is best effort".into()))
     }
 }
 
@@ -180,6 +185,7 @@ fn a_typed_code_is_verified_as_totp_instead() {
     let sent = mfad.auth_requests.borrow();
     assert_eq!(sent[1].method, AuthMethod::Totp);
     assert_eq!(sent[1].passcode.as_deref(), Some("123456"));
+    assert_eq!(*mfad.cancelled.borrow(), ["tx"], "the push is withdrawn");
 }
 
 #[test]
@@ -307,6 +313,7 @@ fn the_module_stops_at_its_own_deadline() {
         Outcome::Deny(why) => assert!(why.contains("timed out"), "{why}"),
         other => panic!("{other:?}"),
     }
+    assert_eq!(*mfad.cancelled.borrow(), ["tx"], "the push is withdrawn");
 }
 
 fn password(p: &str) -> Option<mfa_wire::Password> {

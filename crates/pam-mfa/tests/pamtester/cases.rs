@@ -91,6 +91,7 @@ fn a_code_typed_at_the_push_prompt_is_checked_as_totp() {
         pam.type_line(&code);
     });
     assert!(ok, "{out}");
+    assert_eq!(setup.pending_pushes(), 0, "the push was not withdrawn");
 }
 
 #[test]

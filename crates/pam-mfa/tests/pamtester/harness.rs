@@ -93,6 +93,19 @@ impl Setup {
         totp.code_at(now)
     }
 
+    /// How many pushes wait for tux's client.
+    pub fn pending_pushes(&self) -> usize {
+        let pending: Vec<serde_json::Value> = ureq::Agent::new_with_defaults()
+            .get(format!("{}/v1/client/requests", self.base()))
+            .header("Authorization", &format!("Bearer {}", self.client_key))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        pending.len()
+    }
+
     /// Approves (or otherwise answers) tux's one pending push through the client API.
     pub fn answer_push(&self, decision: &str, number: Option<u8>) {
         let agent = ureq::Agent::new_with_defaults();
