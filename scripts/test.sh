@@ -32,10 +32,14 @@ if [ -n "${MFA_TEST_POSTGRES_URL:-}" ]; then
     for _ in $(seq 1 30); do pg_up && break; sleep 1; done
   fi
   say "PostgreSQL tests run against ${MFA_TEST_POSTGRES_URL}"
-  # Schemas left by an interrupted earlier run.
-  psql -q "$MFA_TEST_POSTGRES_URL" -Atc \
-    "SELECT 'DROP SCHEMA ' || nspname || ' CASCADE;' FROM pg_namespace WHERE nspname LIKE 'mfa_test_%'" 2>/dev/null \
-    | psql -q "$MFA_TEST_POSTGRES_URL" >/dev/null 2>&1 || true
+  # The per-test schemas of earlier runs (the API suite keeps its schemas until here).
+  drop_test_schemas() {
+    psql -q "$MFA_TEST_POSTGRES_URL" -Atc \
+      "SELECT 'DROP SCHEMA ' || nspname || ' CASCADE;' FROM pg_namespace WHERE nspname LIKE 'mfa_test_%'" 2>/dev/null \
+      | psql -q "$MFA_TEST_POSTGRES_URL" >/dev/null 2>&1 || true
+  }
+  drop_test_schemas
+  trap drop_test_schemas EXIT
   pg_note="PostgreSQL: tested against ${MFA_TEST_POSTGRES_URL}"
 else
   pg_note="PostgreSQL: SKIPPED - MFA_TEST_POSTGRES_URL is not set and no server answers on 127.0.0.1:5432; only SQLite was tested"

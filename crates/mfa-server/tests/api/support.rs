@@ -42,10 +42,12 @@ pub async fn postgres_schema(base: &str) -> String {
     use sqlx::Executor;
     sqlx::any::install_default_drivers();
     let admin = sqlx::AnyPool::connect(base).await.unwrap();
+    // Process ids repeat across runs and schemas outlive them: a random part keeps names apart.
     let schema = format!(
-        "mfa_test_api_{}_{}",
+        "mfa_test_api_{}_{}_{}",
         std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
+        NEXT.fetch_add(1, Ordering::SeqCst),
+        mfa_secrets::random_id(5).unwrap()
     );
     admin
         .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))

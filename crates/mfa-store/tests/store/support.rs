@@ -65,10 +65,12 @@ pub async fn postgres(base_url: &str) -> TestDb {
     let admin = AnyPool::connect(base_url)
         .await
         .unwrap_or_else(|e| panic!("MFA_TEST_POSTGRES_URL={base_url} is set but unreachable: {e}"));
+    // Process ids repeat across runs and a failed test leaves its schema: add a random part.
     let schema = format!(
-        "mfa_test_{}_{}",
+        "mfa_test_{}_{}_{}",
         std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
+        NEXT.fetch_add(1, Ordering::SeqCst),
+        mfa_secrets::random_id(5).unwrap()
     );
     admin
         .execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
