@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::cli::{AppAdd, AppCommand};
 use crate::client::parse_alias;
 use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{print_done, print_item, print_json, print_list};
 
 #[derive(Serialize)]
 struct AppView {
@@ -60,49 +60,47 @@ pub async fn run(ctx: &Context, cmd: AppCommand) -> anyhow::Result<()> {
                 None => ctx.store.apps().await?,
             };
             let views: Vec<AppView> = apps.iter().map(AppView::from).collect();
-            if ctx.json {
-                return print_json(&views);
-            }
-            let rows: Vec<Vec<String>> = views
-                .into_iter()
-                .map(|v| {
+            print_list(
+                ctx.json,
+                &views,
+                &["ID", "USER", "HOST", "SERVICE", "METHODS", "CLIENTS"],
+                |v| {
                     vec![
                         v.id.to_string(),
-                        v.user,
-                        v.host,
-                        v.service,
+                        v.user.clone(),
+                        v.host.clone(),
+                        v.service.clone(),
                         join(&v.methods),
                         join(&v.clients),
                     ]
-                })
-                .collect();
-            print_table(
-                &["ID", "USER", "HOST", "SERVICE", "METHODS", "CLIENTS"],
-                &rows,
-            );
-            Ok(())
+                },
+            )
         }
         AppCommand::Show { id } => {
             let v = AppView::from(&ctx.store.app(id).await?);
-            if ctx.json {
-                return print_json(&v);
-            }
-            println!("id:       {}", v.id);
-            println!("user:     {}", v.user);
-            println!("host:     {}", v.host);
-            println!("service:  {}", v.service);
-            println!("methods:  {}", join(&v.methods));
-            println!("clients:  {}", join(&v.clients));
-            println!("created:  {}", v.created_at);
-            Ok(())
+            print_item(
+                ctx.json,
+                &v,
+                &[
+                    ("id", v.id.to_string()),
+                    ("user", v.user.clone()),
+                    ("host", v.host.clone()),
+                    ("service", v.service.clone()),
+                    ("methods", join(&v.methods)),
+                    ("clients", join(&v.clients)),
+                    ("created", v.created_at.clone()),
+                ],
+            )
         }
         AppCommand::Remove { id } => {
             ctx.store.remove_app(id).await?;
-            if ctx.json {
-                return print_json(&serde_json::json!({ "id": id, "result": "removed" }));
-            }
-            println!("App {id} removed.");
-            Ok(())
+            print_done(
+                ctx.json,
+                "id",
+                id,
+                "removed",
+                format_args!("App {id} removed."),
+            )
         }
     }
 }

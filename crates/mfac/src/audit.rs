@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::cli::AuditArgs;
 use crate::client::parse_alias;
 use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::print_list;
 
 /// One entry as `mfac audit --json` prints it: every field always present, `null` when unset.
 #[derive(Serialize)]
@@ -59,35 +59,29 @@ pub async fn run(ctx: &Context, args: AuditArgs) -> anyhow::Result<()> {
     };
     let entries = ctx.store.audit_entries(&filter).await?;
     let views: Vec<AuditView> = entries.iter().map(Into::into).collect();
-    if ctx.json {
-        return print_json(&views);
-    }
-    let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
-    let rows: Vec<Vec<String>> = views
-        .into_iter()
-        .map(|v| {
-            vec![
-                dash(v.time),
-                v.user,
-                dash(v.host),
-                dash(v.service),
-                dash(v.client_ip),
-                dash(v.method),
-                v.result,
-                dash(v.client),
-                dash(v.server),
-                dash(v.reason),
-            ]
-        })
-        .collect();
-    print_table(
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    print_list(
+        ctx.json,
+        &views,
         &[
             "TIME", "USER", "HOST", "SERVICE", "FROM", "METHOD", "RESULT", "CLIENT", "SERVER",
             "REASON",
         ],
-        &rows,
-    );
-    Ok(())
+        |v| {
+            vec![
+                dash(&v.time),
+                v.user.clone(),
+                dash(&v.host),
+                dash(&v.service),
+                dash(&v.client_ip),
+                dash(&v.method),
+                v.result.clone(),
+                dash(&v.client),
+                dash(&v.server),
+                dash(&v.reason),
+            ]
+        },
+    )
 }
 
 /// `--since`: an RFC 3339 time, or a duration ago (`90s`, `30m`, `1h`, `2d`, `1w`).

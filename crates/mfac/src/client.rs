@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::{ClientCommand, NotifyArgs};
 use crate::context::Context;
-use crate::output::{print_json, print_table, qr_for_terminal};
+use crate::output::{list_or_none, print_done, print_json, print_list, qr_for_terminal};
 
 /// Client keys look like `mfak_...` so a leaked one is recognisable.
 pub const CLIENT_KEY_PREFIX: &str = "mfak";
@@ -87,7 +87,13 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Remove { alias } => {
             let alias = parse_alias(&alias)?;
             ctx.store.remove_client(&alias).await?;
-            done(ctx, &alias, "removed")
+            print_done(
+                ctx.json,
+                "alias",
+                alias.as_str(),
+                "removed",
+                format_args!("Client {alias} removed."),
+            )
         }
         ClientCommand::ResetTotp { alias } => reset_totp(ctx, &parse_alias(&alias)?).await,
         ClientCommand::RotateKey { alias } => rotate_key(ctx, &parse_alias(&alias)?).await,
@@ -227,15 +233,6 @@ async fn modify(ctx: &Context, alias: &Alias, notify: &Notify) -> anyhow::Result
     Ok(())
 }
 
-fn done(ctx: &Context, alias: &Alias, what: &str) -> anyhow::Result<()> {
-    if ctx.json {
-        print_json(&serde_json::json!({ "alias": alias.as_str(), "result": what }))
-    } else {
-        println!("Client {alias} {what}.");
-        Ok(())
-    }
-}
-
 fn new_totp(ctx: &Context) -> anyhow::Result<(Secret, TotpParams)> {
     let params = ctx.config.totp.params();
     let secret = Secret::generate_for(params.algorithm).context("cannot make a TOTP secret")?;
@@ -354,24 +351,20 @@ fn print_enrolment(
 
 async fn list(ctx: &Context) -> anyhow::Result<()> {
     let clients = ctx.store.clients().await?;
-    if ctx.json {
-        let views: Vec<ClientView> = clients.iter().map(|c| ClientView::new(c, None)).collect();
-        return print_json(&views);
-    }
-    let rows: Vec<Vec<String>> = clients
-        .iter()
-        .map(|c| {
-            let v = ClientView::new(c, None);
+    let views: Vec<ClientView> = clients.iter().map(|c| ClientView::new(c, None)).collect();
+    print_list(
+        ctx.json,
+        &views,
+        &["ALIAS", "TOTP", "NOTIFY", "CREATED"],
+        |v| {
             vec![
-                v.alias,
+                v.alias.clone(),
                 format!("{}/{}/{}s", v.algorithm, v.digits, v.period),
                 v.notify.to_owned(),
-                v.created_at,
+                v.created_at.clone(),
             ]
-        })
-        .collect();
-    print_table(&["ALIAS", "TOTP", "NOTIFY", "CREATED"], &rows);
-    Ok(())
+        },
+    )
 }
 
 async fn show(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
@@ -408,13 +401,6 @@ async fn show(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
         }
     );
     let apps: Vec<String> = apps.iter().map(i64::to_string).collect();
-    println!(
-        "apps:     {}",
-        if apps.is_empty() {
-            "none".to_owned()
-        } else {
-            apps.join(", ")
-        }
-    );
+    println!("apps:     {}", list_or_none(&apps));
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::client::parse_alias;
 use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{list_or_none, print_done, print_item, print_json, print_list};
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {
@@ -115,14 +115,6 @@ impl HostGroupView {
     }
 }
 
-fn joined(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
-    }
-}
-
 pub async fn run_groups(ctx: &Context, cmd: GroupCommand) -> anyhow::Result<()> {
     match cmd {
         GroupCommand::Add { name, members } => {
@@ -134,7 +126,7 @@ pub async fn run_groups(ctx: &Context, cmd: GroupCommand) -> anyhow::Result<()> 
             if ctx.json {
                 return print_json(&v);
             }
-            println!("Added group {}: {}.", v.name, joined(&v.members));
+            println!("Added group {}: {}.", v.name, list_or_none(&v.members));
             Ok(())
         }
         GroupCommand::List => {
@@ -145,15 +137,9 @@ pub async fn run_groups(ctx: &Context, cmd: GroupCommand) -> anyhow::Result<()> 
                 .iter()
                 .map(|g| GroupView::new(g, None))
                 .collect();
-            if ctx.json {
-                return print_json(&views);
-            }
-            let rows: Vec<Vec<String>> = views
-                .into_iter()
-                .map(|v| vec![v.name, joined(&v.members)])
-                .collect();
-            print_table(&["GROUP", "MEMBERS"], &rows);
-            Ok(())
+            print_list(ctx.json, &views, &["GROUP", "MEMBERS"], |v| {
+                vec![v.name.clone(), list_or_none(&v.members)]
+            })
         }
         GroupCommand::Show { name } => {
             let g = ctx.store.group(&parse_alias(&name)?).await?;
@@ -166,14 +152,19 @@ pub async fn run_groups(ctx: &Context, cmd: GroupCommand) -> anyhow::Result<()> 
                 .map(|r| r.to_string())
                 .collect();
             let v = GroupView::new(&g, Some(rules));
-            if ctx.json {
-                return print_json(&v);
-            }
-            println!("group:    {}", v.name);
-            println!("members:  {}", joined(&v.members));
-            println!("rules:    {}", joined(&v.rules.unwrap_or_default()));
-            println!("created:  {}", v.created_at);
-            Ok(())
+            print_item(
+                ctx.json,
+                &v,
+                &[
+                    ("group", v.name.clone()),
+                    ("members", list_or_none(&v.members)),
+                    (
+                        "rules",
+                        list_or_none(v.rules.as_deref().unwrap_or_default()),
+                    ),
+                    ("created", v.created_at.clone()),
+                ],
+            )
         }
         GroupCommand::Modify {
             name,
@@ -204,19 +195,19 @@ pub async fn run_groups(ctx: &Context, cmd: GroupCommand) -> anyhow::Result<()> 
             if ctx.json {
                 return print_json(&v);
             }
-            println!("Group {} now has: {}.", v.name, joined(&v.members));
+            println!("Group {} now has: {}.", v.name, list_or_none(&v.members));
             Ok(())
         }
         GroupCommand::Remove { name } => {
             let name = parse_alias(&name)?;
             ctx.store.remove_group(&name).await?;
-            if ctx.json {
-                return print_json(
-                    &serde_json::json!({"name": name.as_str(), "result": "removed"}),
-                );
-            }
-            println!("Group {name} removed.");
-            Ok(())
+            print_done(
+                ctx.json,
+                "name",
+                name.as_str(),
+                "removed",
+                format_args!("Group {name} removed."),
+            )
         }
     }
 }
@@ -232,7 +223,7 @@ pub async fn run_host_groups(ctx: &Context, cmd: HostGroupCommand) -> anyhow::Re
             if ctx.json {
                 return print_json(&v);
             }
-            println!("Added host group {}: {}.", v.name, joined(&v.hosts));
+            println!("Added host group {}: {}.", v.name, list_or_none(&v.hosts));
             Ok(())
         }
         HostGroupCommand::List => {
@@ -243,15 +234,9 @@ pub async fn run_host_groups(ctx: &Context, cmd: HostGroupCommand) -> anyhow::Re
                 .iter()
                 .map(|g| HostGroupView::new(g, None))
                 .collect();
-            if ctx.json {
-                return print_json(&views);
-            }
-            let rows: Vec<Vec<String>> = views
-                .into_iter()
-                .map(|v| vec![v.name, joined(&v.hosts)])
-                .collect();
-            print_table(&["HOST GROUP", "HOSTS"], &rows);
-            Ok(())
+            print_list(ctx.json, &views, &["HOST GROUP", "HOSTS"], |v| {
+                vec![v.name.clone(), list_or_none(&v.hosts)]
+            })
         }
         HostGroupCommand::Show { name } => {
             let g = ctx.store.host_group(&parse_alias(&name)?).await?;
@@ -264,14 +249,19 @@ pub async fn run_host_groups(ctx: &Context, cmd: HostGroupCommand) -> anyhow::Re
                 .map(|r| r.to_string())
                 .collect();
             let v = HostGroupView::new(&g, Some(rules));
-            if ctx.json {
-                return print_json(&v);
-            }
-            println!("host group:  {}", v.name);
-            println!("hosts:       {}", joined(&v.hosts));
-            println!("rules:       {}", joined(&v.rules.unwrap_or_default()));
-            println!("created:     {}", v.created_at);
-            Ok(())
+            print_item(
+                ctx.json,
+                &v,
+                &[
+                    ("host group", v.name.clone()),
+                    ("hosts", list_or_none(&v.hosts)),
+                    (
+                        "rules",
+                        list_or_none(v.rules.as_deref().unwrap_or_default()),
+                    ),
+                    ("created", v.created_at.clone()),
+                ],
+            )
         }
         HostGroupCommand::Modify { name, hosts } => {
             let name = parse_alias(&name)?;
@@ -282,19 +272,19 @@ pub async fn run_host_groups(ctx: &Context, cmd: HostGroupCommand) -> anyhow::Re
             if ctx.json {
                 return print_json(&v);
             }
-            println!("Host group {} now has: {}.", v.name, joined(&v.hosts));
+            println!("Host group {} now has: {}.", v.name, list_or_none(&v.hosts));
             Ok(())
         }
         HostGroupCommand::Remove { name } => {
             let name = parse_alias(&name)?;
             ctx.store.remove_host_group(&name).await?;
-            if ctx.json {
-                return print_json(
-                    &serde_json::json!({"name": name.as_str(), "result": "removed"}),
-                );
-            }
-            println!("Host group {name} removed.");
-            Ok(())
+            print_done(
+                ctx.json,
+                "name",
+                name.as_str(),
+                "removed",
+                format_args!("Host group {name} removed."),
+            )
         }
     }
 }

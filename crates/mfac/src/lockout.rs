@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::cli::LockoutCommand;
 use crate::client::parse_alias;
 use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{print_json, print_list};
 
 /// What `lockout list` shows for a lock that lasts until an admin clears it.
 const UNTIL_CLEARED: &str = "until cleared";
@@ -39,23 +39,20 @@ pub async fn run(ctx: &Context, cmd: LockoutCommand) -> anyhow::Result<()> {
         LockoutCommand::List => {
             let locks = ctx.store.lockouts(ctx.now()).await?;
             let views: Vec<LockoutView> = locks.iter().map(Into::into).collect();
-            if ctx.json {
-                return print_json(&views);
-            }
-            let rows: Vec<Vec<String>> = views
-                .into_iter()
-                .map(|v| {
+            print_list(
+                ctx.json,
+                &views,
+                &["KIND", "SUBJECT", "FAILURES", "UNTIL", "REASON"],
+                |v| {
                     vec![
                         v.kind.to_owned(),
-                        v.subject,
+                        v.subject.clone(),
                         v.failures.to_string(),
-                        v.until.unwrap_or_else(|| UNTIL_CLEARED.to_owned()),
-                        v.reason,
+                        v.until.clone().unwrap_or_else(|| UNTIL_CLEARED.to_owned()),
+                        v.reason.clone(),
                     ]
-                })
-                .collect();
-            print_table(&["KIND", "SUBJECT", "FAILURES", "UNTIL", "REASON"], &rows);
-            Ok(())
+                },
+            )
         }
         LockoutCommand::Clear { kind, subject } => {
             let Some(kind) = LockKind::parse(&kind) else {

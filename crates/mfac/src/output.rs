@@ -1,3 +1,5 @@
+use std::fmt::Display;
+
 use anyhow::Context as _;
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
@@ -23,8 +25,83 @@ pub fn qr_for_terminal(data: &str) -> anyhow::Result<String> {
         .build())
 }
 
+/// A list: one JSON array with `--json`, else a table of `header` and one `row` per item.
+pub fn print_list<T: Serialize>(
+    json: bool,
+    items: &[T],
+    header: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&items);
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+    print_table(header, &rows);
+    Ok(())
+}
+
+/// One item: its JSON with `--json`, else one `key: value` line a field, the values lined up
+/// two spaces after the longest key.
+pub fn print_item<T: Serialize>(
+    json: bool,
+    item: &T,
+    fields: &[(&str, String)],
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(item);
+    }
+    let width = fields.iter().map(|(key, _)| key.len()).max().unwrap_or(0) + ":  ".len();
+    for (key, value) in fields {
+        println!("{:<width$}{value}", format!("{key}:"));
+    }
+    Ok(())
+}
+
+/// What a command that acted on one thing prints: `{"<key>": id, "result": result}` with
+/// `--json`, else `text`.
+pub fn print_done(
+    json: bool,
+    key: &str,
+    id: impl Serialize,
+    result: &str,
+    text: impl Display,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&serde_json::json!({ key: id, "result": result }));
+    }
+    println!("{text}");
+    Ok(())
+}
+
+/// A secret just made, shown once: what it is, the secret on a line of its own, what to do
+/// with it.
+pub fn print_new_token(what: &str, token: &str, usage: impl Display) {
+    println!("{what} (shown once; mfad keeps only a hash):");
+    println!();
+    println!("  {token}");
+    println!();
+    println!("{usage}");
+}
+
+/// An item with the API token just made for it (shown once), as one JSON object.
+#[derive(Serialize)]
+pub struct WithToken<'a, T> {
+    #[serde(flatten)]
+    pub item: T,
+    pub api_token: &'a str,
+}
+
+/// A list for people to read: comma-separated, or "none".
+pub fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
 /// Prints rows under a header, columns padded to their widest cell.
-pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

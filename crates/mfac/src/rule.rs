@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::client::parse_alias;
 use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{print_done, print_json, print_list};
 
 #[derive(Debug, Subcommand)]
 pub enum RuleCommand {
@@ -185,12 +185,11 @@ pub async fn run_rules(ctx: &Context, cmd: RuleCommand) -> anyhow::Result<()> {
         RuleCommand::List => {
             let rules = ctx.store.rules().await?;
             let views: Vec<RuleView> = rules.iter().map(RuleView::from).collect();
-            if ctx.json {
-                return print_json(&views);
-            }
-            let rows: Vec<Vec<String>> = views
-                .iter()
-                .map(|v| {
+            print_list(
+                ctx.json,
+                &views,
+                &["ID", "WHO", "HOST", "SERVICE", "ACTION", "REQUIRE"],
+                |v| {
                     let who = match (&v.user, &v.group) {
                         (Some(u), _) => format!("user {u}"),
                         (None, Some(g)) => format!("group {g}"),
@@ -209,13 +208,8 @@ pub async fn run_rules(ctx: &Context, cmd: RuleCommand) -> anyhow::Result<()> {
                         opt(&v.action),
                         v.require.clone(),
                     ]
-                })
-                .collect();
-            print_table(
-                &["ID", "WHO", "HOST", "SERVICE", "ACTION", "REQUIRE"],
-                &rows,
-            );
-            Ok(())
+                },
+            )
         }
         RuleCommand::Modify { id, require } => {
             let require = requirement(&require)?;
@@ -230,14 +224,16 @@ pub async fn run_rules(ctx: &Context, cmd: RuleCommand) -> anyhow::Result<()> {
         RuleCommand::Remove { id } => {
             let rule = ctx.store.rule(id).await?;
             ctx.store.remove_rule(id).await?;
-            if ctx.json {
-                return print_json(&serde_json::json!({"id": id, "result": "removed"}));
-            }
-            println!(
-                "Rule {id} ({}) removed.",
-                describe_match(&rule.subject, &rule.host, &rule.target)
-            );
-            Ok(())
+            print_done(
+                ctx.json,
+                "id",
+                id,
+                "removed",
+                format_args!(
+                    "Rule {id} ({}) removed.",
+                    describe_match(&rule.subject, &rule.host, &rule.target)
+                ),
+            )
         }
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::cli::ServerCommand;
 use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{WithToken, print_done, print_json, print_list, print_new_token};
 
 /// API tokens look like `mfas_...` so a leaked one is recognisable.
 pub const API_TOKEN_PREFIX: &str = "mfas";
@@ -16,14 +16,6 @@ struct ServerView {
     name: String,
     hosts: Vec<String>,
     created_at: String,
-}
-
-/// A server with the token just made for it (shown once).
-#[derive(Serialize)]
-struct WithToken<'a> {
-    #[serde(flatten)]
-    server: ServerView,
-    api_token: &'a str,
 }
 
 impl From<&Server> for ServerView {
@@ -49,7 +41,7 @@ pub async fn run(ctx: &Context, cmd: ServerCommand) -> anyhow::Result<()> {
             let view = ServerView::from(&server);
             if ctx.json {
                 return print_json(&WithToken {
-                    server: view,
+                    item: view,
                     api_token: token.expose(),
                 });
             }
@@ -63,24 +55,20 @@ pub async fn run(ctx: &Context, cmd: ServerCommand) -> anyhow::Result<()> {
         ServerCommand::List => {
             let views: Vec<ServerView> =
                 ctx.store.servers().await?.iter().map(Into::into).collect();
-            if ctx.json {
-                return print_json(&views);
-            }
-            let rows: Vec<Vec<String>> = views
-                .into_iter()
-                .map(|v| vec![v.name, v.hosts.join(","), v.created_at])
-                .collect();
-            print_table(&["NAME", "HOSTS", "CREATED"], &rows);
-            Ok(())
+            print_list(ctx.json, &views, &["NAME", "HOSTS", "CREATED"], |v| {
+                vec![v.name.clone(), v.hosts.join(","), v.created_at.clone()]
+            })
         }
         ServerCommand::Remove { name } => {
             let name = parse_name(&name)?;
             ctx.store.remove_server(&name).await?;
-            if ctx.json {
-                return print_json(&serde_json::json!({ "name": name, "result": "removed" }));
-            }
-            println!("Server {name} removed; its API token no longer works.");
-            Ok(())
+            print_done(
+                ctx.json,
+                "name",
+                &name,
+                "removed",
+                format_args!("Server {name} removed; its API token no longer works."),
+            )
         }
         ServerCommand::RotateToken { name } => {
             let name = parse_name(&name)?;
@@ -104,12 +92,12 @@ fn new_token() -> anyhow::Result<Token> {
 }
 
 fn print_token(name: &str, token: &Token, which: &str) {
-    println!("Its API token (shown once; mfad keeps only a hash):");
-    println!();
-    println!("  {}", token.expose());
-    println!();
-    println!(
-        "On {name}, put {which} token in /etc/mfa/request-mfa.conf (token=...), readable by root only."
+    print_new_token(
+        "Its API token",
+        token.expose(),
+        format_args!(
+            "On {name}, put {which} token in /etc/mfa/request-mfa.conf (token=...), readable by root only."
+        ),
     );
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::client::parse_alias;
 use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{print_done, print_json, print_list};
 
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
@@ -65,35 +65,34 @@ pub async fn run(ctx: &Context, cmd: SessionCommand) -> anyhow::Result<()> {
                 .sessions(user.as_ref().map(|u| u.as_str()), ctx.now())
                 .await?;
             let views: Vec<SessionView> = sessions.iter().map(SessionView::from).collect();
-            if ctx.json {
-                return print_json(&views);
-            }
-            let rows: Vec<Vec<String>> = views
-                .into_iter()
-                .map(|v| {
+            print_list(
+                ctx.json,
+                &views,
+                &["ID", "USER", "FROM", "SCOPE", "FACTORS", "UNTIL"],
+                |v| {
                     vec![
-                        v.id,
-                        v.user,
-                        v.client_ip.unwrap_or_else(|| "local".into()),
-                        v.scope,
-                        v.factors,
-                        v.expires_at,
+                        v.id.clone(),
+                        v.user.clone(),
+                        v.client_ip.clone().unwrap_or_else(|| "local".into()),
+                        v.scope.clone(),
+                        v.factors.clone(),
+                        v.expires_at.clone(),
                     ]
-                })
-                .collect();
-            print_table(&["ID", "USER", "FROM", "SCOPE", "FACTORS", "UNTIL"], &rows);
-            Ok(())
+                },
+            )
         }
         SessionCommand::Revoke { id, user } => match (id, user) {
             (Some(id), _) => {
                 if !ctx.store.revoke_session(id.trim()).await? {
                     bail!("no session {id}: see mfac session list");
                 }
-                if ctx.json {
-                    return print_json(&serde_json::json!({"id": id, "result": "revoked"}));
-                }
-                println!("Session {id} revoked: the next login asks for MFA again.");
-                Ok(())
+                print_done(
+                    ctx.json,
+                    "id",
+                    &id,
+                    "revoked",
+                    format_args!("Session {id} revoked: the next login asks for MFA again."),
+                )
             }
             (None, Some(user)) => {
                 let user = parse_alias(&user)?;

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::cli::TokenCommand;
 use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{WithToken, print_done, print_json, print_list, print_new_token};
 
 /// API tokens for the OTP service and the vault look like `mfat_...`.
 pub const TOKEN_PREFIX: &str = "mfat";
@@ -31,14 +31,6 @@ impl From<&ApiToken> for TokenView {
     }
 }
 
-/// A token with the secret just made for it (shown once).
-#[derive(Serialize)]
-struct WithToken<'a> {
-    #[serde(flatten)]
-    token: TokenView,
-    api_token: &'a str,
-}
-
 pub async fn run(ctx: &Context, cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Add { name, scope, apps } => {
@@ -59,7 +51,7 @@ pub async fn run(ctx: &Context, cmd: TokenCommand) -> anyhow::Result<()> {
             let view = TokenView::from(&added);
             if ctx.json {
                 return print_json(&WithToken {
-                    token: view,
+                    item: view,
                     api_token: token.expose(),
                 });
             }
@@ -68,11 +60,11 @@ pub async fn run(ctx: &Context, cmd: TokenCommand) -> anyhow::Result<()> {
                 None => String::new(),
             };
             println!("Added API token {name}: {}{limit}.", view.scopes.join(", "));
-            println!("The token (shown once; mfad keeps only a hash):");
-            println!();
-            println!("  {}", token.expose());
-            println!();
-            println!("Send it as Authorization: Bearer <token>.");
+            print_new_token(
+                "The token",
+                token.expose(),
+                "Send it as Authorization: Bearer <token>.",
+            );
             Ok(())
         }
         TokenCommand::List => {
@@ -83,35 +75,32 @@ pub async fn run(ctx: &Context, cmd: TokenCommand) -> anyhow::Result<()> {
                 .iter()
                 .map(Into::into)
                 .collect();
-            if ctx.json {
-                return print_json(&views);
-            }
-            let rows: Vec<Vec<String>> = views
-                .into_iter()
-                .map(|v| {
+            print_list(
+                ctx.json,
+                &views,
+                &["NAME", "SCOPES", "VAULT APPS", "CREATED"],
+                |v| {
                     vec![
-                        v.name,
+                        v.name.clone(),
                         v.scopes.join(","),
                         v.vault_apps
                             .as_deref()
                             .map_or_else(|| "all".to_owned(), join_ids),
-                        v.created_at,
+                        v.created_at.clone(),
                     ]
-                })
-                .collect();
-            print_table(&["NAME", "SCOPES", "VAULT APPS", "CREATED"], &rows);
-            Ok(())
+                },
+            )
         }
         TokenCommand::Remove { name } => {
             let name = parse_name(&name)?;
             ctx.store.remove_api_token(&name).await?;
-            if ctx.json {
-                return print_json(
-                    &serde_json::json!({ "name": name.as_str(), "result": "removed" }),
-                );
-            }
-            println!("API token {name} removed; it no longer works.");
-            Ok(())
+            print_done(
+                ctx.json,
+                "name",
+                name.as_str(),
+                "removed",
+                format_args!("API token {name} removed; it no longer works."),
+            )
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::client::parse_alias;
 use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{list_or_none, print_item, print_json, print_list};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -81,14 +81,6 @@ async fn view(ctx: &Context, name: &str, details: bool) -> anyhow::Result<UserVi
     })
 }
 
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
-    }
-}
-
 pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
         UserCommand::List => {
@@ -114,48 +106,48 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
             for name in &names {
                 views.push(view(ctx, name, false).await?);
             }
-            if ctx.json {
-                return print_json(&views);
-            }
-            let rows: Vec<Vec<String>> = views
-                .into_iter()
-                .map(|v| {
+            print_list(
+                ctx.json,
+                &views,
+                &["USER", "BYPASS", "GROUPS", "APPS"],
+                |v| {
                     let apps: Vec<String> = v.apps.iter().map(i64::to_string).collect();
                     vec![
-                        v.name,
+                        v.name.clone(),
                         if v.bypass { "yes" } else { "no" }.to_owned(),
                         list_or_none(&v.groups),
                         list_or_none(&apps),
                     ]
-                })
-                .collect();
-            print_table(&["USER", "BYPASS", "GROUPS", "APPS"], &rows);
-            Ok(())
+                },
+            )
         }
         UserCommand::Show { name } => {
             let name = parse_alias(&name)?;
             let v = view(ctx, name.as_str(), true).await?;
-            if ctx.json {
-                return print_json(&v);
-            }
             let apps: Vec<String> = v.apps.iter().map(i64::to_string).collect();
-            println!("user:      {}", v.name);
-            println!(
-                "bypass:    {}",
-                if v.bypass {
-                    "yes (an automation account: never asked for MFA)"
-                } else {
-                    "no"
-                }
-            );
-            println!("groups:    {}", list_or_none(&v.groups));
-            println!("apps:      {}", list_or_none(&apps));
-            println!("rules:     {}", list_or_none(&v.rules.unwrap_or_default()));
-            println!(
-                "sessions:  {}",
-                list_or_none(&v.sessions.unwrap_or_default())
-            );
-            Ok(())
+            let bypass = if v.bypass {
+                "yes (an automation account: never asked for MFA)"
+            } else {
+                "no"
+            };
+            print_item(
+                ctx.json,
+                &v,
+                &[
+                    ("user", v.name.clone()),
+                    ("bypass", bypass.to_owned()),
+                    ("groups", list_or_none(&v.groups)),
+                    ("apps", list_or_none(&apps)),
+                    (
+                        "rules",
+                        list_or_none(v.rules.as_deref().unwrap_or_default()),
+                    ),
+                    (
+                        "sessions",
+                        list_or_none(v.sessions.as_deref().unwrap_or_default()),
+                    ),
+                ],
+            )
         }
         UserCommand::Modify {
             name,

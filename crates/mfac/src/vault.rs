@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::cli::{VaultAdd, VaultCommand};
 use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{print_json, print_list};
 
 /// A vault app as listed: never its seed (the same shape as `GET /v1/vault/apps`).
 #[derive(Serialize)]
@@ -66,27 +66,21 @@ pub async fn run(ctx: &Context, cmd: VaultCommand) -> anyhow::Result<()> {
                 .iter()
                 .map(Into::into)
                 .collect();
-            if ctx.json {
-                return print_json(&views);
-            }
-            let rows: Vec<Vec<String>> = views
-                .into_iter()
-                .map(|v| {
+            print_list(
+                ctx.json,
+                &views,
+                &["ID", "NAME", "ATTRIBUTE", "ALGORITHM", "DIGITS", "PERIOD"],
+                |v| {
                     vec![
                         v.id.to_string(),
-                        v.name,
-                        v.attribute.unwrap_or_else(|| "-".to_owned()),
-                        v.algorithm,
+                        v.name.clone(),
+                        v.attribute.clone().unwrap_or_else(|| "-".to_owned()),
+                        v.algorithm.clone(),
                         v.digits.to_string(),
                         v.period.to_string(),
                     ]
-                })
-                .collect();
-            print_table(
-                &["ID", "NAME", "ATTRIBUTE", "ALGORITHM", "DIGITS", "PERIOD"],
-                &rows,
-            );
-            Ok(())
+                },
+            )
         }
         VaultCommand::Code { app } => {
             let id = resolve(ctx, &app).await?;
