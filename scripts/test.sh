@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
 
 # --- Debian packages the tests use -------------------------------------------------------------
-packages=(oathtool pamtester libpam0g-dev tmux chromium chromium-driver curl)
+# python3-venv: the OpenAPI validator is installed into a venv under target/ (PEP 668).
+packages=(oathtool pamtester libpam0g-dev tmux chromium chromium-driver curl python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -64,4 +65,18 @@ if [ -n "${MFA_TEST_POSTGRES_URL:-}" ]; then
   say "the HTTP API suite again, on PostgreSQL"
   MFA_TEST_BACKEND=postgres cargo nextest run -p mfa-server --test api --no-fail-fast
 fi
+
+# --- the OpenAPI document ----------------------------------------------------------------------
+# What GET /openapi.json serves, checked by a real validator (OpenAPI 3.1 needs
+# openapi-spec-validator >= 0.6), installed from PyPI into a venv under target/.
+say "OpenAPI: mfad openapi > target/openapi.json, validated by openapi-spec-validator"
+target/debug/mfad openapi > target/openapi.json
+venv=target/openapi-venv
+if ! "$venv/bin/python" -c 'import openapi_spec_validator' 2>/dev/null; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'openapi-spec-validator>=0.7,<1'
+fi
+"$venv/bin/python" -m openapi_spec_validator target/openapi.json
+
 say "all tests passed. $pg_note"

@@ -2,12 +2,12 @@
 //! endpoint ntfy action buttons call.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use mfa_secrets::Token;
 use mfa_store::LockKind;
 use mfa_wire::{ClientDecision, CodeResponse, DecisionResult, PendingRequest};
 
-use crate::extract::{ApiJson, AuthClient, PeerIp};
+use crate::extract::{ApiJson, ApiPath, AuthClient, PeerIp};
 use crate::push::{self, Channel};
 use crate::{ApiError, AppState};
 
@@ -25,7 +25,7 @@ pub async fn pending(
 pub async fn decide(
     State(state): State<AppState>,
     AuthClient(client): AuthClient,
-    Path(txid): Path<String>,
+    ApiPath(txid): ApiPath<String>,
     ApiJson(answer): ApiJson<ClientDecision>,
 ) -> Result<Json<DecisionResult>, ApiError> {
     let request = state.store.request(&txid).await?;
@@ -52,7 +52,7 @@ pub async fn totp_code(
 pub async fn decide_by_token(
     State(state): State<AppState>,
     PeerIp(peer): PeerIp,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     ApiJson(answer): ApiJson<ClientDecision>,
 ) -> Result<Json<DecisionResult>, ApiError> {
     let (request, client) = request_for_token(&state, peer, &token).await?;

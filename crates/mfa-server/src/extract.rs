@@ -24,6 +24,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// `Path<T>`, but a rejection (a segment that is not UTF-8, say) is an [`ApiError`].
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
 /// The address the request comes from, after `trusted_reverse_proxies` are taken into account.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerIp(pub IpAddr);

@@ -10,6 +10,7 @@ mod health;
 mod hub;
 mod login;
 pub mod notify;
+pub mod openapi;
 mod otp_api;
 mod policy;
 mod push;
@@ -30,10 +31,12 @@ pub use state::AppState;
 /// Request bodies are small JSON objects; anything bigger is refused before it is read.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Every route mfad serves.
+/// Every route mfad serves. Each one is in the OpenAPI document ([`openapi`]), which
+/// `tests/api/openapi.rs` holds to this list.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/openapi.json", get(openapi::serve))
         .route("/v1/preauth", post(server_api::preauth))
         .route("/v1/stepup", post(server_api::stepup))
         .route("/v1/auth", post(server_api::auth))

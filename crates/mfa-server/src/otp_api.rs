@@ -6,7 +6,7 @@
 //! burned by one conditional UPDATE, so of many concurrent submissions exactly one succeeds.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mfa_core::{Scope, Timestamp};
 use mfa_otp::{Algorithm, Digits, Hotp, OtpAuthUri, OtpKind, Secret, Totp, TotpParams};
@@ -15,7 +15,7 @@ use mfa_wire::{NewOneTimeCode, NewOtpCredential, OneTimeCode, OtpType, VerifyCod
 use qrcode::QrCode;
 use qrcode::render::svg;
 
-use crate::extract::{ApiJson, AuthToken};
+use crate::extract::{ApiJson, ApiPath, AuthToken};
 use crate::{ApiError, AppState};
 
 /// HOTP codes are looked for this many counters ahead, so a token pressed without logging in
@@ -154,7 +154,7 @@ pub async fn create_credential(
 pub async fn get_credential(
     State(state): State<AppState>,
     token: AuthToken,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<mfa_wire::OtpCredential>, ApiError> {
     let owner = token.require(Scope::Otp)?;
     let credential = state.store.otp_credential(&id, owner.name.as_str()).await?;
@@ -165,7 +165,7 @@ pub async fn get_credential(
 pub async fn delete_credential(
     State(state): State<AppState>,
     token: AuthToken,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let owner = token.require(Scope::Otp)?;
     state
@@ -189,7 +189,7 @@ fn refused(reason: &str) -> VerifyResult {
 pub async fn verify_credential(
     State(state): State<AppState>,
     token: AuthToken,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Result<ApiJson<VerifyCode>, ApiError>,
 ) -> Result<Json<VerifyResult>, ApiError> {
     let owner = token.require(Scope::Otp)?;
@@ -321,7 +321,7 @@ pub async fn create_code(
 pub async fn verify_code(
     State(state): State<AppState>,
     token: AuthToken,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Result<ApiJson<VerifyCode>, ApiError>,
 ) -> Result<Json<VerifyResult>, ApiError> {
     let owner = token.require(Scope::Otp)?;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use mfa_core::{Method, Methods};
 use mfa_secrets::{TokenHash, recovery_hash};
 use mfa_store::{AuthRequest, NewSession, Remember, RequestState, Server};
@@ -15,7 +15,7 @@ use mfa_wire::{
 };
 use serde::Deserialize;
 
-use crate::extract::{ApiJson, AuthServer};
+use crate::extract::{ApiJson, ApiPath, AuthServer};
 use crate::factors;
 use crate::hub::Event;
 use crate::login::{parse_login, parse_step_up};
@@ -497,11 +497,13 @@ async fn refuse(
     Ok(Json(answer(AuthResult::Deny, reason)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     /// Seconds to wait for a decision (0..=60); 0 or absent answers at once.
     #[serde(default)]
+    #[param(minimum = 0, maximum = 60)]
     wait: Option<u64>,
 }
 
@@ -539,7 +541,7 @@ async fn own_request(
 pub async fn cancel(
     State(state): State<AppState>,
     AuthServer(server): AuthServer,
-    Path(txid): Path<String>,
+    ApiPath(txid): ApiPath<String>,
 ) -> Result<Json<AuthStatus>, ApiError> {
     let request = own_request(&state, &server, &txid).await?;
     if request.is_open(state.clock.now()) {
@@ -552,7 +554,7 @@ pub async fn cancel(
 pub async fn auth_status(
     State(state): State<AppState>,
     AuthServer(server): AuthServer,
-    Path(txid): Path<String>,
+    ApiPath(txid): ApiPath<String>,
     query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuthStatus>, ApiError> {
     let Query(query) = query?;

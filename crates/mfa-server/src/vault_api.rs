@@ -3,13 +3,13 @@
 //! sees and touches only those. Seeds never leave the server; every code fetch is audited.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mfa_core::Scope;
 use mfa_store::{ApiToken, AuditEntry, VaultApp, VaultSeedInput};
 use mfa_wire::{NewVaultApp, VaultCode};
 
-use crate::extract::{ApiJson, AuthToken, PeerIp};
+use crate::extract::{ApiJson, ApiPath, AuthToken, PeerIp};
 use crate::otp_api::text;
 use crate::{ApiError, AppState};
 
@@ -92,7 +92,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     token: AuthToken,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<mfa_wire::VaultApp>, ApiError> {
     let id = app_id(token.require(Scope::VaultRead)?, &raw)?;
     Ok(Json(view(&state.store.vault_app(id).await?)))
@@ -104,7 +104,7 @@ pub async fn code(
     State(state): State<AppState>,
     token: AuthToken,
     PeerIp(peer): PeerIp,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<VaultCode>, ApiError> {
     let token = token.require(Scope::VaultRead)?;
     let id = app_id(token, &raw)?;
@@ -137,7 +137,7 @@ pub async fn code(
 pub async fn remove(
     State(state): State<AppState>,
     token: AuthToken,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = app_id(token.require(Scope::VaultWrite)?, &raw)?;
     state.store.remove_vault_app(id).await?;

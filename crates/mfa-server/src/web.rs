@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mfa_core::Alias;
@@ -25,7 +25,7 @@ use mfa_wire::{ClientDecision, Decision, DecisionResult};
 use serde::Deserialize;
 
 use crate::client_api::request_for_token;
-use crate::extract::PeerIp;
+use crate::extract::{ApiPath, PeerIp};
 use crate::push::{self, Channel};
 use crate::{ApiError, AppState};
 
@@ -44,7 +44,7 @@ const CSRF_LEN: usize = 52;
 pub async fn page(
     State(state): State<AppState>,
     PeerIp(peer): PeerIp,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     headers: HeaderMap,
 ) -> Response {
     let request = match open_request(&state, peer, &token).await {
@@ -70,10 +70,15 @@ pub async fn page(
 
 /// The form `POST /approve/{token}` takes. Everything is optional here, so that a missing
 /// field gets a page saying so instead of a bare rejection.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ApproveForm)]
 pub struct Answer {
+    /// The page's CSRF value (a hidden field); it must match the link's cookie.
     csrf: Option<String>,
+    /// `approve`, `deny`, or `fraud` ("this was not me": deny, and lock the user out).
     decision: Option<String>,
+    /// The two-digit number shown at the login prompt: needed to approve a push with number
+    /// matching.
     number: Option<String>,
 }
 
@@ -81,7 +86,7 @@ pub struct Answer {
 pub async fn submit(
     State(state): State<AppState>,
     PeerIp(peer): PeerIp,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     headers: HeaderMap,
     form: Result<Form<Answer>, FormRejection>,
 ) -> Response {

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use mfa_store::Client;
@@ -18,15 +19,22 @@ use crate::{ApiError, AppState};
 pub async fn upgrade(
     State(state): State<AppState>,
     AuthClient(client): AuthClient,
-    ws: WebSocketUpgrade,
-) -> Response {
-    ws.max_message_size(16 * 1024)
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let ws = ws.map_err(|r| {
+        ApiError::BadRequest(format!(
+            "not a WebSocket handshake ({}): connect with a WebSocket client",
+            r.body_text().trim()
+        ))
+    })?;
+    Ok(ws
+        .max_message_size(16 * 1024)
         .on_upgrade(move |socket| async move {
             let alias = client.alias.clone();
             if let Err(e) = Session::new(state, client, socket).run().await {
                 tracing::debug!(%alias, error = %e, "client WebSocket closed");
             }
-        })
+        }))
 }
 
 /// The request behind an event. Events are database-wide with PostgreSQL, so one may name a

@@ -24,7 +24,17 @@ use serde::{Deserialize, Serialize};
 
 /// Every error response body: `{"error": "bad_request", "message": "one line saying what to do"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"error": "unauthorized", "message": "invalid API token"}))
+)]
 pub struct ErrorBody {
+    /// The kind of error, one per HTTP status: `bad_request` (400), `unauthorized` (401),
+    /// `forbidden` (403), `not_found` (404), `method_not_allowed` (405), `payload_too_large`
+    /// (413), `unsupported_media_type` (415), `locked_out` (429), `internal` (500),
+    /// `unavailable` (503).
     pub error: String,
+    /// One line saying what is wrong and, where it helps, what to do. Never a secret.
     pub message: String,
 }

@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// `totp` (time-based, RFC 6238) or `hotp` (counter-based, RFC 4226).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OtpType {
     /// Time-based (RFC 6238).
@@ -18,8 +20,10 @@ pub enum OtpType {
 
 /// `POST /v1/otp/credentials`: make a HOTP or TOTP credential; the server makes the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewOtpCredential {
+    /// `totp` or `hotp`.
     #[serde(rename = "type")]
     pub kind: OtpType,
     /// SHA1 (default), SHA256 or SHA512.
@@ -42,11 +46,16 @@ pub struct NewOtpCredential {
 /// A credential. The secret, its `otpauth://` URI and QR code come only in the answer to the
 /// create request; `GET` never shows them again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OtpCredential {
+    /// The credential's id, for the other `/v1/otp/credentials/{id}` requests.
     pub id: String,
+    /// `totp` or `hotp`.
     #[serde(rename = "type")]
     pub kind: OtpType,
+    /// SHA1, SHA256 or SHA512.
     pub algorithm: String,
+    /// Digits per code: 6, 7 or 8.
     pub digits: u8,
     /// TOTP: seconds per code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,10 +63,13 @@ pub struct OtpCredential {
     /// HOTP: the next counter the server expects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counter: Option<u64>,
+    /// Shown by authenticator apps above the account, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// The account name authenticator apps show.
     pub label: String,
     /// RFC 3339.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
     /// Create only: the secret in base32, for typing into an app by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,6 +84,7 @@ pub struct OtpCredential {
 
 /// `POST /v1/otp/credentials/{id}/verify` and `POST /v1/otp/codes/{id}/verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyCode {
     /// The code the user typed (spaces are ignored).
@@ -81,6 +94,7 @@ pub struct VerifyCode {
 /// The answer to a verification. A wrong, replayed, expired or used-up code is `ok: false`
 /// with a `reason`; it is not an HTTP error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyResult {
     pub ok: bool,
     /// With `ok: false`: `invalid or already used code`, `wrong code`, `already used`,
@@ -97,6 +111,7 @@ pub struct VerifyResult {
 
 /// `POST /v1/otp/codes`: a one-time code (the e-mail/SMS kind) for the caller to deliver.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewOneTimeCode {
     /// How long the code works: 1..=86400 seconds.
@@ -111,12 +126,18 @@ pub struct NewOneTimeCode {
 
 /// The new one-time code: shown this once (mfad keeps only a keyed hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OneTimeCode {
+    /// The code's id, for `POST /v1/otp/codes/{id}/verify`.
     pub id: String,
+    /// The code, for the caller to deliver; this is the only time it is shown.
     pub code: String,
+    /// Digits in the code: 6, 7 or 8.
     pub digits: u8,
+    /// Tries (right or wrong) it may get.
     pub max_attempts: u32,
-    /// RFC 3339.
+    /// RFC 3339: when it stops working.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub expires_at: String,
 }
 

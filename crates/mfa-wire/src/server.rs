@@ -4,17 +4,25 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /v1/preauth`: may this login go ahead, and how?
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PreauthRequest {
+    /// The user logging in.
     pub user: String,
+    /// The host logged into; the token's `--hosts` must cover it.
     pub host: String,
+    /// The PAM service (`sshd`, `sudo`, `dovecot`, ...).
     pub service: String,
     /// The address the login comes from (sshd's PAM_RHOST); absent for local logins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
 }
 
+/// `allow` (no second factor needed), `deny` (refused; `reason` says why), `auth` (ask for a
+/// second factor: one of `methods`, or all of `required`), `enroll` (MFA is required but the
+/// user has no suitable factor yet: refused, and `reason` says what to ask an admin for).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PreauthResult {
     /// No second factor needed (e.g. a trusted network).
@@ -28,9 +36,12 @@ pub enum PreauthResult {
     Enroll,
 }
 
+/// The answer to `POST /v1/preauth` and `POST /v1/stepup`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreauthResponse {
     pub result: PreauthResult,
+    /// Why, with `allow`, `deny` and `enroll`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// With `auth`: the methods the caller may use ("push", "totp", "password"). When
@@ -48,8 +59,10 @@ pub struct PreauthResponse {
 /// answer is a [`PreauthResponse`]: `allow` (no MFA needed, or an elevated session covers it),
 /// `deny`, `enroll`, or `auth`, answered with `POST /v1/auth` and the same `action`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StepupRequest {
+    /// The user doing the action.
     pub user: String,
     /// The action's name (`deploy`, `db-write`): rules with `--action` and apps whose service
     /// names it apply.
@@ -57,12 +70,15 @@ pub struct StepupRequest {
     /// The host the action runs on, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The address the user comes from, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
 }
 
 /// A password on the wire: never printed by `Debug`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(format = Password))]
 #[serde(transparent)]
 pub struct Password(pub String);
 
@@ -81,13 +97,18 @@ impl std::fmt::Debug for Password {
 /// `remember` in `POST /v1/auth`: `true` for the server's `elevated_session` seconds, or a
 /// number of seconds (cut to `max_elevated_session`); `false` or 0: no session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Remember {
     Default(bool),
     Seconds(u32),
 }
 
+/// `push`, `totp` (a `passcode`: a TOTP or recovery code), `password` (only the `password`,
+/// when that is all the login needs), or `auto` (TOTP when a passcode is given, else push, or
+/// nothing more when a `password` given alongside is all the login needs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMethod {
     Push,
@@ -102,8 +123,10 @@ pub enum AuthMethod {
 /// `POST /v1/auth`: ask for the second factor (or factors: all that `required` named, in one
 /// request; the password is checked first, then the code, then the push is sent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServerAuthRequest {
+    /// The user logging in (or doing the action).
     pub user: String,
     /// Required for a login; optional with `action`.
     #[serde(default)]
@@ -111,8 +134,10 @@ pub struct ServerAuthRequest {
     /// Required for a login; absent (empty) with `action`.
     #[serde(default)]
     pub service: String,
+    /// The address the login comes from, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
+    /// How to check the factor: `push`, `totp`, `password` or `auto`.
     pub method: AuthMethod,
     /// The code the person typed, for `totp` (or `auto`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,7 +164,9 @@ pub struct ServerAuthRequest {
     pub action: Option<String>,
 }
 
+/// `allow`, `deny`, or `pending` (a push is out: poll `GET /v1/auth/{txid}?wait=N`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AuthResult {
     Allow,
@@ -151,10 +178,13 @@ pub enum AuthResult {
 /// The answer to `POST /v1/auth`: `allow`/`deny` at once for TOTP, `pending` with a txid and
 /// the number to show at the login prompt for push.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerAuthResponse {
     pub result: AuthResult,
+    /// Why, with `deny` (and with `allow` when no factor was needed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// With `pending`: the push's transaction id, for `GET /v1/auth/{txid}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txid: Option<String>,
     /// Two digits the person types on their device (number matching); absent when it is off.
@@ -162,6 +192,7 @@ pub struct ServerAuthResponse {
     pub number: Option<u8>,
     /// RFC 3339: when a pending push expires (and is denied).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub expires_at: Option<String>,
     /// Something the person should know (the password expires soon, few recovery codes left).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,21 +203,26 @@ pub struct ServerAuthResponse {
     pub change_password: Option<bool>,
     /// RFC 3339: with `allow`, when the elevated session `remember` asked for ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub elevated_until: Option<String>,
 }
 
 /// `GET /v1/auth/{txid}`: where a push stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthStatus {
+    /// The push's transaction id.
     pub txid: String,
     /// `allow` once approved, `deny` once denied or expired, `pending` before.
     pub result: AuthResult,
     /// pending | approved | denied | expired
     pub state: String,
+    /// Why it was denied or expired (`denied by tux`, `wrong number`, `timeout`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// RFC 3339: once approved, when the elevated session `remember` asked for ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub elevated_until: Option<String>,
 }
 

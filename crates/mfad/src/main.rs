@@ -1,5 +1,6 @@
 //! `mfad`, the mfa server daemon.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,12 +29,15 @@ enum Command {
     Serve,
     /// Check the configuration and report the first problem with its key and line.
     CheckConfig,
+    /// Print the OpenAPI document of the HTTP API (what `GET /openapi.json` serves) and exit.
+    Openapi,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => check_config(args.config),
+        Command::Openapi => openapi(),
         Command::Serve => serve(args.config),
     };
     match result {
@@ -61,6 +65,15 @@ fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
             .next_back()
             .unwrap_or_default()
     );
+    Ok(())
+}
+
+/// The document needs no configuration, database or network: it is built from the code.
+fn openapi() -> anyhow::Result<()> {
+    let doc = mfa_server::openapi::json()
+        .map_err(|e| anyhow::anyhow!("cannot serialise the OpenAPI document: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{doc}").context("cannot write to stdout")?;
     Ok(())
 }
 

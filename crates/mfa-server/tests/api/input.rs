@@ -240,6 +240,33 @@ async fn bad_fields_paths_and_queries() {
     assert_error(got, 405, "method_not_allowed", "DELETE");
 }
 
+#[tokio::test]
+async fn framework_rejections_are_json_too() {
+    let f = fixture("").await;
+    // A path segment that is not UTF-8 once decoded.
+    let got = raw(
+        &f,
+        reqwest::Method::GET,
+        "/v1/auth/%FF",
+        Some(&f.token),
+        None,
+        vec![],
+    )
+    .await;
+    assert_error(got, 400, "bad_request", "UTF-8");
+    // The WebSocket endpoint asked without a handshake.
+    let got = raw(
+        &f,
+        reqwest::Method::GET,
+        "/v1/client/ws",
+        Some(&f.tux.key),
+        None,
+        vec![],
+    )
+    .await;
+    assert_error(got, 400, "bad_request", "WebSocket");
+}
+
 fn body_without_method(mut body: Value) -> Value {
     body.as_object_mut().unwrap().remove("method");
     body

@@ -6,6 +6,7 @@ mod support;
 mod input;
 mod nodes;
 mod notify;
+mod openapi;
 mod otp;
 mod policy;
 mod protections;

@@ -174,30 +174,32 @@ async fn an_unanswered_push_expires_on_its_own_and_is_audited() {
     let (_, p) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
     let txid = p["txid"].as_str().unwrap().to_owned();
     clock.advance_secs(6);
-    // Nobody polls: the sweeper expires it within about a second.
-    let mut expired = false;
+    // Nobody polls: the sweeper expires it within about a second (the state changes first,
+    // the audit entry follows: wait for the entry).
+    let mut audited = None;
     for _ in 0..50 {
-        if f.srv.state.store.request(&txid).await.unwrap().state == mfa_store::RequestState::Expired
-        {
-            expired = true;
+        let audit = f
+            .srv
+            .state
+            .store
+            .audit_entries(&Default::default())
+            .await
+            .unwrap();
+        audited = audit
+            .into_iter()
+            .find(|e| e.txid.as_deref() == Some(txid.as_str()));
+        if audited.is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(expired, "the sweeper did not expire the push");
-    let audit = f
-        .srv
-        .state
-        .store
-        .audit_entries(&Default::default())
-        .await
-        .unwrap();
-    let last = audit.last().unwrap();
+    let entry = audited.expect("the sweeper did not expire and audit the push");
     assert_eq!(
-        (last.result.as_str(), last.reason.as_deref()),
+        (entry.result.as_str(), entry.reason.as_deref()),
         ("expired", Some("timeout"))
     );
-    assert_eq!(last.txid.as_deref(), Some(txid.as_str()));
+    let state = f.srv.state.store.request(&txid).await.unwrap().state;
+    assert_eq!(state, mfa_store::RequestState::Expired);
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod check_config;
+mod openapi;
 mod serve;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,388 @@
+//! The OpenAPI document (`GET /openapi.json`) against the router: every documented operation
+//! is served, every route is documented, and every operation documents its errors.
+//! (`scripts/test.sh` also validates the document with openapi-spec-validator.)
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::support::TestServer;
+
+/// Every route of `mfa_server::router`, as (method, path). Kept by hand, and held to the
+/// router's source below: a new route goes into the router, this list and the document
+/// (`src/openapi.rs`).
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/openapi.json"),
+    ("POST", "/v1/preauth"),
+    ("POST", "/v1/stepup"),
+    ("POST", "/v1/auth"),
+    ("GET", "/v1/auth/{txid}"),
+    ("DELETE", "/v1/auth/{txid}"),
+    ("GET", "/v1/client/ws"),
+    ("GET", "/v1/client/requests"),
+    ("POST", "/v1/client/requests/{txid}"),
+    ("GET", "/v1/client/totp"),
+    ("POST", "/v1/notify/{token}"),
+    ("GET", "/approve/{token}"),
+    ("POST", "/approve/{token}"),
+    ("POST", "/v1/otp/credentials"),
+    ("GET", "/v1/otp/credentials/{id}"),
+    ("DELETE", "/v1/otp/credentials/{id}"),
+    ("POST", "/v1/otp/credentials/{id}/verify"),
+    ("POST", "/v1/otp/codes"),
+    ("POST", "/v1/otp/codes/{id}/verify"),
+    ("GET", "/v1/vault/apps"),
+    ("POST", "/v1/vault/apps"),
+    ("GET", "/v1/vault/apps/{id}"),
+    ("DELETE", "/v1/vault/apps/{id}"),
+    ("GET", "/v1/vault/apps/{id}/code"),
+];
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Operations that need no bearer token.
+const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/openapi.json"),
+    ("POST", "/v1/notify/{token}"),
+    ("GET", "/approve/{token}"),
+    ("POST", "/approve/{token}"),
+];
+
+/// Operations whose errors are HTML pages (the approve page, for a browser).
+const HTML: &[(&str, &str)] = &[("GET", "/approve/{token}"), ("POST", "/approve/{token}")];
+
+const ERROR_BODY: &str = "#/components/schemas/ErrorBody";
+
+type Route = (String, String);
+
+fn owned(list: &[(&str, &str)]) -> BTreeSet<Route> {
+    list.iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect()
+}
+
+/// Every (METHOD, path) the document has, with its operation.
+fn operations(doc: &Value) -> Vec<(Route, &Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if METHODS.contains(&method.as_str()) {
+                out.push(((method.to_uppercase(), path.clone()), op));
+            }
+        }
+    }
+    out
+}
+
+/// The routes `router()` declares in `src/lib.rs`: each `.route("PATH", get(..).post(..))`.
+fn routes_in_source() -> BTreeSet<Route> {
+    let src = include_str!("../../src/lib.rs");
+    let body = src
+        .split("pub fn router(")
+        .nth(1)
+        .expect("router() in lib.rs")
+        .split(".fallback(")
+        .next()
+        .expect("router body");
+    let mut out = BTreeSet::new();
+    for call in body.split(".route(").skip(1) {
+        let mut parts = call.splitn(3, '"');
+        let path = parts.nth(1).expect("route path literal");
+        let handlers = parts.next().expect("route handlers");
+        for method in METHODS {
+            let call = format!("{method}(");
+            let named = handlers.match_indices(&call).any(|(i, _)| {
+                !handlers[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+            });
+            if named {
+                out.insert((method.to_uppercase(), path.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+async fn document(srv: &TestServer) -> Value {
+    let resp = srv.http.get(srv.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_document_is_served_as_openapi_3_json() {
+    let srv = TestServer::start("").await;
+    let doc = document(&srv).await;
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["info"]["title"], "mfa");
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(!doc["info"]["description"].as_str().unwrap().is_empty());
+    // The same document `mfad openapi` prints.
+    let built: Value = serde_json::from_str(mfa_server::openapi::json().unwrap()).unwrap();
+    assert_eq!(doc, built);
+    for schema in [
+        "ErrorBody",
+        "ServerMessage",
+        "ClientMessage",
+        "PreauthRequest",
+        "ServerAuthRequest",
+        "AuthStatus",
+        "ApproveForm",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "no schema {schema}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_router_and_the_document_name_the_same_routes() {
+    let source = routes_in_source();
+    let listed = owned(ROUTES);
+    assert_eq!(
+        source, listed,
+        "router() in src/lib.rs and ROUTES in tests/api/openapi.rs differ: \
+         add the route here and to the OpenAPI document (src/openapi.rs)"
+    );
+    let srv = TestServer::start("").await;
+    let doc = document(&srv).await;
+    let documented: BTreeSet<Route> = operations(&doc).into_iter().map(|(r, _)| r).collect();
+    let undocumented: Vec<_> = listed.difference(&documented).collect();
+    let unrouted: Vec<_> = documented.difference(&listed).collect();
+    assert!(
+        undocumented.is_empty() && unrouted.is_empty(),
+        "routes missing from the document: {undocumented:?}; documented but not routed: {unrouted:?}"
+    );
+}
+
+/// A request without credentials or body to every documented operation reaches a handler: no
+/// "no such endpoint" 404 and no 405. Its answer is one the operation documents.
+#[tokio::test]
+async fn every_documented_operation_is_served_and_its_first_error_is_documented() {
+    let srv = TestServer::start("max_failed_attempts = 1000").await;
+    let doc = document(&srv).await;
+
+    // The check can fail: an unknown path and a wrong method are told apart.
+    let (status, body) = srv.get("/v1/nope", "").await;
+    assert_eq!(status, 404);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no such endpoint")
+    );
+    let resp = srv
+        .http
+        .delete(srv.url("/v1/preauth"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+
+    for ((method, path), op) in operations(&doc) {
+        // A made-up value for each path parameter (a number for the ids that must be one).
+        let concrete: Vec<&str> = path
+            .split('/')
+            .map(|seg| match seg {
+                "{id}" => "1",
+                s if s.starts_with('{') => "dummy",
+                s => s,
+            })
+            .collect();
+        let url = srv.url(&concrete.join("/"));
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = srv.http.request(m, &url).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        assert_ne!(status, 405, "{method} {path} ({url}): 405 {text}");
+        if status == 404 {
+            assert!(
+                !text.contains("no such endpoint"),
+                "{method} {path} ({url}) is documented but not routed: {text}"
+            );
+        }
+        assert!(
+            op["responses"][status.to_string()].is_object(),
+            "{method} {path} answered {status} without credentials, which it does not document: {text}"
+        );
+        if status >= 400 && !HTML.contains(&(method.as_str(), path.as_str())) {
+            let body: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{method} {path}: {status} {text:?} is not JSON: {e}"));
+            assert!(
+                body["error"].is_string() && body["message"].is_string(),
+                "{body}"
+            );
+        }
+    }
+}
+
+fn schema_ref<'a>(response: &'a Value, content_type: &str) -> Option<&'a str> {
+    response["content"][content_type]["schema"]["$ref"].as_str()
+}
+
+#[tokio::test]
+async fn every_operation_documents_its_errors_with_the_error_body() {
+    let srv = TestServer::start("").await;
+    let doc = document(&srv).await;
+    assert!(doc["components"]["schemas"]["ErrorBody"]["properties"]["error"].is_object());
+    for ((method, path), op) in operations(&doc) {
+        let here = (method.as_str(), path.as_str());
+        let what = format!("{method} {path}");
+        let responses = op["responses"].as_object().expect("responses");
+        let statuses: BTreeSet<u16> = responses.keys().map(|s| s.parse().unwrap()).collect();
+        assert!(
+            statuses.iter().any(|s| (200..300).contains(s) || *s == 101),
+            "{what}: no success response"
+        );
+        for (status, response) in responses {
+            assert!(
+                response["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty()),
+                "{what} {status}: no description"
+            );
+            let status: u16 = status.parse().unwrap();
+            if status < 400 {
+                continue;
+            }
+            let json = schema_ref(response, "application/json");
+            let other = ["text/html", "text/plain"]
+                .iter()
+                .any(|t| response["content"][t].is_object());
+            assert!(
+                json == Some(ERROR_BODY) || other,
+                "{what} {status}: an error response is an ErrorBody (or an HTML/plain-text page): {response}"
+            );
+            if HTML.contains(&here) {
+                assert!(
+                    response["content"]["text/html"].is_object(),
+                    "{what} {status}"
+                );
+            }
+        }
+        let error_body = |s: u16| {
+            responses
+                .get(&s.to_string())
+                .and_then(|r| schema_ref(r, "application/json"))
+                == Some(ERROR_BODY)
+        };
+        let html = |s: u16| {
+            responses
+                .get(&s.to_string())
+                .is_some_and(|r| r["content"]["text/html"].is_object())
+        };
+        let has = |s: u16| error_body(s) || html(s);
+        // What every operation of its kind can answer.
+        if here != ("GET", "/openapi.json") {
+            assert!(
+                has(503),
+                "{what}: every operation with the database can answer 503"
+            );
+        }
+        assert!(has(500) || here == ("GET", "/healthz"), "{what}: 500");
+        if !matches!(here, ("GET", "/healthz") | ("GET", "/openapi.json")) {
+            assert!(
+                statuses.iter().any(|s| (400..500).contains(s) && has(*s)),
+                "{what}: no 4xx response"
+            );
+            if !HTML.contains(&here) {
+                assert!(
+                    statuses
+                        .iter()
+                        .any(|s| (400..500).contains(s) && error_body(*s)),
+                    "{what}: no 4xx response with an ErrorBody"
+                );
+            }
+        }
+        if !PUBLIC.contains(&here) {
+            assert!(
+                error_body(401),
+                "{what}: a bearer token can be missing (401)"
+            );
+            assert!(
+                error_body(429),
+                "{what}: the caller's address can be locked out (429)"
+            );
+        } else if path.contains("{token}") {
+            assert!(
+                has(404) && has(429),
+                "{what}: an approve token can be unknown (404) and the address locked out (429)"
+            );
+        }
+        let json_body = op["requestBody"]["content"]["application/json"].is_object();
+        if json_body {
+            for s in [400, 413, 415] {
+                assert!(error_body(s), "{what}: a JSON body can be refused with {s}");
+            }
+            assert_eq!(op["requestBody"]["required"], true, "{what}");
+        }
+        if path.contains("{txid}") || path.contains("{id}") {
+            assert!(has(404), "{what}: the id in the path can be unknown (404)");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_authenticated_operation_names_its_bearer_token() {
+    let srv = TestServer::start("").await;
+    let doc = document(&srv).await;
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    for (name, format) in [
+        ("server_token", "mfas_..."),
+        ("client_key", "mfak_..."),
+        ("api_token", "mfat_..."),
+    ] {
+        assert_eq!(schemes[name]["type"], "http", "{name}");
+        assert_eq!(schemes[name]["scheme"], "bearer", "{name}");
+        assert_eq!(schemes[name]["bearerFormat"], format, "{name}");
+    }
+    for ((method, path), op) in operations(&doc) {
+        let here = (method.as_str(), path.as_str());
+        let security = op["security"].as_array();
+        if PUBLIC.contains(&here) {
+            assert!(security.is_none_or(|s| s.is_empty()), "{method} {path}");
+            continue;
+        }
+        let security = security.unwrap_or_else(|| panic!("{method} {path}: no security"));
+        assert_eq!(security.len(), 1, "{method} {path}: one token kind");
+        let requirement = security[0].as_object().unwrap();
+        assert_eq!(requirement.len(), 1, "{method} {path}");
+        let (scheme, scopes) = requirement.iter().next().unwrap();
+        let want = if path.starts_with("/v1/client/") {
+            "client_key"
+        } else if path.starts_with("/v1/otp/") || path.starts_with("/v1/vault/") {
+            "api_token"
+        } else {
+            "server_token"
+        };
+        assert_eq!(scheme, want, "{method} {path}");
+        let scopes: Vec<&str> = scopes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        let want_scopes: &[&str] = if path.starts_with("/v1/otp/") {
+            &["otp"]
+        } else if path.starts_with("/v1/vault/") && method == "GET" {
+            &["vault:read"]
+        } else if path.starts_with("/v1/vault/") {
+            &["vault:write"]
+        } else {
+            &[]
+        };
+        assert_eq!(scopes, want_scopes, "{method} {path}");
+    }
+}
