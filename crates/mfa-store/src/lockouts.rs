@@ -143,19 +143,21 @@ impl Store {
         subject: &str,
         now: Timestamp,
     ) -> Result<Option<Lockout>, StoreError> {
-        Ok(self
-            .select_lockouts(now)
-            .await?
-            .into_iter()
-            .find(|l| l.kind == kind && l.subject == subject))
+        // On every login: one primary-key lookup, however many addresses are locked.
+        let row = sqlx::query(
+            "SELECT kind, subject, failures, locked_until, reason FROM lockouts \
+             WHERE kind = $1 AND subject = $2 AND locked_until > $3",
+        )
+        .bind(kind.as_str())
+        .bind(subject.to_owned())
+        .bind(now.millis())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(lockout_from_row).transpose()
     }
 
     /// Every lock in force now.
     pub async fn lockouts(&self, now: Timestamp) -> Result<Vec<Lockout>, StoreError> {
-        self.select_lockouts(now).await
-    }
-
-    async fn select_lockouts(&self, now: Timestamp) -> Result<Vec<Lockout>, StoreError> {
         let rows = sqlx::query(
             "SELECT kind, subject, failures, locked_until, reason FROM lockouts \
              WHERE locked_until > $1 ORDER BY kind, subject",
@@ -163,20 +165,7 @@ impl Store {
         .bind(now.millis())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let kind: String = row.try_get("kind")?;
-                let until: i64 = row.try_get("locked_until")?;
-                Ok(Lockout {
-                    kind: LockKind::parse(&kind)
-                        .ok_or_else(|| StoreError::Invalid(format!("lockout kind {kind:?}")))?,
-                    subject: row.try_get("subject")?,
-                    failures: row.try_get("failures")?,
-                    until: (until != FOREVER).then(|| Timestamp::from_millis(until)),
-                    reason: row.try_get("reason")?,
-                })
-            })
-            .collect()
+        rows.iter().map(lockout_from_row).collect()
     }
 
     /// Lifts a lock and forgets its failures. False when there was nothing to clear.
@@ -188,4 +177,17 @@ impl Store {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+fn lockout_from_row(row: &sqlx::any::AnyRow) -> Result<Lockout, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let until: i64 = row.try_get("locked_until")?;
+    Ok(Lockout {
+        kind: LockKind::parse(&kind)
+            .ok_or_else(|| StoreError::Invalid(format!("lockout kind {kind:?}")))?,
+        subject: row.try_get("subject")?,
+        failures: row.try_get("failures")?,
+        until: (until != FOREVER).then(|| Timestamp::from_millis(until)),
+        reason: row.try_get("reason")?,
+    })
 }
