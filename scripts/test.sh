@@ -9,7 +9,7 @@ say() { printf '==> %s\n' "$*"; }
 
 # --- Debian packages the tests use -------------------------------------------------------------
 # python3-venv: the OpenAPI validator is installed into a venv under target/ (PEP 668).
-packages=(oathtool pamtester libpam0g-dev tmux chromium chromium-driver curl python3 python3-venv)
+packages=(oathtool pamtester libpam0g-dev openssl socat tmux chromium chromium-driver curl python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

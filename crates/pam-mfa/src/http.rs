@@ -79,6 +79,18 @@ fn load_pem(path: &str) -> Result<RootCerts, String> {
     Ok(RootCerts::Specific(Arc::new(certs)))
 }
 
+/// Whether `e` is TLS refusing the peer. ureq reports a failed handshake (a certificate that
+/// does not verify, say) as an I/O error wrapping rustls's error, so look inside it too.
+fn is_tls_failure(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => true,
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
+        _ => false,
+    }
+}
+
 /// Sorts an answer into success, refusal (4xx, nonsense, TLS trouble) and outage (no
 /// connection, timeout, 5xx): only an outage lets `failmode = "safe"` through.
 fn read<T: DeserializeOwned>(
@@ -87,9 +99,7 @@ fn read<T: DeserializeOwned>(
     let mut response = match response {
         Ok(r) => r,
         // A certificate that does not verify is not an outage: it may be an impostor.
-        Err(e @ (ureq::Error::Tls(_) | ureq::Error::Rustls(_))) => {
-            return Err(ApiError::Refused(format!("TLS: {e}")));
-        }
+        Err(e) if is_tls_failure(&e) => return Err(ApiError::Refused(format!("TLS: {e}"))),
         Err(e) => return Err(ApiError::Unreachable(e.to_string())),
     };
     let status = response.status().as_u16();

@@ -64,6 +64,11 @@ impl Setup {
 
     /// Writes the module's config (mode 0600) and returns its path.
     pub fn pam_config(&self, extra: &str) -> PathBuf {
+        self.pam_config_for(&self.base(), extra)
+    }
+
+    /// The module's config for mfad at `url` (e.g. behind a TLS proxy).
+    pub fn pam_config_for(&self, url: &str, extra: &str) -> PathBuf {
         let path = self
             .install
             .dir
@@ -72,8 +77,7 @@ impl Setup {
         std::fs::write(
             &path,
             format!(
-                "url = \"{}\"\ntoken = \"{}\"\ntimeout = 10\n{extra}",
-                self.base(),
+                "url = \"{url}\"\ntoken = \"{}\"\ntimeout = 10\n{extra}",
                 self.token
             ),
         )
