@@ -232,15 +232,17 @@ impl Store {
         client: &Alias,
         now: Timestamp,
     ) -> Result<Vec<AuthRequest>, StoreError> {
-        // `clients` is a short comma list: match the alias as a whole element.
+        // Every client a push went to has its approve token: an exact, indexed match (a LIKE on
+        // the `clients` list would let `t_x` match `tux`, and ignores case on SQLite).
         let rows = sqlx::query(concat!(
             "SELECT ",
             request_columns!(),
             " FROM auth_requests WHERE state = 'pending' AND expires_at > $1 \
-             AND (',' || clients || ',') LIKE $2 ORDER BY created_at"
+             AND txid IN (SELECT txid FROM approve_tokens WHERE client_alias = $2) \
+             ORDER BY created_at"
         ))
         .bind(now.millis())
-        .bind(format!("%,{},%", client.as_str()))
+        .bind(client.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(request_from_row).collect()

@@ -9,5 +9,6 @@ mod clients;
 mod open;
 mod otp;
 mod policy;
+mod requests;
 mod tokens;
 mod vault;
