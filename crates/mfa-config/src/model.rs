@@ -68,15 +68,20 @@ pub struct Config {
     /// Approving a push needs the two-digit number shown at the login prompt. Default true.
     pub number_matching: bool,
 
-    /// Failures (denied or expired pushes, wrong codes) per user and per source IP within
-    /// `block_duration` that lock it out for `block_duration`. Default 5. The OTP service
-    /// throttles each credential with the same numbers.
+    /// Failures within `block_duration` that lock out for `block_duration`: per login user and
+    /// per login source address (denied or expired pushes, wrong codes and passwords), and per
+    /// caller address (bad tokens and links). Default 5. The OTP service throttles each
+    /// credential with the same numbers.
     #[serde(deserialize_with = "validate::max_failed_attempts")]
     pub max_failed_attempts: u32,
 
     /// Seconds: the failure window and the lock's length. Default 300.
     #[serde(deserialize_with = "validate::block_duration")]
     pub block_duration: u32,
+
+    /// Days the audit log is kept; older entries are purged. Default 400.
+    #[serde(deserialize_with = "validate::audit_retention_days")]
+    pub audit_retention_days: u32,
 
     /// Logins from these networks need no second factor. Default none.
     #[serde(deserialize_with = "validate::networks")]
@@ -126,6 +131,7 @@ impl Default for Config {
             number_matching: true,
             max_failed_attempts: 5,
             block_duration: 300,
+            audit_retention_days: 400,
             trusted_ip_networks: Vec::new(),
             trusted_reverse_proxies: Vec::new(),
             mfa_policy: mfa_core::policy::MfaPolicy::default(),

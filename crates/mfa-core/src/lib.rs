@@ -17,7 +17,7 @@ pub use alias::Alias;
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use error::DomainError;
 pub use method::{Method, Methods};
-pub use network::{client_addr, in_networks};
+pub use network::{client_addr, in_networks, lockout_subject, parse_client_ip};
 pub use pattern::Pattern;
 pub use routing::{Route, best_route};
 pub use scope::{Scope, Scopes};

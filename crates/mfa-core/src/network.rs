@@ -41,6 +41,25 @@ pub fn client_addr(
         .map_or(peer, canonical)
 }
 
+/// A `client_ip` as a server reports it, in one canonical spelling: `2001:0db8::0001` and
+/// `2001:db8:0:0:0:0:0:1` are `2001:db8::1`, and `::ffff:203.0.113.60` is `203.0.113.60`.
+/// Anything that is not an IP address (a host name, say) is refused.
+pub fn parse_client_ip(text: &str) -> Option<IpAddr> {
+    text.trim().parse::<IpAddr>().ok().map(canonical)
+}
+
+/// What failures of an address count against: the address itself for IPv4, its /64 for IPv6
+/// (one host usually holds a whole /64, so counting single addresses would give it 2^64 tries).
+pub fn lockout_subject(ip: IpAddr) -> String {
+    match canonical(ip) {
+        IpAddr::V6(v6) => {
+            let net = ipnet::Ipv6Net::new(v6, 64).map(|n| n.trunc());
+            net.map_or_else(|_| v6.to_string(), |n| n.to_string())
+        }
+        v4 => v4.to_string(),
+    }
+}
+
 /// IPv4-mapped IPv6 (`::ffff:192.0.2.1`) compares as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -101,6 +120,44 @@ mod tests {
                 "{xff:?} {real:?}"
             );
         }
+    }
+
+    #[test]
+    fn client_ips_have_one_spelling() {
+        for (given, want) in [
+            ("2001:db8::1", "2001:db8::1"),
+            ("2001:db8:0:0:0:0:0:1", "2001:db8::1"),
+            ("2001:0db8::0001", "2001:db8::1"),
+            ("2001:DB8::1", "2001:db8::1"),
+            ("::ffff:203.0.113.60", "203.0.113.60"),
+            (" 203.0.113.60 ", "203.0.113.60"),
+        ] {
+            assert_eq!(parse_client_ip(given).unwrap().to_string(), want, "{given}");
+        }
+        for bad in [
+            "",
+            "host.example.org",
+            "203.0.113",
+            "1.2.3.4; rm",
+            "2001:db8::1/64",
+        ] {
+            assert_eq!(parse_client_ip(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64() {
+        assert_eq!(
+            lockout_subject(ip("2001:db8:1:2:aaaa::1")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            lockout_subject(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(lockout_subject(ip("2001:db8:1:3::1")), "2001:db8:1:3::/64");
+        assert_eq!(lockout_subject(ip("203.0.113.60")), "203.0.113.60");
+        assert_eq!(lockout_subject(ip("::ffff:203.0.113.60")), "203.0.113.60");
     }
 
     #[test]

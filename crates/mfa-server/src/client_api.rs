@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::extract::State;
 use mfa_secrets::Token;
-use mfa_store::LockKind;
 use mfa_wire::{ClientDecision, CodeResponse, DecisionResult, PendingRequest};
 
 use crate::extract::{ApiJson, ApiPath, AuthClient, PeerIp};
@@ -14,7 +13,7 @@ use crate::{ApiError, AppState};
 /// `GET /v1/client/requests`: the pushes waiting for this client.
 pub async fn pending(
     State(state): State<AppState>,
-    AuthClient(client): AuthClient,
+    AuthClient(client, _): AuthClient,
 ) -> Result<Json<Vec<PendingRequest>>, ApiError> {
     let now = state.clock.now();
     let requests = state.store.pending_requests_for(&client.alias, now).await?;
@@ -24,7 +23,7 @@ pub async fn pending(
 /// `POST /v1/client/requests/{txid}`: approve, deny, or report "not me".
 pub async fn decide(
     State(state): State<AppState>,
-    AuthClient(client): AuthClient,
+    AuthClient(client, _): AuthClient,
     ApiPath(txid): ApiPath<String>,
     ApiJson(answer): ApiJson<ClientDecision>,
 ) -> Result<Json<DecisionResult>, ApiError> {
@@ -37,7 +36,7 @@ pub async fn decide(
 /// `GET /v1/client/totp`: this client's current TOTP code and how long it stays valid.
 pub async fn totp_code(
     State(state): State<AppState>,
-    AuthClient(client): AuthClient,
+    AuthClient(client, _): AuthClient,
 ) -> Result<Json<CodeResponse>, ApiError> {
     let (totp, _) = state.store.client_totp(&client.alias).await?;
     let now = state.clock.now().unix_secs();
@@ -62,23 +61,20 @@ pub async fn decide_by_token(
 }
 
 /// The request a presented approve token belongs to. A wrong token counts against the
-/// caller's address; a locked address is refused first.
+/// caller's address (and a locked address is told so); a right one is never refused for it.
 pub async fn request_for_token(
     state: &AppState,
     peer: std::net::IpAddr,
     token: &str,
 ) -> Result<(mfa_store::AuthRequest, mfa_core::Alias), ApiError> {
-    let peer = peer.to_string();
-    crate::guard::refuse_if_locked(state, LockKind::Ip, &peer).await?;
-    match state
+    let found = state
         .store
         .request_by_link(&Token::from_presented(token).hash())
-        .await?
-    {
-        Some(found) => Ok(found),
-        None => {
-            crate::guard::record_failure(state, LockKind::Ip, &peer).await?;
-            Err(ApiError::NotFound("this link is not valid".into()))
-        }
+        .await?;
+    if let Some(found) = found {
+        return Ok(found);
     }
+    crate::guard::refuse_locked_caller(state, peer, "approve link").await?;
+    crate::guard::caller_failed(state, peer, "approve link").await?;
+    Err(ApiError::NotFound("this link is not valid".into()))
 }

@@ -6,11 +6,11 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use mfa_core::Scope;
-use mfa_secrets::Token;
-use mfa_store::{ApiToken, Client, LockKind, Server};
+use mfa_secrets::{Token, TokenHash};
+use mfa_store::{ApiToken, Client, Server};
 use serde::de::DeserializeOwned;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, guard};
 
 /// `Json<T>`, but a rejection is an [`ApiError`] (a JSON body naming the problem).
 pub struct ApiJson<T>(pub T);
@@ -70,64 +70,66 @@ fn bearer(headers: &HeaderMap) -> Option<Token> {
         .then(|| Token::from_presented(token))
 }
 
-/// Resolves a bearer token to its owner. A peer that keeps presenting bad tokens is locked out
-/// like a user who keeps typing bad codes (the seed's brute-force protection).
+/// Resolves a bearer token to its owner. A request with a valid token is never refused for its
+/// address; a caller that keeps presenting bad ones is locked out (429), by its address, like a
+/// user who keeps typing bad codes. Every refusal is audited with the caller's address.
 async fn authenticate<T, F, Fut>(
     parts: &Parts,
     state: &AppState,
     what: &str,
     lookup: F,
-) -> Result<T, ApiError>
+) -> Result<(T, TokenHash), ApiError>
 where
-    F: FnOnce(Token) -> Fut,
+    F: FnOnce(TokenHash) -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, mfa_store::StoreError>>,
 {
     let PeerIp(peer) = PeerIp::from_request_parts(&mut parts.clone(), state).await?;
-    let peer = peer.to_string();
-    crate::guard::refuse_if_locked(state, LockKind::Ip, &peer).await?;
     let Some(token) = bearer(&parts.headers) else {
-        return Err(ApiError::Unauthorized(format!(
-            "missing {what}: send it as Authorization: Bearer <{what}>"
-        )));
+        guard::refuse_locked_caller(state, peer, what).await?;
+        let message = format!("missing {what}: send it as Authorization: Bearer <{what}>");
+        guard::caller_refused(state, peer, what, &message).await?;
+        return Err(ApiError::Unauthorized(message));
     };
-    match lookup(token).await? {
-        Some(found) => Ok(found),
-        None => {
-            crate::guard::record_failure(state, LockKind::Ip, &peer).await?;
-            Err(ApiError::Unauthorized(format!("invalid {what}")))
-        }
+    let hash = token.hash();
+    if let Some(found) = lookup(hash.clone()).await? {
+        return Ok((found, hash));
     }
+    guard::refuse_locked_caller(state, peer, what).await?;
+    guard::caller_failed(state, peer, what).await?;
+    Err(ApiError::Unauthorized(format!("invalid {what}")))
 }
 
-/// A trusted server, from its API token.
-pub struct AuthServer(pub Server);
+/// A trusted server, from its API token (and the token's hash, to check it again later: a
+/// long poll outlives a rotation).
+pub struct AuthServer(pub Server, pub TokenHash);
 
 impl FromRequestParts<AppState> for AuthServer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let store = state.store.clone();
-        authenticate(parts, state, "API token", |t| async move {
-            store.server_by_token(&t.hash()).await
+        authenticate(parts, state, "API token", |h| async move {
+            store.server_by_token(&h).await
         })
         .await
-        .map(AuthServer)
+        .map(|(server, hash)| AuthServer(server, hash))
     }
 }
 
-/// An enrolled client, from its client key.
-pub struct AuthClient(pub Client);
+/// An enrolled client, from its client key (and the key's hash, to check it again later: a
+/// WebSocket outlives a rotation or a removal).
+pub struct AuthClient(pub Client, pub TokenHash);
 
 impl FromRequestParts<AppState> for AuthClient {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let store = state.store.clone();
-        authenticate(parts, state, "client key", |t| async move {
-            store.client_by_key(&t.hash()).await
+        authenticate(parts, state, "client key", |h| async move {
+            store.client_by_key(&h).await
         })
         .await
-        .map(AuthClient)
+        .map(|(client, hash)| AuthClient(client, hash))
     }
 }
 
@@ -141,11 +143,11 @@ impl FromRequestParts<AppState> for AuthToken {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let store = state.store.clone();
-        authenticate(parts, state, "API token", |t| async move {
-            store.api_token_by_hash(&t.hash()).await
+        authenticate(parts, state, "API token", |h| async move {
+            store.api_token_by_hash(&h).await
         })
         .await
-        .map(AuthToken)
+        .map(|(token, _)| AuthToken(token))
     }
 }
 

@@ -11,6 +11,8 @@ use crate::{ApiError, AppState};
 
 /// Why a factor was refused, and what that means for the caller.
 pub struct Refusal {
+    /// The factor refused, as the audit log names it.
+    pub method: &'static str,
     pub reason: String,
     /// Counts against the user's and address's lockouts (a wrong secret, not a policy matter).
     pub failure: bool,
@@ -19,8 +21,9 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn wrong(reason: &str) -> Self {
+    pub fn wrong(method: &'static str, reason: &str) -> Self {
         Self {
+            method,
             reason: reason.to_owned(),
             failure: true,
             change_password: false,
@@ -29,6 +32,7 @@ impl Refusal {
 
     fn policy(reason: String) -> Self {
         Self {
+            method: "password",
             reason,
             failure: false,
             change_password: false,
@@ -89,6 +93,7 @@ pub async fn check_password(
             } = age
             {
                 return Ok(Err(Refusal {
+                    method: "password",
                     reason: format!(
                         "the password expired on {expired_at}: send it again with new_password to change it (possible until {usable_until})"
                     ),
@@ -128,7 +133,7 @@ pub async fn check_password(
             warning: None,
         }));
     }
-    Ok(Err(Refusal::wrong("wrong password")))
+    Ok(Err(Refusal::wrong("password", "wrong password")))
 }
 
 /// A code from any of the route's clients counts; the matched step is burned atomically, so a

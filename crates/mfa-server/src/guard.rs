@@ -1,6 +1,10 @@
-//! Gateway protections: lockouts per user and per source IP, trusted networks.
+//! Gateway protections: lockouts per login user, per login source address and per caller
+//! address (kept apart: wrong codes typed at a login must not lock the host's API token out,
+//! nor bad tokens the logins from that host), and trusted networks.
 
-use mfa_store::{LockKind, LockoutRule};
+use std::net::IpAddr;
+
+use mfa_store::{AuditEntry, LockKind, LockSubject, LockoutChange, LockoutRule, Recorded, Verdict};
 
 use crate::{ApiError, AppState};
 
@@ -12,87 +16,115 @@ pub fn rule(state: &AppState) -> LockoutRule {
     }
 }
 
-/// Why `subject` may not log in now, if it is locked out.
+/// An address as lockouts count it: IPv4 as is, IPv6 per /64.
+fn address(kind: LockKind, ip: IpAddr) -> LockSubject {
+    LockSubject::new(kind, mfa_core::lockout_subject(ip))
+}
+
+/// What a login's failures count against: its user and its source address (`client_ip`).
+pub fn login_subjects(user: &str, client_ip: Option<&str>) -> Vec<LockSubject> {
+    let mut subjects = vec![LockSubject::new(LockKind::User, user)];
+    if let Some(text) = client_ip {
+        // Stored requests hold canonical addresses; anything else counts as written.
+        subjects.push(match mfa_core::parse_client_ip(text) {
+            Some(ip) => address(LockKind::Ip, ip),
+            None => LockSubject::new(LockKind::Ip, text),
+        });
+    }
+    subjects
+}
+
+/// What an HTTP caller's failures (bad tokens, bad approve links) count against.
+pub fn caller_subject(peer: IpAddr) -> LockSubject {
+    address(LockKind::Caller, peer)
+}
+
+/// Why one of `subjects` may not go on now, if one is locked out.
 pub async fn lock_reason(
     state: &AppState,
-    kind: LockKind,
-    subject: &str,
+    subjects: &[LockSubject],
 ) -> Result<Option<String>, ApiError> {
     let now = state.clock.now();
-    Ok(state
-        .store
-        .lockout(kind, subject, now)
-        .await?
-        .map(|l| match l.until {
-            Some(until) => format!("{kind} {subject} is locked out until {until} ({})", l.reason),
-            None => format!(
-                "{kind} {subject} is locked out ({}); an admin must clear it: mfac lockout clear {kind} {subject}",
-                l.reason
-            ),
-        }))
+    for s in subjects {
+        if let Some(lock) = state.store.lockout(s.kind, &s.name, now).await? {
+            return Ok(Some(lock.message()));
+        }
+    }
+    Ok(None)
 }
 
-/// For HTTP callers: a locked peer gets 429 before anything else is looked at.
-pub async fn refuse_if_locked(
-    state: &AppState,
-    kind: LockKind,
-    subject: &str,
-) -> Result<(), ApiError> {
-    match lock_reason(state, kind, subject).await? {
-        Some(reason) => Err(ApiError::LockedOut(reason)),
-        None => Ok(()),
+/// Writes a decision: its audit entry and lockout change in one transaction.
+pub async fn record(state: &AppState, verdict: &Verdict<'_>) -> Result<Recorded, ApiError> {
+    let recorded = state
+        .store
+        .record(verdict, rule(state), state.clock.now())
+        .await?;
+    log_locks(&recorded);
+    Ok(recorded)
+}
+
+pub fn log_locks(recorded: &Recorded) {
+    for (s, until) in &recorded.locked {
+        tracing::warn!(kind = %s.kind, subject = %s.name, %until, "locked out after too many failures");
     }
 }
 
-pub async fn record_failure(
-    state: &AppState,
-    kind: LockKind,
-    subject: &str,
-) -> Result<(), ApiError> {
-    let now = state.clock.now();
-    if let Some(until) = state
-        .store
-        .record_failure(kind, subject, rule(state), now)
-        .await?
-    {
-        tracing::warn!(%kind, %subject, %until, "locked out after too many failures");
-    }
+/// A caller that presented a bad credential (`what`: "API token", "approve link", ...): counted
+/// against its address, and audited with it.
+pub async fn caller_failed(state: &AppState, peer: IpAddr, what: &str) -> Result<(), ApiError> {
+    let audit = caller_audit(peer, what, format!("invalid {what}"));
+    record(
+        state,
+        &Verdict {
+            audit,
+            lockouts: LockoutChange::Failure(vec![caller_subject(peer)]),
+            session: None,
+        },
+    )
+    .await?;
     Ok(())
 }
 
-/// A login's user and source IP: each failure counts against both.
-pub struct LoginSubjects<'a> {
-    pub user: &'a str,
-    pub ip: Option<&'a str>,
+/// A caller refused for what it sent (no credential at all, say): audited, not counted.
+pub async fn caller_refused(
+    state: &AppState,
+    peer: IpAddr,
+    what: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
+    record(
+        state,
+        &Verdict::audit_only(caller_audit(peer, what, reason.to_owned())),
+    )
+    .await?;
+    Ok(())
 }
 
-impl LoginSubjects<'_> {
-    fn each(&self) -> impl Iterator<Item = (LockKind, &str)> {
-        std::iter::once((LockKind::User, self.user)).chain(self.ip.map(|ip| (LockKind::Ip, ip)))
-    }
+/// For callers with a bad credential: a locked address gets 429 (audited) without its
+/// credential being looked at again.
+pub async fn refuse_locked_caller(
+    state: &AppState,
+    peer: IpAddr,
+    what: &str,
+) -> Result<(), ApiError> {
+    let Some(reason) = lock_reason(state, &[caller_subject(peer)]).await? else {
+        return Ok(());
+    };
+    record(
+        state,
+        &Verdict::audit_only(caller_audit(peer, what, reason.clone())),
+    )
+    .await?;
+    Err(ApiError::LockedOut(reason))
+}
 
-    /// The first lock in force on the user or the IP.
-    pub async fn lock_reason(&self, state: &AppState) -> Result<Option<String>, ApiError> {
-        for (kind, subject) in self.each() {
-            if let Some(reason) = lock_reason(state, kind, subject).await? {
-                return Ok(Some(reason));
-            }
-        }
-        Ok(None)
-    }
-
-    pub async fn failed(&self, state: &AppState) -> Result<(), ApiError> {
-        for (kind, subject) in self.each() {
-            record_failure(state, kind, subject).await?;
-        }
-        Ok(())
-    }
-
-    /// A success forgets earlier failures.
-    pub async fn succeeded(&self, state: &AppState) -> Result<(), ApiError> {
-        for (kind, subject) in self.each() {
-            state.store.clear_failures(kind, subject).await?;
-        }
-        Ok(())
+/// An audit entry for a caller nobody is known of yet: no user, its address.
+fn caller_audit(peer: IpAddr, what: &str, reason: String) -> AuditEntry {
+    AuditEntry {
+        client_ip: Some(peer.to_string()),
+        method: Some(what.to_owned()),
+        result: "deny".into(),
+        reason: Some(reason),
+        ..AuditEntry::default()
     }
 }

@@ -6,12 +6,19 @@ use std::time::Duration;
 use mfa_store::Store;
 use tokio::sync::broadcast;
 
+/// How often a node looks for revocations made elsewhere (well under the 1 s in which an open
+/// connection on a revoked credential must close).
+const REVOCATION_POLL: Duration = Duration::from_millis(250);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A push went out to these clients.
     Created { txid: String, clients: Vec<String> },
     /// A push was decided or expired.
     Decided { txid: String },
+    /// A credential (client key, server or API token) was rotated or removed: whoever holds a
+    /// connection on one checks it again.
+    Revoked,
     /// Events may have been missed (listener reconnected, receiver lagged): look again.
     Resync,
 }
@@ -21,6 +28,7 @@ impl Event {
         match self {
             Event::Created { txid, clients } => format!("created:{txid}:{}", clients.join(",")),
             Event::Decided { txid } => format!("decided:{txid}"),
+            Event::Revoked => mfa_store::REVOKED_EVENT.to_owned(),
             Event::Resync => "resync".to_owned(),
         }
     }
@@ -35,6 +43,7 @@ impl Event {
             ("decided", Some(txid), None) => Some(Event::Decided {
                 txid: txid.to_owned(),
             }),
+            (event, None, None) if event == mfa_store::REVOKED_EVENT => Some(Event::Revoked),
             ("resync", None, None) => Some(Event::Resync),
             _ => None,
         }
@@ -74,6 +83,26 @@ impl Hub {
                     tracing::warn!(error = %e, "cannot notify other nodes; delivering locally");
                     let _ = self.tx.send(event);
                 }
+            }
+        }
+    }
+
+    /// Watches the revocation counter (every quarter second: one primary-key read) and tells
+    /// local waiters when it moves. With SQLite this is how revocations by `mfac`, another
+    /// process, arrive; with PostgreSQL they also come at once as a notification.
+    pub async fn watch_revocations(self, mut seen: i64) {
+        let mut tick = tokio::time::interval(REVOCATION_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.store.credential_epoch().await {
+                Ok(epoch) => {
+                    if epoch != seen {
+                        let _ = self.tx.send(Event::Revoked);
+                    }
+                    seen = epoch;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the revocation counter"),
             }
         }
     }
@@ -121,6 +150,7 @@ mod tests {
                 clients: vec!["tux".into(), "tux-phone".into()],
             },
             Event::Decided { txid: "abc".into() },
+            Event::Revoked,
             Event::Resync,
         ] {
             assert_eq!(Event::decode(&e.encode()), Some(e));

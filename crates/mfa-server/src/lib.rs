@@ -1,6 +1,7 @@
 //! The HTTP side of `mfad`: the router, its shared state and the one place errors become
 //! responses. The daemon binary only loads config, opens the store and serves this router.
 
+mod auth_flow;
 mod client_api;
 mod error;
 mod extract;
@@ -10,6 +11,7 @@ mod health;
 mod hub;
 mod login;
 pub mod notify;
+mod offer;
 pub mod openapi;
 mod otp_api;
 mod policy;
@@ -73,7 +75,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Background work a serving node runs: expiring pushes nobody answered.
-pub fn spawn_background(state: &AppState) {
+/// Background work a serving node runs: expiring pushes nobody answered, withdrawing those
+/// whose logins went with an earlier run, watching for revocations. Call it before serving:
+/// it reads the revocation counter first, so no revocation after it goes unseen.
+pub async fn spawn_background(state: &AppState) -> Result<(), ApiError> {
+    let epoch = state.store.credential_epoch().await?;
+    tokio::spawn(state.hub.clone().watch_revocations(epoch));
     tokio::spawn(push::sweep_forever(state.clone()));
+    tokio::spawn(push::withdraw_abandoned(state.clone()));
+    Ok(())
 }

@@ -27,10 +27,21 @@ pub fn parse_login(
         Ok(Pattern::Exact(v)) => Ok(v),
         _ => Err(bad(field, value, "is not a valid name")),
     };
+    // One spelling per address, so `2001:db8::1` and `2001:0db8::0001` are counted as one
+    // subject; a host name (sshd with UseDNS) is refused: the caller sends no address instead.
     let client_ip = match client_ip.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        // sshd passes an address, or a host name when UseDNS is on.
-        Some(ip) => Some(name("client_ip", ip)?),
+        Some(text) => Some(
+            mfa_core::parse_client_ip(text)
+                .ok_or_else(|| {
+                    bad(
+                        "client_ip",
+                        text,
+                        "is not an IP address (leave it out when the address is not known)",
+                    )
+                })?
+                .to_string(),
+        ),
     };
     Ok(Login {
         user: user.to_string(),
@@ -90,7 +101,12 @@ mod tests {
         ] {
             assert!(parse_login(u, h, s, None, "s").is_err(), "{u} {h} {s}");
         }
-        assert!(parse_login("tux", "h", "s", Some("1.2.3.4; rm"), "s").is_err());
+        for bad in ["1.2.3.4; rm", "host.example.org", "203.0.113"] {
+            let err = parse_login("tux", "h", "s", Some(bad), "s").err().unwrap();
+            assert!(err.to_string().starts_with("client_ip: "), "{err}");
+        }
+        let v6 = parse_login("tux", "h", "s", Some("2001:0DB8::0001"), "s").unwrap();
+        assert_eq!(v6.client_ip.as_deref(), Some("2001:db8::1"));
     }
 
     #[test]

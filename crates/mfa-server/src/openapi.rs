@@ -175,7 +175,7 @@ pub mod ops {
     };
 
     use super::Health;
-    use crate::server_api::WaitQuery;
+    use crate::server_api::{WaitQuery, WithdrawQuery};
     use crate::web::Answer as ApproveForm;
 
     // What each error means, where it is the same for many operations.
@@ -196,8 +196,9 @@ pub mod ops {
                                 of the caller's address).";
     const HOST_FORBIDDEN: &str = "`forbidden`: the token's `--hosts` do not cover this host (or \
                                   a step-up names no host and the token is not allowed `*`).";
-    const LOCKED: &str = "`locked_out`: the caller's address is locked out after too many bad \
-                          tokens or links; the message says until when.";
+    const LOCKED: &str = "`locked_out`: a request without a valid token, from an address locked \
+                          out after too many bad tokens or links; the message says until when. \
+                          A request with a valid token is never refused for its address.";
     const INTERNAL: &str =
         "`internal`: something that should not happen; the server log has the details.";
     const UNAVAILABLE: &str = "`unavailable`: the database does not answer; try again shortly.";
@@ -349,7 +350,7 @@ pub mod ops {
             (status = 200, description = "The push's state.", body = AuthStatus,
                 example = json!({"txid": "k3v7q2m9x4w8r6t1", "result": "allow", "state": "approved"})),
             (status = 400, description = "`bad_request`: `wait` is not a number in 0..=60, or an unknown query parameter.", body = ErrorBody),
-            (status = 401, description = NO_SERVER_TOKEN, body = ErrorBody),
+            (status = 401, description = "`unauthorized`: a missing or invalid API token, or one rotated or removed while the poll waited.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such push, or another server's.", body = ErrorBody),
             (status = 429, description = LOCKED, body = ErrorBody),
             (status = 500, description = INTERNAL, body = ErrorBody),
@@ -358,12 +359,14 @@ pub mod ops {
     )]
     pub fn auth_status() {}
 
-    /// Cancel a pending push
+    /// Withdraw a pending push
     ///
-    /// The server that sent a push withdraws it (a code was typed instead, or the login was
-    /// given up): it is denied with reason `cancelled` (not counted as a failure of the user)
-    /// and the clients see it withdrawn. A push already decided or expired is left as it is.
-    /// The answer is the push's state afterwards, as for `GET /v1/auth/{txid}`.
+    /// The server that sent a push withdraws it (`reason=code_used`: a code was typed instead;
+    /// `reason=abandoned`, the default: the login gave up): its state becomes `withdrawn`
+    /// with reason `withdrawn: a code was used at the login` or `withdrawn: the login gave up`
+    /// (not counted as a failure of the user), and the clients see it withdrawn with that
+    /// reason. A push already decided or expired is left as it is. The answer is the push's
+    /// state afterwards, as for `GET /v1/auth/{txid}`.
     #[utoipa::path(
         delete,
         path = "/v1/auth/{txid}",
@@ -371,9 +374,11 @@ pub mod ops {
         security(("server_token" = [])),
         params(
             ("txid" = String, Path, description = "The push's transaction id, from `POST /v1/auth`."),
+            WithdrawQuery,
         ),
         responses(
-            (status = 200, description = "The push's state after the cancellation.", body = AuthStatus),
+            (status = 200, description = "The push's state after the withdrawal.", body = AuthStatus),
+            (status = 400, description = "`bad_request`: an unknown `reason` or query parameter.", body = ErrorBody),
             (status = 401, description = NO_SERVER_TOKEN, body = ErrorBody),
             (status = 404, description = "`not_found`: no such push, or another server's.", body = ErrorBody),
             (status = 429, description = LOCKED, body = ErrorBody),

@@ -44,7 +44,7 @@ pub async fn gate(state: &AppState, login: &Login) -> Result<Gate, ApiError> {
         .store
         .policy_inputs(&req, login.client_ip.as_deref(), now)
         .await?;
-    inputs.user.locked = login.subjects().lock_reason(state).await?;
+    inputs.user.locked = crate::guard::lock_reason(state, &login.subjects()).await?;
     let policy = Policy {
         global: state.config.mfa_policy,
         rules: &inputs.rules,

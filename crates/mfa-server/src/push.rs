@@ -4,17 +4,16 @@
 
 use std::time::Duration;
 
-use mfa_core::{Alias, Methods, Timestamp};
-use mfa_secrets::{Token, ct_eq, random_below, random_id};
+use mfa_core::{Alias, Methods};
+use mfa_secrets::{Token, random_below, random_id};
 use mfa_store::{
-    ApproveLink, AuditEntry, AuthRequest, FRAUD_REASON, LockKind, NewSession, Remember,
-    RequestState,
+    ApproveLink, AuditEntry, AuthRequest, FRAUD_REASON, LockKind, LockSubject, LockoutChange,
+    Remember, RequestState, Retention, Transition, WRONG_NUMBER,
 };
 use mfa_wire::{ClientDecision, Decision, DecisionResult, PendingRequest};
 
-use crate::guard::LoginSubjects;
 use crate::hub::Event;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, guard};
 
 /// Approve tokens (links, ntfy actions) look like `mfaa_...`.
 pub const APPROVE_TOKEN_PREFIX: &str = "mfaa";
@@ -53,11 +52,9 @@ impl Login {
         }
     }
 
-    pub fn subjects(&self) -> LoginSubjects<'_> {
-        LoginSubjects {
-            user: &self.user,
-            ip: self.client_ip.as_deref(),
-        }
+    /// What this login's failures count against: its user and its source address.
+    pub fn subjects(&self) -> Vec<LockSubject> {
+        guard::login_subjects(&self.user, self.client_ip.as_deref())
     }
 
     pub fn audit(&self, method: &str, result: &str, reason: Option<String>) -> AuditEntry {
@@ -172,7 +169,9 @@ impl Channel {
 }
 
 /// Decides `request` for `client`, at most once: of any number of racing answers (on any
-/// number of nodes) exactly one wins; the others learn the state it left.
+/// number of nodes) exactly one wins; the others learn the state it left. The number is
+/// compared by the statement that decides, so the first answer is the only one compared; and
+/// an approval while the user or the login's address is locked out denies.
 pub async fn decide(
     state: &AppState,
     request: &AuthRequest,
@@ -193,164 +192,138 @@ pub async fn decide(
         }
         return outcome(state, &request.txid, false).await;
     }
-    let (new_state, reason) = match answer.decision {
-        Decision::Approve => match (request.number, answer.number) {
-            (None, _) => (RequestState::Approved, None),
-            (Some(_), None) => {
-                return Err(ApiError::BadRequest(
-                    "this push needs the number shown at the login prompt: send it as \"number\""
-                        .into(),
-                ));
-            }
-            (Some(expected), Some(given)) if ct_eq(&[expected], &[given]) => {
-                (RequestState::Approved, None)
-            }
-            // A wrong number denies: guessing is not a way in.
-            (Some(_), Some(_)) => (RequestState::Denied, Some("wrong number".to_owned())),
-        },
-        Decision::Deny => (RequestState::Denied, Some(format!("denied by {client}"))),
-        Decision::Fraud => (RequestState::Denied, Some(FRAUD_REASON.to_owned())),
-    };
-    let by = format!("{}:{client}", channel.as_str());
-    if !state
-        .store
-        .decide_request(&request.txid, new_state, reason.as_deref(), &by, now)
-        .await?
-    {
-        return outcome(state, &request.txid, false).await;
+    let approve = answer.decision == Decision::Approve;
+    if approve && request.number.is_some() && answer.number.is_none() {
+        return Err(ApiError::BadRequest(
+            "this push needs the number shown at the login prompt: send it as \"number\"".into(),
+        ));
     }
-    let subjects = LoginSubjects {
-        user: &request.user,
-        ip: request.client_ip.as_deref(),
+    let subjects = guard::login_subjects(&request.user, request.client_ip.as_deref());
+    let transition = Transition::Answer {
+        approve,
+        number: answer.number,
+        deny_reason: match answer.decision {
+            Decision::Fraud => FRAUD_REASON.to_owned(),
+            _ => format!("denied by {client}"),
+        },
+        by: format!("{}:{client}", channel.as_str()),
+        locks: subjects.clone(),
     };
-    let result = match (new_state, answer.decision) {
-        (RequestState::Approved, _) => {
-            subjects.succeeded(state).await?;
-            remember(state, request, now).await?;
-            "approved"
-        }
-        (_, Decision::Fraud) => {
-            state
-                .store
-                .lock_until_cleared(LockKind::User, &request.user, FRAUD_REASON, now)
-                .await?;
-            tracing::warn!(user = %request.user, %client, txid = %request.txid, "fraud reported: user locked out");
-            "fraud"
-        }
-        _ => {
-            subjects.failed(state).await?;
-            "denied"
-        }
-    };
-    audit_request(state, request, result, reason.clone(), Some(client), now).await?;
-    state
-        .hub
-        .publish(Event::Decided {
-            txid: request.txid.clone(),
+    let settled = state
+        .store
+        .settle_request(&request.txid, &transition, guard::rule(state), now, |r| {
+            let (result, lockouts) = match (r.state, answer.decision) {
+                (RequestState::Approved, _) => ("approved", LockoutChange::Success(subjects)),
+                (_, Decision::Fraud) => (
+                    "fraud",
+                    LockoutChange::LockUntilCleared {
+                        subject: LockSubject::new(LockKind::User, r.user.clone()),
+                        reason: FRAUD_REASON.to_owned(),
+                    },
+                ),
+                // An approval refused because a lock is in force: nobody guessed anything.
+                (_, Decision::Approve) if r.reason.as_deref() != Some(WRONG_NUMBER) => {
+                    ("denied", LockoutChange::None)
+                }
+                _ => ("denied", LockoutChange::Failure(subjects)),
+            };
+            (request_audit(r, result, Some(client)), lockouts)
         })
-        .await;
+        .await?;
+    let Some((decided, recorded)) = settled else {
+        return outcome(state, &request.txid, false).await;
+    };
+    guard::log_locks(&recorded);
+    if answer.decision == Decision::Fraud {
+        tracing::warn!(user = %decided.user, %client, txid = %decided.txid, "fraud reported: user locked out");
+    }
+    if let Some(s) = &recorded.session {
+        tracing::info!(user = %s.user, scope = %s.scope, until = %s.expires_at, "elevated session");
+    }
+    decided_event(state, &decided.txid).await;
     Ok(DecisionResult {
-        txid: request.txid.clone(),
-        state: new_state.to_string(),
+        txid: decided.txid,
+        state: decided.state.to_string(),
         decided: true,
-        reason,
+        reason: decided.reason,
     })
 }
 
-/// Expires `txid` if it is pending and past its time; true when this call did it.
-pub async fn expire(state: &AppState, txid: &str) -> Result<bool, ApiError> {
-    let now = state.clock.now();
-    if !state.store.expire_request(txid, now).await? {
-        return Ok(false);
-    }
-    let request = state.store.request(txid).await?;
-    LoginSubjects {
-        user: &request.user,
-        ip: request.client_ip.as_deref(),
-    }
-    .failed(state)
-    .await?;
-    audit_request(
-        state,
-        &request,
-        "expired",
-        Some("timeout".into()),
-        None,
-        now,
-    )
-    .await?;
+async fn decided_event(state: &AppState, txid: &str) {
     state
         .hub
         .publish(Event::Decided {
             txid: txid.to_owned(),
         })
         .await;
+}
+
+/// Expires `txid` if it is pending and past its time (counted as a failure and audited in the
+/// same transaction); true when this call did it.
+pub async fn expire(state: &AppState, txid: &str) -> Result<bool, ApiError> {
+    let now = state.clock.now();
+    let settled = state
+        .store
+        .settle_request(txid, &Transition::Expire, guard::rule(state), now, |r| {
+            let subjects = guard::login_subjects(&r.user, r.client_ip.as_deref());
+            (
+                request_audit(r, "expired", None),
+                LockoutChange::Failure(subjects),
+            )
+        })
+        .await?;
+    let Some((_, recorded)) = settled else {
+        return Ok(false);
+    };
+    guard::log_locks(&recorded);
+    decided_event(state, txid).await;
     Ok(true)
 }
 
-/// Withdraws a pending push its server no longer waits for (the person typed a code instead,
-/// or the login gave up). It is denied with reason `cancelled` but, unlike a denial or an
-/// expiry, not counted as a failure: nobody refused anything. True when this call did it.
-pub async fn cancel(state: &AppState, request: &AuthRequest) -> Result<bool, ApiError> {
-    let now = state.clock.now();
-    let by = format!("server:{}", request.server);
-    let cancelled = state
-        .store
-        .decide_request(
-            &request.txid,
-            RequestState::Denied,
-            Some("cancelled"),
-            &by,
-            now,
-        )
-        .await?;
-    if cancelled {
-        audit_request(
-            state,
-            request,
-            "cancelled",
-            Some("cancelled".into()),
-            None,
-            now,
-        )
-        .await?;
-        state
-            .hub
-            .publish(Event::Decided {
-                txid: request.txid.clone(),
-            })
-            .await;
+/// Why a push is withdrawn; what clients are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithdrawReason {
+    /// The person typed a code at the login instead.
+    CodeUsed,
+    /// The login gave up (timed out, the connection closed).
+    Abandoned,
+    /// mfad restarted and the login did not come back for it.
+    Restarted,
+}
+
+impl WithdrawReason {
+    pub fn text(self) -> &'static str {
+        match self {
+            WithdrawReason::CodeUsed => "withdrawn: a code was used at the login",
+            WithdrawReason::Abandoned => "withdrawn: the login gave up",
+            WithdrawReason::Restarted => "withdrawn: the login is gone (mfad restarted)",
+        }
     }
-    Ok(cancelled)
 }
 
-/// The factors an approval completes: the push, and what was verified before it.
-fn factors_of(r: &AuthRequest) -> Methods {
-    r.factors
-        .clone()
-        .unwrap_or_else(|| Methods::from_one(mfa_core::Method::Push))
-}
-
-/// Makes the elevated session an approved push asked for.
-async fn remember(state: &AppState, r: &AuthRequest, now: Timestamp) -> Result<(), ApiError> {
-    let Some(m) = &r.remember else {
-        return Ok(());
+/// Withdraws a pending push its server no longer waits for. Unlike a denial or an expiry it
+/// is not counted as a failure: nobody refused anything. True when this call did it.
+pub async fn withdraw(
+    state: &AppState,
+    request: &AuthRequest,
+    why: WithdrawReason,
+) -> Result<bool, ApiError> {
+    let now = state.clock.now();
+    let transition = Transition::Withdraw {
+        reason: why.text().to_owned(),
+        by: format!("server:{}", request.server),
     };
-    let session = state
+    let settled = state
         .store
-        .create_session(NewSession {
-            user: &r.user,
-            client_ip: r.client_ip.as_deref(),
-            scope: &m.scope,
-            factors: &factors_of(r),
-            server: Some(&r.server),
-            txid: Some(&r.txid),
-            now,
-            seconds: m.seconds,
+        .settle_request(&request.txid, &transition, guard::rule(state), now, |r| {
+            (request_audit(r, "withdrawn", None), LockoutChange::None)
         })
         .await?;
-    tracing::info!(user = %r.user, scope = %m.scope, until = %session.expires_at, "elevated session");
-    Ok(())
+    if settled.is_none() {
+        return Ok(false);
+    }
+    decided_event(state, &request.txid).await;
+    Ok(true)
 }
 
 async fn outcome(state: &AppState, txid: &str, decided: bool) -> Result<DecisionResult, ApiError> {
@@ -363,35 +336,27 @@ async fn outcome(state: &AppState, txid: &str, decided: bool) -> Result<Decision
     })
 }
 
-async fn audit_request(
-    state: &AppState,
-    r: &AuthRequest,
-    result: &str,
-    reason: Option<String>,
-    client: Option<&Alias>,
-    now: Timestamp,
-) -> Result<(), ApiError> {
-    let entry = AuditEntry {
+/// The audit entry of a push's end, as the request left it.
+fn request_audit(r: &AuthRequest, result: &str, client: Option<&Alias>) -> AuditEntry {
+    AuditEntry {
         user: r.user.clone(),
         host: (!r.host.is_empty()).then(|| r.host.clone()),
         service: Some(r.service.clone()),
         client_ip: r.client_ip.clone(),
         method: Some(
-            factors_of(r)
+            r.completes()
                 .iter()
                 .map(|m| m.as_str())
                 .collect::<Vec<_>>()
                 .join("+"),
         ),
         result: result.into(),
-        reason,
+        reason: r.reason.clone(),
         server: Some(r.server.clone()),
         client: client.map(ToString::to_string),
         txid: Some(r.txid.clone()),
         ..AuditEntry::default()
-    };
-    state.store.audit(&entry, now).await?;
-    Ok(())
+    }
 }
 
 /// What a client is shown of a push (never the number).
@@ -408,11 +373,15 @@ pub fn pending_view(r: &AuthRequest) -> PendingRequest {
     }
 }
 
+/// How often the tables are purged of what no decision needs any more.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
 /// Expires overdue pushes every second, so a push nobody answers (and nobody polls) is still
-/// denied, counted and audited on time.
+/// denied, counted and audited on time; purges the tables once a minute.
 pub async fn sweep_forever(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_purge = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         let now = state.clock.now();
@@ -425,6 +394,49 @@ pub async fn sweep_forever(state: AppState) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot look for overdue pushes"),
+        }
+        if tokio::time::Instant::now() >= next_purge {
+            next_purge += PURGE_EVERY;
+            purge(&state).await;
+        }
+    }
+}
+
+async fn purge(state: &AppState) {
+    let keep = Retention {
+        failure_window_secs: i64::from(state.config.block_duration),
+        audit_days: state.config.audit_retention_days,
+    };
+    match state.store.purge(keep, state.clock.now()).await {
+        Ok(purged) if purged.total() > 0 => tracing::info!(?purged, "purged"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot purge old rows"),
+    }
+}
+
+/// How long after a start a push made before it waits for its login to poll again.
+const RESTART_GRACE: Duration = Duration::from_secs(5);
+
+/// After a start, withdraws the pushes made before it that no server waits for: their logins
+/// were answered "denied" when the node serving them went away, and a push nobody waits for
+/// must not stay approvable.
+pub async fn withdraw_abandoned(state: AppState) {
+    let started = state.clock.now();
+    tokio::time::sleep(RESTART_GRACE).await;
+    let abandoned = match state.store.abandoned_requests(started, started).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for pushes left by an earlier run");
+            return;
+        }
+    };
+    for request in abandoned {
+        match withdraw(&state, &request, WithdrawReason::Restarted).await {
+            Ok(true) => {
+                tracing::info!(txid = %request.txid, "push withdrawn: its login did not come back after the restart")
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(txid = %request.txid, error = %e, "cannot withdraw push"),
         }
     }
 }

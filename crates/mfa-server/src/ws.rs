@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
+use mfa_secrets::TokenHash;
 use mfa_store::Client;
 use mfa_wire::{ClientMessage, ServerMessage};
 use tokio::sync::broadcast::error::RecvError;
@@ -18,7 +19,7 @@ use crate::{ApiError, AppState};
 
 pub async fn upgrade(
     State(state): State<AppState>,
-    AuthClient(client): AuthClient,
+    AuthClient(client, key): AuthClient,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws = ws.map_err(|r| {
@@ -31,7 +32,7 @@ pub async fn upgrade(
         .max_message_size(16 * 1024)
         .on_upgrade(move |socket| async move {
             let alias = client.alias.clone();
-            if let Err(e) = Session::new(state, client, socket).run().await {
+            if let Err(e) = Session::new(state, client, key, socket).run().await {
                 tracing::debug!(%alias, error = %e, "client WebSocket closed");
             }
         }))
@@ -50,9 +51,26 @@ async fn lookup(
     }
 }
 
+/// Whether the key a socket was opened with still belongs to its client (a rotated key, a
+/// removed client or an alias given to a new device all end the socket).
+async fn key_belongs_to(
+    state: &AppState,
+    key: &TokenHash,
+    alias: &mfa_core::Alias,
+) -> Result<bool, SessionError> {
+    let found = state
+        .store
+        .client_by_key(key)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(found.is_some_and(|c| &c.alias == alias))
+}
+
 struct Session {
     state: AppState,
     client: Client,
+    /// The key the socket was opened with: checked again at every revocation and answer.
+    key: TokenHash,
     socket: WebSocket,
     /// Pushes this client was shown and that are still open.
     shown: HashSet<String>,
@@ -69,10 +87,11 @@ enum SessionError {
 }
 
 impl Session {
-    fn new(state: AppState, client: Client, socket: WebSocket) -> Self {
+    fn new(state: AppState, client: Client, key: TokenHash, socket: WebSocket) -> Self {
         Self {
             state,
             client,
+            key,
             socket,
             shown: HashSet::new(),
         }
@@ -86,6 +105,10 @@ impl Session {
 
     async fn run(mut self) -> Result<(), SessionError> {
         let mut events = self.state.hub.subscribe();
+        // Revoked between the upgrade's check and the subscription? Then no event would tell.
+        if !key_belongs_to(&self.state, &self.key, &self.client.alias).await? {
+            return self.close_revoked().await;
+        }
         self.send(&ServerMessage::Hello {
             alias: self.client.alias.to_string(),
         })
@@ -102,11 +125,28 @@ impl Session {
                         }
                     }
                     Ok(Event::Decided { txid }) => self.withdraw_if_shown(&txid).await?,
-                    Ok(Event::Resync) | Err(RecvError::Lagged(_)) => self.resync().await?,
+                    Ok(Event::Revoked) => {
+                        if !key_belongs_to(&self.state, &self.key, &self.client.alias).await? {
+                            return self.close_revoked().await;
+                        }
+                    }
+                    // Events were missed (a revocation among them, perhaps).
+                    Ok(Event::Resync) | Err(RecvError::Lagged(_)) => {
+                        if !key_belongs_to(&self.state, &self.key, &self.client.alias).await? {
+                            return self.close_revoked().await;
+                        }
+                        self.resync().await?;
+                    }
                     Err(RecvError::Closed) => return Ok(()),
                 },
                 incoming = self.socket.recv() => match incoming {
-                    Some(Ok(Message::Text(text))) => self.answer(&text).await?,
+                    Some(Ok(Message::Text(text))) => {
+                        // An answer on a socket whose key was revoked is refused.
+                        if !key_belongs_to(&self.state, &self.key, &self.client.alias).await? {
+                            return self.close_revoked().await;
+                        }
+                        self.answer(&text).await?;
+                    }
                     Some(Ok(Message::Close(_))) | None => return Ok(()),
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(e.into()),
@@ -114,6 +154,21 @@ impl Session {
                 _ = keepalive.tick() => self.socket.send(Message::Ping(Vec::new().into())).await?,
             }
         }
+    }
+
+    async fn close_revoked(mut self) -> Result<(), SessionError> {
+        tracing::info!(alias = %self.client.alias, "client key revoked: closing its WebSocket");
+        self.send(&ServerMessage::Error {
+            message: "client key revoked: enrol again with a new key (mfa enroll)".into(),
+        })
+        .await?;
+        self.socket
+            .send(Message::Close(Some(CloseFrame {
+                code: close_code::POLICY,
+                reason: "client key revoked".into(),
+            })))
+            .await?;
+        Ok(())
     }
 
     async fn show(&mut self, txid: &str) -> Result<(), SessionError> {

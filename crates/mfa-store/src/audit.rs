@@ -30,24 +30,8 @@ pub struct AuditFilter {
 
 impl Store {
     pub async fn audit(&self, e: &AuditEntry, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit (at, user_name, host, service, client_ip, method, result, reason, \
-             server_name, client_alias, txid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(e.at.unwrap_or(now).millis())
-        .bind(e.user.clone())
-        .bind(e.host.clone())
-        .bind(e.service.clone())
-        .bind(e.client_ip.clone())
-        .bind(e.method.clone())
-        .bind(e.result.clone())
-        .bind(e.reason.clone())
-        .bind(e.server.clone())
-        .bind(e.client.clone())
-        .bind(e.txid.clone())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_audit(&mut conn, e, now).await
     }
 
     /// Entries oldest first, filtered by user and start time; the newest `limit` when given.
@@ -84,4 +68,29 @@ impl Store {
         entries.reverse();
         Ok(entries)
     }
+}
+
+pub(crate) async fn insert_audit(
+    conn: &mut sqlx::AnyConnection,
+    e: &AuditEntry,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit (at, user_name, host, service, client_ip, method, result, reason, \
+         server_name, client_alias, txid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(e.at.unwrap_or(now).millis())
+    .bind(e.user.clone())
+    .bind(e.host.clone())
+    .bind(e.service.clone())
+    .bind(e.client_ip.clone())
+    .bind(e.method.clone())
+    .bind(e.result.clone())
+    .bind(e.reason.clone())
+    .bind(e.server.clone())
+    .bind(e.client.clone())
+    .bind(e.txid.clone())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

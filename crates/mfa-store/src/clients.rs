@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{invalid, is_foreign_key_violation, is_unique_violation};
+use crate::revocation::bump_epoch;
 use crate::servers::one_row;
 use crate::{Store, StoreError};
 
@@ -174,14 +175,20 @@ impl Store {
     /// Removes a client no app routes to; one that apps still name is refused, so no app is left
     /// pointing at nobody.
     pub async fn remove_client(&self, alias: &Alias) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query("DELETE FROM clients WHERE alias = $1")
             .bind(alias.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await;
         match result {
-            Ok(done) if done.rows_affected() == 1 => Ok(()),
+            Ok(done) if done.rows_affected() == 1 => {
+                bump_epoch(&mut tx, self.backend()).await?;
+                tx.commit().await?;
+                Ok(())
+            }
             Ok(_) => Err(not_found(alias)),
             Err(e) if is_foreign_key_violation(&e) => {
+                tx.rollback().await?;
                 let ids: Vec<i64> = sqlx::query_scalar(
                     "SELECT app_id FROM app_clients WHERE client_alias = $1 ORDER BY app_id",
                 )
@@ -203,12 +210,16 @@ impl Store {
         alias: &Alias,
         key_hash: &TokenHash,
     ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE clients SET key_hash = $1 WHERE alias = $2")
             .bind(key_hash.as_str())
             .bind(alias.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        one_row(done.rows_affected(), || format!("client {alias}"))
+        one_row(done.rows_affected(), || format!("client {alias}"))?;
+        bump_epoch(&mut tx, self.backend()).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn set_client_notify(

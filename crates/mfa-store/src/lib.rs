@@ -18,7 +18,10 @@ mod open;
 mod otp;
 mod params;
 mod policy;
+mod purge;
+mod record;
 mod requests;
+mod revocation;
 mod rules;
 mod servers;
 mod sessions;
@@ -32,7 +35,9 @@ pub use credentials::StoredPassword;
 pub use error::StoreError;
 pub use events::{EVENTS_CHANNEL, EventListener};
 pub use groups::{Group, HostGroup, User};
-pub use lockouts::{FRAUD_REASON, LockKind, Lockout, LockoutRule};
+pub use lockouts::{
+    Attempt, FRAUD_REASON, LockKind, LockSubject, Lockout, LockoutChange, LockoutRule,
+};
 pub use open::{Backend, Store};
 pub use otp::{CodeCheck, NewOneTimeCode, NewOtpCredential, OtpAttempt, OtpCredential, Throttle};
 pub use params::{
@@ -40,7 +45,10 @@ pub use params::{
     parse_digits, parse_vault_seed,
 };
 pub use policy::PolicyInputs;
-pub use requests::{ApproveLink, AuthRequest, Remember, RequestState};
+pub use purge::{KEEP_DECIDED_SECS, Purged, Retention};
+pub use record::{Recorded, Verdict};
+pub use requests::{ApproveLink, AuthRequest, Remember, RequestState, Transition, WRONG_NUMBER};
+pub use revocation::REVOKED_EVENT;
 pub use rules::{NewRule, PolicyRule, RuleHost, describe_match};
 pub use servers::Server;
 pub use sessions::{NewSession, Session};

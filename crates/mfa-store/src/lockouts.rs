@@ -5,11 +5,17 @@ use sqlx::Row;
 
 use crate::{Store, StoreError};
 
-/// What a lockout counts failures of.
+/// What a lockout counts failures of. Logins and API callers are counted apart: wrong codes
+/// typed at a login must not lock out the host's token, nor bad tokens the logins from there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LockKind {
+    /// A login user.
     User,
+    /// A login's source address (`client_ip`, as the asking server reports it; IPv6 per /64).
     Ip,
+    /// The address an HTTP request comes from (after `trusted_reverse_proxies`; IPv6 per /64):
+    /// bad tokens and approve links.
+    Caller,
 }
 
 impl LockKind {
@@ -17,6 +23,7 @@ impl LockKind {
         match self {
             LockKind::User => "user",
             LockKind::Ip => "ip",
+            LockKind::Caller => "caller",
         }
     }
 
@@ -24,6 +31,7 @@ impl LockKind {
         match s {
             "user" => Some(LockKind::User),
             "ip" => Some(LockKind::Ip),
+            "caller" => Some(LockKind::Caller),
             _ => None,
         }
     }
@@ -32,6 +40,22 @@ impl LockKind {
 impl fmt::Display for LockKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// One thing failures are counted against: `user tux`, `ip 192.0.2.7`, `caller 2001:db8::/64`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LockSubject {
+    pub kind: LockKind,
+    pub name: String,
+}
+
+impl LockSubject {
+    pub fn new(kind: LockKind, name: impl Into<String>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+        }
     }
 }
 
@@ -48,6 +72,23 @@ pub struct Lockout {
     pub reason: String,
 }
 
+impl Lockout {
+    /// Why a login or request is refused, in one line that says what lifts it.
+    pub fn message(&self) -> String {
+        let (kind, subject) = (self.kind, &self.subject);
+        match self.until {
+            Some(until) => format!(
+                "{kind} {subject} is locked out until {until} ({})",
+                self.reason
+            ),
+            None => format!(
+                "{kind} {subject} is locked out ({}); an admin must clear it: mfac lockout clear {kind} {subject}",
+                self.reason
+            ),
+        }
+    }
+}
+
 /// A lock with no end is stored as the largest time.
 const FOREVER: i64 = i64::MAX;
 
@@ -59,7 +100,86 @@ pub struct LockoutRule {
     pub block_secs: i64,
 }
 
+/// Whether a login may compare a secret now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted as a failure in advance: a success forgets it ([`LockoutChange::Success`]), a
+    /// failure may lock ([`LockoutChange::AttemptFailed`]).
+    Go,
+    /// Locked, or out of attempts in this window: compare nothing.
+    Refused(Lockout),
+}
+
+/// What a decision does to the failure counts; written in the same transaction as its audit
+/// entry ([`Store::record`]).
+#[derive(Debug, Clone, Default)]
+pub enum LockoutChange {
+    #[default]
+    None,
+    /// A failure nobody counted in advance (a denied or expired push, a bad token): count it,
+    /// and lock the subjects that reach the limit.
+    Failure(Vec<LockSubject>),
+    /// An attempt [`Store::begin_attempt`] counted has failed: lock the subjects it used up.
+    AttemptFailed(Vec<LockSubject>),
+    /// A success forgets the failures of the subjects that are not locked now; it never lifts a
+    /// lock in force.
+    Success(Vec<LockSubject>),
+    /// An attempt [`Store::begin_attempt`] counted did not fail (the secrets that came with a
+    /// push were right, an expired password was right): give it back. Never lifts a lock.
+    Refund(Vec<LockSubject>),
+    /// Locks until an admin clears it (a "this was not me" report).
+    LockUntilCleared {
+        subject: LockSubject,
+        reason: String,
+    },
+}
+
+type Conn = sqlx::AnyConnection;
+
 impl Store {
+    /// Counts an attempt against every subject before a secret is compared, in one
+    /// transaction: refused (and nothing counted) when any of them is locked or has had
+    /// `max_failures` attempts in the window already. So however many guesses arrive at once,
+    /// at most `max_failures` are compared per window.
+    pub async fn begin_attempt(
+        &self,
+        subjects: &[LockSubject],
+        rule: LockoutRule,
+        now: Timestamp,
+    ) -> Result<Attempt, StoreError> {
+        let mut tx = self.begin_write().await?;
+        for s in subjects {
+            if !reserve(&mut tx, s, rule, now).await? {
+                tx.rollback().await?;
+                // Out of attempts but not yet locked (the last ones are still being compared):
+                // refused all the same, until the window ends.
+                let lock = self.lockout(s.kind, &s.name, now).await?;
+                return Ok(Attempt::Refused(lock.unwrap_or_else(|| Lockout {
+                    kind: s.kind,
+                    subject: s.name.clone(),
+                    failures: i64::from(rule.max_failures),
+                    until: Some(now.plus_secs(rule.window_secs)),
+                    reason: "too many attempts".into(),
+                })));
+            }
+        }
+        tx.commit().await?;
+        Ok(Attempt::Go)
+    }
+
+    /// Applies `change` on its own (one that comes with no audit entry).
+    pub async fn change_lockouts(
+        &self,
+        change: &LockoutChange,
+        rule: LockoutRule,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        apply(&mut tx, change, rule, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Counts one failure for `subject`; locks it for the block duration once `max_failures`
     /// fall within the window. Returns the lock's end if this failure locked it.
     pub async fn record_failure(
@@ -69,48 +189,11 @@ impl Store {
         rule: LockoutRule,
         now: Timestamp,
     ) -> Result<Option<Timestamp>, StoreError> {
-        let window_start = now.plus_secs(-rule.window_secs).millis();
-        // One upsert: a failure outside the window starts a new count.
-        let failures: i64 = sqlx::query_scalar(
-            "INSERT INTO lockouts (kind, subject, failures, first_failure_at, locked_until, reason) \
-             VALUES ($1, $2, 1, $3, 0, '') \
-             ON CONFLICT (kind, subject) DO UPDATE SET \
-               failures = CASE WHEN lockouts.first_failure_at <= $4 THEN 1 ELSE lockouts.failures + 1 END, \
-               first_failure_at = CASE WHEN lockouts.first_failure_at <= $4 THEN $3 ELSE lockouts.first_failure_at END \
-             RETURNING failures",
-        )
-        .bind(kind.as_str())
-        .bind(subject.to_owned())
-        .bind(now.millis())
-        .bind(window_start)
-        .fetch_one(&self.pool)
-        .await?;
-        if failures < i64::from(rule.max_failures) {
-            return Ok(None);
-        }
-        let until = now.plus_secs(rule.block_secs);
-        // Never shorten a longer lock (a fraud report's, say).
-        sqlx::query(
-            "UPDATE lockouts SET locked_until = $1, reason = 'too many failures' \
-             WHERE kind = $2 AND subject = $3 AND locked_until < $1",
-        )
-        .bind(until.millis())
-        .bind(kind.as_str())
-        .bind(subject.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(Some(until))
-    }
-
-    /// A success forgets the failures of `subject` (but not a lock an admin must clear).
-    pub async fn clear_failures(&self, kind: LockKind, subject: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM lockouts WHERE kind = $1 AND subject = $2 AND locked_until <> $3")
-            .bind(kind.as_str())
-            .bind(subject.to_owned())
-            .bind(FOREVER)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut tx = self.begin_write().await?;
+        let change = LockoutChange::Failure(vec![LockSubject::new(kind, subject)]);
+        let locked = apply(&mut tx, &change, rule, now).await?;
+        tx.commit().await?;
+        Ok(locked.into_iter().next().map(|(_, until)| until))
     }
 
     /// Locks `subject` until an admin clears it (a "this was not me" report).
@@ -121,19 +204,8 @@ impl Store {
         reason: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO lockouts (kind, subject, failures, first_failure_at, locked_until, reason) \
-             VALUES ($1, $2, 0, $3, $4, $5) \
-             ON CONFLICT (kind, subject) DO UPDATE SET locked_until = $4, reason = $5",
-        )
-        .bind(kind.as_str())
-        .bind(subject.to_owned())
-        .bind(now.millis())
-        .bind(FOREVER)
-        .bind(reason.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        lock_forever(&mut conn, &LockSubject::new(kind, subject), reason, now).await
     }
 
     /// The lock in force on `subject` now, if any.
@@ -143,17 +215,8 @@ impl Store {
         subject: &str,
         now: Timestamp,
     ) -> Result<Option<Lockout>, StoreError> {
-        // On every login: one primary-key lookup, however many addresses are locked.
-        let row = sqlx::query(
-            "SELECT kind, subject, failures, locked_until, reason FROM lockouts \
-             WHERE kind = $1 AND subject = $2 AND locked_until > $3",
-        )
-        .bind(kind.as_str())
-        .bind(subject.to_owned())
-        .bind(now.millis())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(lockout_from_row).transpose()
+        let mut conn = self.pool.acquire().await?;
+        lock_in_force(&mut conn, kind, subject, now).await
     }
 
     /// Every lock in force now.
@@ -190,4 +253,183 @@ fn lockout_from_row(row: &sqlx::any::AnyRow) -> Result<Lockout, StoreError> {
         until: (until != FOREVER).then(|| Timestamp::from_millis(until)),
         reason: row.try_get("reason")?,
     })
+}
+
+/// Applies `change`; returns the subjects it locked, with the lock's end.
+pub(crate) async fn apply(
+    conn: &mut Conn,
+    change: &LockoutChange,
+    rule: LockoutRule,
+    now: Timestamp,
+) -> Result<Vec<(LockSubject, Timestamp)>, StoreError> {
+    let mut locked = Vec::new();
+    match change {
+        LockoutChange::None => {}
+        LockoutChange::Failure(subjects) | LockoutChange::AttemptFailed(subjects) => {
+            for s in subjects {
+                if matches!(change, LockoutChange::Failure(_)) {
+                    count_failure(conn, s, rule, now).await?;
+                }
+                if let Some(until) = lock_if_spent(conn, s, rule, now).await? {
+                    locked.push((s.clone(), until));
+                }
+            }
+        }
+        LockoutChange::Success(subjects) => {
+            for s in subjects {
+                forget_failures(conn, s, now).await?;
+            }
+        }
+        LockoutChange::Refund(subjects) => {
+            for s in subjects {
+                refund(conn, s).await?;
+            }
+        }
+        LockoutChange::LockUntilCleared { subject, reason } => {
+            lock_forever(conn, subject, reason, now).await?;
+        }
+    }
+    Ok(locked)
+}
+
+/// The upsert that counts one failure (a count older than the window starts again).
+macro_rules! count_upsert {
+    () => {
+        "INSERT INTO lockouts (kind, subject, failures, first_failure_at, locked_until, reason) \
+         VALUES ($1, $2, 1, $3, 0, '') \
+         ON CONFLICT (kind, subject) DO UPDATE SET \
+           failures = CASE WHEN lockouts.first_failure_at <= $4 THEN 1 ELSE lockouts.failures + 1 END, \
+           first_failure_at = CASE WHEN lockouts.first_failure_at <= $4 THEN $3 ELSE lockouts.first_failure_at END"
+    };
+}
+
+/// Counts an attempt unless `s` is locked or its attempts in the window are used up, in one
+/// statement (so racing attempts are counted exactly). False when refused.
+async fn reserve(
+    conn: &mut Conn,
+    s: &LockSubject,
+    rule: LockoutRule,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let counted: Option<i64> = sqlx::query_scalar(concat!(
+        count_upsert!(),
+        " WHERE lockouts.locked_until <= $3 \
+           AND (lockouts.first_failure_at <= $4 OR lockouts.failures < $5) \
+         RETURNING failures"
+    ))
+    .bind(s.kind.as_str())
+    .bind(s.name.clone())
+    .bind(now.millis())
+    .bind(now.plus_secs(-rule.window_secs).millis())
+    .bind(i64::from(rule.max_failures))
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(counted.is_some())
+}
+
+async fn count_failure(
+    conn: &mut Conn,
+    s: &LockSubject,
+    rule: LockoutRule,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(count_upsert!())
+        .bind(s.kind.as_str())
+        .bind(s.name.clone())
+        .bind(now.millis())
+        .bind(now.plus_secs(-rule.window_secs).millis())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Locks `s` for the block duration when its failures in the window reached the limit (never
+/// shortening a longer lock, a fraud report's say). The lock's end, if this locked it.
+async fn lock_if_spent(
+    conn: &mut Conn,
+    s: &LockSubject,
+    rule: LockoutRule,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
+    let until = now.plus_secs(rule.block_secs);
+    let done = sqlx::query(
+        "UPDATE lockouts SET locked_until = $1, reason = 'too many failures' \
+         WHERE kind = $2 AND subject = $3 AND failures >= $4 AND first_failure_at > $5 \
+           AND locked_until < $1",
+    )
+    .bind(until.millis())
+    .bind(s.kind.as_str())
+    .bind(s.name.clone())
+    .bind(i64::from(rule.max_failures))
+    .bind(now.plus_secs(-rule.window_secs).millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok((done.rows_affected() > 0).then_some(until))
+}
+
+/// Forgets the failures of `s` unless a lock is in force: a success never lifts a lock.
+async fn forget_failures(
+    conn: &mut Conn,
+    s: &LockSubject,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM lockouts WHERE kind = $1 AND subject = $2 AND locked_until <= $3")
+        .bind(s.kind.as_str())
+        .bind(s.name.clone())
+        .bind(now.millis())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn refund(conn: &mut Conn, s: &LockSubject) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE lockouts SET failures = failures - 1 \
+         WHERE kind = $1 AND subject = $2 AND failures > 0",
+    )
+    .bind(s.kind.as_str())
+    .bind(s.name.clone())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn lock_forever(
+    conn: &mut Conn,
+    s: &LockSubject,
+    reason: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO lockouts (kind, subject, failures, first_failure_at, locked_until, reason) \
+         VALUES ($1, $2, 0, $3, $4, $5) \
+         ON CONFLICT (kind, subject) DO UPDATE SET locked_until = $4, reason = $5",
+    )
+    .bind(s.kind.as_str())
+    .bind(s.name.clone())
+    .bind(now.millis())
+    .bind(FOREVER)
+    .bind(reason.to_owned())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// On every login: one primary-key lookup, however many addresses are locked.
+pub(crate) async fn lock_in_force(
+    conn: &mut Conn,
+    kind: LockKind,
+    subject: &str,
+    now: Timestamp,
+) -> Result<Option<Lockout>, StoreError> {
+    let row = sqlx::query(
+        "SELECT kind, subject, failures, locked_until, reason FROM lockouts \
+         WHERE kind = $1 AND subject = $2 AND locked_until > $3",
+    )
+    .bind(kind.as_str())
+    .bind(subject.to_owned())
+    .bind(now.millis())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(lockout_from_row).transpose()
 }

@@ -110,6 +110,18 @@ impl Store {
         Self::open(url, Sealer::new(key)).await
     }
 
+    /// A transaction that writes. SQLite's default (deferred) transaction takes the write lock
+    /// at its first write, and fails at once if another writer committed since it read;
+    /// `BEGIN IMMEDIATE` takes the lock up front and waits for it (`busy_timeout`) instead.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

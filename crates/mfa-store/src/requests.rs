@@ -3,11 +3,14 @@ use std::str::FromStr;
 
 use mfa_core::{Alias, Methods, Timestamp};
 use mfa_secrets::TokenHash;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::error::invalid;
-use crate::{Store, StoreError};
+use crate::{
+    AuditEntry, LockSubject, Lockout, LockoutChange, LockoutRule, NewSession, Recorded, Store,
+    StoreError, Verdict,
+};
 
 /// Where an auth request stands. Only `Pending` moves, and only once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +19,8 @@ pub enum RequestState {
     Approved,
     Denied,
     Expired,
+    /// Its server no longer waits for it (a code was typed, the login gave up or is gone).
+    Withdrawn,
 }
 
 impl RequestState {
@@ -25,6 +30,7 @@ impl RequestState {
             RequestState::Approved => "approved",
             RequestState::Denied => "denied",
             RequestState::Expired => "expired",
+            RequestState::Withdrawn => "withdrawn",
         }
     }
 }
@@ -43,6 +49,7 @@ impl FromStr for RequestState {
             "approved" => Ok(RequestState::Approved),
             "denied" => Ok(RequestState::Denied),
             "expired" => Ok(RequestState::Expired),
+            "withdrawn" => Ok(RequestState::Withdrawn),
             other => Err(format!("unknown request state {other:?}")),
         }
     }
@@ -87,6 +94,36 @@ impl AuthRequest {
     pub fn is_open(&self, now: Timestamp) -> bool {
         self.state == RequestState::Pending && now < self.expires_at
     }
+
+    /// The factors an approval completes: the push, and what was verified before it.
+    pub fn completes(&self) -> Methods {
+        self.factors
+            .clone()
+            .unwrap_or_else(|| Methods::from_one(mfa_core::Method::Push))
+    }
+}
+
+/// The reason of a push denied because the approval carried the wrong number.
+pub const WRONG_NUMBER: &str = "wrong number";
+
+/// How a pending push may end; each is one conditional UPDATE that only one caller wins.
+#[derive(Debug, Clone)]
+pub enum Transition {
+    /// A client's answer. An approval with the wrong number (checked in the statement) denies,
+    /// reason `wrong number`; so does one while `locks` holds a lock in force (reason: the
+    /// lock): a success must never outrun a lockout.
+    Answer {
+        approve: bool,
+        number: Option<u8>,
+        /// The reason a refusal records (`denied by tux`, `fraud reported`).
+        deny_reason: String,
+        by: String,
+        locks: Vec<LockSubject>,
+    },
+    /// Past its expiry: reason `timeout`.
+    Expire,
+    /// Its server no longer waits for it.
+    Withdraw { reason: String, by: String },
 }
 
 /// A single-use token that lets one client decide one request (web link, ntfy action).
@@ -248,42 +285,82 @@ impl Store {
         rows.iter().map(request_from_row).collect()
     }
 
-    /// Decides a pending, unexpired request in one conditional statement: true for exactly one
-    /// caller, however many race (on one node or several).
-    pub async fn decide_request(
+    /// Ends pending request `txid` by `transition`, in one transaction with what `verdict`
+    /// makes of the result (its audit entry and lockout change) and, for an approval that asked
+    /// for one, the elevated session. `None` when it was not pending (or, for an answer, already
+    /// expired; for an expiry, not yet due): of any number of racing callers on any number of
+    /// nodes exactly one gets `Some`.
+    pub async fn settle_request(
         &self,
         txid: &str,
-        state: RequestState,
-        reason: Option<&str>,
-        decided_by: &str,
+        transition: &Transition,
+        rule: LockoutRule,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE auth_requests SET state = $1, reason = $2, decided_by = $3, decided_at = $4 \
-             WHERE txid = $5 AND state = 'pending' AND expires_at > $4",
-        )
-        .bind(state.as_str())
-        .bind(reason.map(str::to_owned))
-        .bind(decided_by.to_owned())
-        .bind(now.millis())
-        .bind(txid.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        verdict: impl FnOnce(&AuthRequest) -> (AuditEntry, LockoutChange),
+    ) -> Result<Option<(AuthRequest, Recorded)>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = transition_row(&mut tx, txid, transition, now).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let request = request_from_row(&row)?;
+        let (audit, lockouts) = verdict(&request);
+        let factors = request.completes();
+        let session = match (&request.remember, request.state) {
+            (Some(m), RequestState::Approved) => Some(NewSession {
+                user: &request.user,
+                client_ip: request.client_ip.as_deref(),
+                scope: &m.scope,
+                factors: &factors,
+                server: Some(&request.server),
+                txid: Some(&request.txid),
+                now,
+                seconds: m.seconds,
+            }),
+            _ => None,
+        };
+        let v = Verdict {
+            audit,
+            lockouts,
+            session,
+        };
+        let recorded = crate::record::write(&mut tx, &v, rule, now).await?;
+        tx.commit().await?;
+        Ok(Some((request, recorded)))
     }
 
-    /// Marks a pending request that is past its expiry as expired (reason: timeout). True for
-    /// exactly one caller, so the expiry is counted and audited once.
-    pub async fn expire_request(&self, txid: &str, now: Timestamp) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE auth_requests SET state = 'expired', reason = 'timeout', decided_at = $1 \
-             WHERE txid = $2 AND state = 'pending' AND expires_at <= $1",
+    /// Notes that a server waits for `txid` until `until` (a status poll): after a restart,
+    /// pushes nobody waits for are withdrawn ([`Store::abandoned_requests`]).
+    pub async fn polled(&self, txid: &str, until: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE auth_requests SET polled_until = $1 WHERE txid = $2 \
+             AND (polled_until IS NULL OR polled_until < $1)",
         )
-        .bind(now.millis())
+        .bind(until.millis())
         .bind(txid.to_owned())
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(())
+    }
+
+    /// Pending pushes made before `started` that no server has waited for since `since`: their
+    /// logins went with the node that served them.
+    pub async fn abandoned_requests(
+        &self,
+        started: Timestamp,
+        since: Timestamp,
+    ) -> Result<Vec<AuthRequest>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM auth_requests WHERE state = 'pending' AND created_at < $1 \
+             AND (polled_until IS NULL OR polled_until < $2)"
+        ))
+        .bind(started.millis())
+        .bind(since.millis())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(request_from_row).collect()
     }
 
     /// Pending requests past their expiry: the sweeper's work list.
@@ -295,4 +372,77 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// The conditional UPDATE of a transition, returning the request as it left it.
+async fn transition_row(
+    conn: &mut sqlx::AnyConnection,
+    txid: &str,
+    transition: &Transition,
+    now: Timestamp,
+) -> Result<Option<AnyRow>, StoreError> {
+    let returning = concat!(" RETURNING ", request_columns!());
+    let query = match transition {
+        Transition::Answer {
+            approve,
+            number,
+            deny_reason,
+            by,
+            locks,
+        } => {
+            let lock = match approve {
+                true => first_lock(conn, locks, now).await?,
+                false => None,
+            };
+            let (approve, deny_reason) = match lock {
+                Some(l) => (false, l.message()),
+                None => (*approve, deny_reason.clone()),
+            };
+            // The number is compared in the statement that decides: the first answer decides,
+            // and nothing is compared that is not also the decision.
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE auth_requests SET \
+                   state = CASE WHEN $1 = 1 AND (number IS NULL OR number = $2) THEN 'approved' ELSE 'denied' END, \
+                   reason = CASE WHEN $1 = 1 AND (number IS NULL OR number = $2) THEN NULL \
+                                 WHEN $1 = 1 THEN '{WRONG_NUMBER}' ELSE $3 END, \
+                   decided_by = $4, decided_at = $5 \
+                 WHERE txid = $6 AND state = 'pending' AND expires_at > $5{returning}"
+            )))
+            .bind(i64::from(approve))
+            .bind(number.map(i64::from))
+            .bind(deny_reason)
+            .bind(by.clone())
+            .bind(now.millis())
+            .bind(txid.to_owned())
+        }
+        Transition::Expire => sqlx::query(AssertSqlSafe(format!(
+            "UPDATE auth_requests SET state = 'expired', reason = 'timeout', decided_at = $1 \
+             WHERE txid = $2 AND state = 'pending' AND expires_at <= $1{returning}"
+        )))
+        .bind(now.millis())
+        .bind(txid.to_owned()),
+        Transition::Withdraw { reason, by } => sqlx::query(AssertSqlSafe(format!(
+            "UPDATE auth_requests SET state = 'withdrawn', reason = $1, decided_by = $2, \
+             decided_at = $3 WHERE txid = $4 AND state = 'pending' AND expires_at > $3{returning}"
+        )))
+        .bind(reason.clone())
+        .bind(by.clone())
+        .bind(now.millis())
+        .bind(txid.to_owned()),
+    };
+    Ok(query.fetch_optional(&mut *conn).await?)
+}
+
+/// The first lock in force on any of `subjects`.
+async fn first_lock(
+    conn: &mut sqlx::AnyConnection,
+    subjects: &[LockSubject],
+    now: Timestamp,
+) -> Result<Option<Lockout>, StoreError> {
+    for s in subjects {
+        if let Some(l) = crate::lockouts::lock_in_force(conn, s.kind, &s.name, now).await? {
+            return Ok(Some(l));
+        }
+    }
+    Ok(None)
 }

@@ -4,6 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{invalid, is_unique_violation};
+use crate::revocation::bump_epoch;
 use crate::{Store, StoreError};
 
 /// A trusted server (integration): a host allowed to ask for MFA for the hosts it names.
@@ -93,20 +94,28 @@ impl Store {
     }
 
     pub async fn remove_server(&self, name: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM servers WHERE name = $1")
             .bind(name.to_owned())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        one_row(done.rows_affected(), || format!("server {name}"))
+        one_row(done.rows_affected(), || format!("server {name}"))?;
+        bump_epoch(&mut tx, self.backend()).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn set_server_token(&self, name: &str, hash: &TokenHash) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE servers SET token_hash = $1 WHERE name = $2")
             .bind(hash.as_str())
             .bind(name.to_owned())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        one_row(done.rows_affected(), || format!("server {name}"))
+        one_row(done.rows_affected(), || format!("server {name}"))?;
+        bump_epoch(&mut tx, self.backend()).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

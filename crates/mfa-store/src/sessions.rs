@@ -63,35 +63,8 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
 
 impl Store {
     pub async fn create_session(&self, new: NewSession<'_>) -> Result<Session, StoreError> {
-        let id = random_id(10)?;
-        let expires_at = new.now.plus_secs(i64::from(new.seconds));
-        sqlx::query(concat!(
-            "INSERT INTO elevated_sessions (",
-            session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(id.clone())
-        .bind(new.user.to_owned())
-        .bind(new.client_ip.unwrap_or_default().to_owned())
-        .bind(new.scope.to_owned())
-        .bind(new.factors.to_string())
-        .bind(new.server.map(str::to_owned))
-        .bind(new.txid.map(str::to_owned))
-        .bind(new.now.millis())
-        .bind(expires_at.millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(Session {
-            id,
-            user: new.user.to_owned(),
-            client_ip: new.client_ip.map(str::to_owned),
-            scope: new.scope.to_owned(),
-            factors: new.factors.clone(),
-            server: new.server.map(str::to_owned),
-            txid: new.txid.map(str::to_owned),
-            created_at: new.now,
-            expires_at,
-        })
+        let mut conn = self.pool.acquire().await?;
+        insert_session(&mut conn, &new).await
     }
 
     /// The unexpired sessions of `user` from `client_ip` for `scope`.
@@ -181,4 +154,39 @@ impl Store {
             .await?;
         Ok(u64::try_from(live).unwrap_or(0))
     }
+}
+
+pub(crate) async fn insert_session(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewSession<'_>,
+) -> Result<Session, StoreError> {
+    let id = random_id(10)?;
+    let expires_at = new.now.plus_secs(i64::from(new.seconds));
+    sqlx::query(concat!(
+        "INSERT INTO elevated_sessions (",
+        session_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(id.clone())
+    .bind(new.user.to_owned())
+    .bind(new.client_ip.unwrap_or_default().to_owned())
+    .bind(new.scope.to_owned())
+    .bind(new.factors.to_string())
+    .bind(new.server.map(str::to_owned))
+    .bind(new.txid.map(str::to_owned))
+    .bind(new.now.millis())
+    .bind(expires_at.millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(Session {
+        id,
+        user: new.user.to_owned(),
+        client_ip: new.client_ip.map(str::to_owned),
+        scope: new.scope.to_owned(),
+        factors: new.factors.clone(),
+        server: new.server.map(str::to_owned),
+        txid: new.txid.map(str::to_owned),
+        created_at: new.now,
+        expires_at,
+    })
 }

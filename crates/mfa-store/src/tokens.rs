@@ -4,6 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{invalid, is_unique_violation};
+use crate::revocation::bump_epoch;
 use crate::servers::one_row;
 use crate::{Store, StoreError};
 
@@ -139,10 +140,14 @@ impl Store {
     /// Removes a token; it stops working at once. What it created (OTP credentials, one-time
     /// codes) stays, reachable again only by a token added under the same name.
     pub async fn remove_api_token(&self, name: &Alias) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1")
             .bind(name.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        one_row(done.rows_affected(), || format!("api token {name}"))
+        one_row(done.rows_affected(), || format!("api token {name}"))?;
+        bump_epoch(&mut tx, self.backend()).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

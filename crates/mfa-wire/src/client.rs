@@ -31,7 +31,7 @@ pub struct ClientDecision {
 pub struct DecisionResult {
     /// The push's transaction id.
     pub txid: String,
-    /// The request's state now: approved | denied | expired (pending never comes back).
+    /// The request's state now: approved | denied | expired | withdrawn (pending never comes back).
     pub state: String,
     /// True when this answer decided the request; false when it was decided before.
     pub decided: bool,

@@ -215,7 +215,7 @@ pub struct AuthStatus {
     pub txid: String,
     /// `allow` once approved, `deny` once denied or expired, `pending` before.
     pub result: AuthResult,
-    /// pending | approved | denied | expired
+    /// pending | approved | denied | expired | withdrawn
     pub state: String,
     /// Why it was denied or expired (`denied by tux`, `wrong number`, `timeout`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -21,7 +21,7 @@ pub enum ServerMessage {
     Withdrawn {
         /// The push's transaction id.
         txid: String,
-        /// approved | denied | expired
+        /// approved | denied | expired | withdrawn
         state: String,
         /// Why it was denied or expired.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,7 +31,7 @@ pub enum ServerMessage {
     Result {
         /// The push's transaction id.
         txid: String,
-        /// The push's state now: approved | denied | expired.
+        /// The push's state now: approved | denied | expired | withdrawn.
         state: String,
         /// True when this answer decided the push; false when it was decided before.
         decided: bool,

@@ -191,9 +191,10 @@ pub enum ServerCommand {
 pub enum LockoutCommand {
     /// List the locks in force.
     List,
-    /// Lift a lock and forget its failures: `user NAME` or `ip ADDRESS`.
+    /// Lift a lock and forget its failures: `user NAME`, `ip ADDRESS` (a login source) or
+    /// `caller ADDRESS` (an HTTP caller that sent bad tokens).
     Clear {
-        /// user or ip.
+        /// user, ip or caller.
         kind: String,
         /// The user name or address.
         subject: String,

@@ -266,17 +266,15 @@ async fn lock_reason(
     ip: Option<&str>,
 ) -> anyhow::Result<Option<String>> {
     let now = ctx.now();
-    let mut subjects = vec![(LockKind::User, user)];
-    subjects.extend(ip.map(|ip| (LockKind::Ip, ip)));
+    let mut subjects = vec![(LockKind::User, user.to_owned())];
+    // Counted as mfad counts it: one spelling per address, IPv6 per /64.
+    subjects.extend(
+        ip.and_then(mfa_core::parse_client_ip)
+            .map(|ip| (LockKind::Ip, mfa_core::lockout_subject(ip))),
+    );
     for (kind, subject) in subjects {
-        if let Some(l) = ctx.store.lockout(kind, subject, now).await? {
-            let until = l
-                .until
-                .map_or_else(|| "until cleared".to_owned(), |t| format!("until {t}"));
-            return Ok(Some(format!(
-                "{kind} {subject} is locked out {until} ({})",
-                l.reason
-            )));
+        if let Some(l) = ctx.store.lockout(kind, &subject, now).await? {
+            return Ok(Some(l.message()));
         }
     }
     Ok(None)
@@ -289,7 +287,10 @@ pub async fn run_policy(ctx: &Context, cmd: PolicyCommand) -> anyhow::Result<()>
     let ip = check
         .client_ip
         .as_deref()
-        .map(|ip| name("client-ip", ip))
+        .map(|ip| match mfa_core::parse_client_ip(ip) {
+            Some(addr) => Ok(addr.to_string()),
+            None => Err(anyhow::anyhow!("--client-ip: {ip:?} is not an IP address")),
+        })
         .transpose()?;
     let req = match (&check.service, &check.action) {
         (Some(service), _) => {

@@ -111,7 +111,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Tests (and admins using port 0) read the real address from this line.
     tracing::info!(listen = %bound, backend = ?store.backend(), "mfad ready");
     let state = mfa_server::AppState::new(store.clone(), config, Arc::new(SystemClock));
-    mfa_server::spawn_background(&state);
+    mfa_server::spawn_background(&state)
+        .await
+        .context("cannot start the background tasks")?;
     let app =
         mfa_server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)

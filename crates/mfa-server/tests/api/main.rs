@@ -3,7 +3,9 @@
 
 mod support;
 
+mod audit;
 mod input;
+mod lockouts;
 mod nodes;
 mod notify;
 mod openapi;
@@ -11,6 +13,7 @@ mod otp;
 mod policy;
 mod protections;
 mod push;
+mod revocation;
 mod sessions;
 mod stepup;
 mod totp;

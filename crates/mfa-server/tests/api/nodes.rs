@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::support::{TestServer, fixture_on, login, postgres_schema, postgres_url, sealer};
 
 /// Two nodes sharing one fresh schema, or None (with a note) without PostgreSQL.
-async fn two_nodes() -> Option<(crate::support::Fixture, TestServer)> {
+pub async fn two_nodes() -> Option<(crate::support::Fixture, TestServer)> {
     let Some(base) = postgres_url() else {
         eprintln!(
             "SKIPPED multi-node test: MFA_TEST_POSTGRES_URL is not set (it needs PostgreSQL)"

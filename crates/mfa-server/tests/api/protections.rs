@@ -281,12 +281,13 @@ async fn forged_forwarding_headers_from_an_untrusted_peer_do_not_dodge_the_ip_lo
             .unwrap();
         assert_eq!(resp.status(), 401);
     }
-    // The failures were counted against 127.0.0.1, the real peer: even a valid key is refused.
+    // The failures were counted against 127.0.0.1, the real peer: another bad key is refused
+    // whatever it claims ...
     let resp = f
         .srv
         .http
         .get(f.srv.url("/v1/client/requests"))
-        .bearer_auth(&f.tux.key)
+        .bearer_auth("mfak_wrong")
         .header("X-Forwarded-For", "198.51.100.200")
         .send()
         .await
@@ -295,9 +296,22 @@ async fn forged_forwarding_headers_from_an_untrusted_peer_do_not_dodge_the_ip_lo
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "locked_out");
     assert!(
-        body["message"].as_str().unwrap().contains("127.0.0.1"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("caller 127.0.0.1 is locked out"),
         "{body}"
     );
+    // ... while a valid key is never refused for its address.
+    let resp = f
+        .srv
+        .http
+        .get(f.srv.url("/v1/client/requests"))
+        .bearer_auth(&f.tux.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
@@ -315,23 +329,28 @@ async fn forwarding_headers_from_a_trusted_proxy_are_believed() {
             .unwrap();
         assert_eq!(resp.status(), 401);
     }
-    let from = |ip: &str| {
+    let from = |key: &str, ip: &str| {
         f.srv
             .http
             .get(f.srv.url("/v1/client/requests"))
-            .bearer_auth(&f.tux.key)
+            .bearer_auth(key.to_owned())
             .header("X-Forwarded-For", ip.to_owned())
             .send()
     };
     assert_eq!(
-        from("198.51.100.7").await.unwrap().status(),
+        from("mfak_wrong", "198.51.100.7").await.unwrap().status(),
         429,
         "the forwarded address is locked"
     );
     assert_eq!(
-        from("198.51.100.8").await.unwrap().status(),
-        200,
+        from("mfak_wrong", "198.51.100.8").await.unwrap().status(),
+        401,
         "another forwarded address is not"
+    );
+    assert_eq!(
+        from(&f.tux.key, "198.51.100.7").await.unwrap().status(),
+        200,
+        "a valid key is never refused for its address"
     );
 }
 

@@ -99,7 +99,7 @@ impl TestServer {
             config.host_addr = Some(format!("http://{addr}"));
         }
         let state = AppState::new(store, config, clock);
-        mfa_server::spawn_background(&state);
+        mfa_server::spawn_background(&state).await.unwrap();
         let app =
             mfa_server::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

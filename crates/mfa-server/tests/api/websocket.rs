@@ -7,10 +7,13 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::{TestServer, fixture, login};
 
-type Ws =
+pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(srv: &TestServer, key: &str) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+pub async fn connect(
+    srv: &TestServer,
+    key: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     let url = srv.url("/v1/client/ws").replacen("http://", "ws://", 1);
     let mut req = url.into_client_request().unwrap();
     req.headers_mut()
@@ -21,7 +24,7 @@ async fn connect(srv: &TestServer, key: &str) -> Result<Ws, tokio_tungstenite::t
 }
 
 /// The next JSON message, skipping pings; fails after 5 s.
-async fn next(ws: &mut Ws) -> Value {
+pub async fn next(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await

@@ -1,6 +1,9 @@
 use mfa_core::{Alias, Timestamp};
 use mfa_secrets::Token;
-use mfa_store::{ApproveLink, AuthRequest, RequestState};
+use mfa_store::{
+    ApproveLink, Attempt, AuditEntry, AuthRequest, LockKind, LockSubject, LockoutChange,
+    LockoutRule, RequestState, Retention, Transition, WRONG_NUMBER,
+};
 
 use crate::support::backends;
 
@@ -76,4 +79,359 @@ async fn pending_requests_match_the_alias_exactly() {
         assert_eq!(alice.len(), 1, "{}", db.name);
         db.finish().await;
     }
+}
+
+fn rule() -> LockoutRule {
+    LockoutRule {
+        max_failures: 5,
+        window_secs: 300,
+        block_secs: 300,
+    }
+}
+
+fn deny_answer() -> Transition {
+    Transition::Answer {
+        approve: false,
+        number: None,
+        deny_reason: "denied by tux".into(),
+        by: "client:tux".into(),
+        locks: vec![],
+    }
+}
+
+/// Makes every audit insert for user `boom` fail, as a full disk or a lost connection would.
+async fn fail_audits_of_boom(db: &crate::support::TestDb) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let statements: &[&str] = if db.name == "sqlite" {
+        &[
+            "CREATE TRIGGER fail_boom BEFORE INSERT ON audit WHEN NEW.user_name = 'boom' \
+           BEGIN SELECT RAISE(ABORT, 'audit refused'); END",
+        ]
+    } else {
+        &[
+            "CREATE FUNCTION fail_boom() RETURNS trigger AS $$ BEGIN \
+               IF NEW.user_name = 'boom' THEN RAISE EXCEPTION 'audit refused'; END IF; \
+               RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER fail_boom BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION fail_boom()",
+        ]
+    };
+    for s in statements {
+        sqlx::query(sqlx::AssertSqlSafe(*s))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+}
+
+/// A decision, its audit entry and its lockout change commit together: when the audit entry
+/// cannot be written, the push stays pending and nothing is counted.
+#[tokio::test]
+async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
+    let now = Timestamp::from_secs(1_800_000_000);
+    for db in backends().await {
+        let s = &db.store;
+        let mut r = request("t1", &["tux"], now);
+        r.user = "boom".into();
+        s.create_request(&r, &links(&["tux"])).await.unwrap();
+        fail_audits_of_boom(&db).await;
+        let user = LockSubject::new(LockKind::User, "boom");
+        let verdict = |r: &AuthRequest| {
+            let audit = AuditEntry {
+                user: r.user.clone(),
+                result: "denied".into(),
+                txid: Some(r.txid.clone()),
+                ..AuditEntry::default()
+            };
+            (audit, LockoutChange::Failure(vec![user.clone()]))
+        };
+        let failed = s
+            .settle_request("t1", &deny_answer(), rule(), now, verdict)
+            .await;
+        assert!(failed.is_err(), "{}: the audit insert should fail", db.name);
+        assert_eq!(
+            s.request("t1").await.unwrap().state,
+            RequestState::Pending,
+            "{}",
+            db.name
+        );
+        let counted = failures(&db, &user).await;
+        assert_eq!(
+            counted, 0,
+            "{}: a failure was counted without its audit entry",
+            db.name
+        );
+
+        // The same for a user whose audit entries can be written: all three land.
+        s.create_request(&request("t2", &["tux"], now), &links(&["tux"]))
+            .await
+            .unwrap();
+        let tux = LockSubject::new(LockKind::User, "tux");
+        let (decided, _) = s
+            .settle_request("t2", &deny_answer(), rule(), now, |r| {
+                let audit = AuditEntry {
+                    user: r.user.clone(),
+                    result: "denied".into(),
+                    txid: Some(r.txid.clone()),
+                    ..AuditEntry::default()
+                };
+                (audit, LockoutChange::Failure(vec![tux.clone()]))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(decided.state, RequestState::Denied);
+        assert_eq!(failures(&db, &tux).await, 1, "{}", db.name);
+        let audit = s.audit_entries(&Default::default()).await.unwrap();
+        assert_eq!(audit.len(), 1, "{}", db.name);
+        assert_eq!(audit[0].txid.as_deref(), Some("t2"));
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn an_answer_compares_the_number_in_the_statement_that_decides() {
+    let now = Timestamp::from_secs(1_800_000_000);
+    for db in backends().await {
+        let s = &db.store;
+        s.create_request(&request("t1", &["tux"], now), &links(&["tux"]))
+            .await
+            .unwrap();
+        let approve = |n: u8| Transition::Answer {
+            approve: true,
+            number: Some(n),
+            deny_reason: String::new(),
+            by: "client:tux".into(),
+            locks: vec![],
+        };
+        let none = |r: &AuthRequest| {
+            (
+                AuditEntry {
+                    user: r.user.clone(),
+                    result: "x".into(),
+                    ..Default::default()
+                },
+                LockoutChange::None,
+            )
+        };
+        let (r, _) = s
+            .settle_request("t1", &approve(41), rule(), now, none)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (r.state, r.reason.as_deref()),
+            (RequestState::Denied, Some(WRONG_NUMBER))
+        );
+        // The first answer decided: the right number comes too late.
+        assert!(
+            s.settle_request("t1", &approve(42), rule(), now, none)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        s.create_request(&request("t2", &["tux"], now), &links(&["tux"]))
+            .await
+            .unwrap();
+        let (r, _) = s
+            .settle_request("t2", &approve(42), rule(), now, none)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.state, RequestState::Approved, "{}", db.name);
+        db.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_attempts_are_counted_before_any_is_compared() {
+    let now = Timestamp::from_secs(1_800_000_000);
+    for db in backends().await {
+        let store = std::sync::Arc::new(db.store.clone());
+        let subjects = vec![
+            LockSubject::new(LockKind::User, "tux"),
+            LockSubject::new(LockKind::Ip, "192.0.2.1"),
+        ];
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (store, subjects) = (store.clone(), subjects.clone());
+                tokio::spawn(async move { store.begin_attempt(&subjects, rule(), now).await })
+            })
+            .collect();
+        let mut go = 0;
+        for t in tasks {
+            if t.await.unwrap().unwrap() == Attempt::Go {
+                go += 1;
+            }
+        }
+        assert_eq!(go, 5, "{}: {go} of 64 attempts may compare", db.name);
+        // After the window, attempts are allowed again (nothing locked them: none failed).
+        let later = now.plus_secs(301);
+        assert_eq!(
+            store.begin_attempt(&subjects, rule(), later).await.unwrap(),
+            Attempt::Go
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_success_forgets_failures_but_never_a_lock_in_force() {
+    let now = Timestamp::from_secs(1_800_000_000);
+    for db in backends().await {
+        let s = &db.store;
+        let tux = vec![LockSubject::new(LockKind::User, "tux")];
+        for _ in 0..5 {
+            s.record_failure(LockKind::User, "tux", rule(), now)
+                .await
+                .unwrap();
+        }
+        assert!(
+            s.lockout(LockKind::User, "tux", now)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        s.change_lockouts(&LockoutChange::Success(tux.clone()), rule(), now)
+            .await
+            .unwrap();
+        assert!(
+            s.lockout(LockKind::User, "tux", now)
+                .await
+                .unwrap()
+                .is_some(),
+            "{}: a success lifted the lock",
+            db.name
+        );
+        // Without a lock, a success forgets the count.
+        s.record_failure(LockKind::User, "alice", rule(), now)
+            .await
+            .unwrap();
+        let alice = LockSubject::new(LockKind::User, "alice");
+        s.change_lockouts(&LockoutChange::Success(vec![alice.clone()]), rule(), now)
+            .await
+            .unwrap();
+        assert_eq!(failures(&db, &alice).await, 0);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn purging_keeps_the_tables_bounded() {
+    let t0 = Timestamp::from_secs(1_800_000_000);
+    let keep = Retention {
+        failure_window_secs: 300,
+        audit_days: 400,
+    };
+    for db in backends().await {
+        let s = &db.store;
+        // 100,000 addresses with one failure each, as record_failure leaves them.
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+             INSERT INTO lockouts (kind, subject, failures, first_failure_at, locked_until, reason) \
+             SELECT 'ip', 'addr-' || CAST(i AS TEXT), 1, $1, 0, '' FROM n",
+        )
+        .bind(t0.millis())
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        // And some the real way: counted, one of them locked.
+        for i in 0..50 {
+            s.record_failure(LockKind::Ip, &format!("198.51.100.{i}"), rule(), t0)
+                .await
+                .unwrap();
+        }
+        for _ in 0..4 {
+            s.record_failure(LockKind::Ip, "198.51.100.0", rule(), t0)
+                .await
+                .unwrap();
+        }
+        s.lock_until_cleared(LockKind::User, "alice", mfa_store::FRAUD_REASON, t0)
+            .await
+            .unwrap();
+        assert_eq!(lockout_rows(&db).await, 100_051, "{}", db.name);
+
+        // Within the window, nothing goes.
+        assert_eq!(s.purge(keep, t0.plus_secs(299)).await.unwrap().lockouts, 0);
+        // Once it has passed: only the locks still in force stay (the fraud lock; the failure
+        // lock lasts as long as the window, so it is gone too).
+        let purged = s.purge(keep, t0.plus_secs(301)).await.unwrap();
+        assert_eq!(purged.lockouts, 100_050, "{}", db.name);
+        assert_eq!(lockout_rows(&db).await, 1, "{}", db.name);
+        assert!(
+            s.lockout(LockKind::User, "alice", t0.plus_secs(301))
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        // Decided requests go a day after their decision, pending ones never.
+        s.create_request(&request("old", &["tux"], t0), &links(&["tux"]))
+            .await
+            .unwrap();
+        s.create_request(&request("open", &["tux"], t0), &links(&["tux"]))
+            .await
+            .unwrap();
+        s.settle_request("old", &deny_answer(), rule(), t0, |r| {
+            (
+                AuditEntry {
+                    user: r.user.clone(),
+                    result: "denied".into(),
+                    ..Default::default()
+                },
+                LockoutChange::None,
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let day = mfa_store::KEEP_DECIDED_SECS;
+        assert_eq!(
+            s.purge(keep, t0.plus_secs(day - 1)).await.unwrap().requests,
+            0
+        );
+        assert_eq!(
+            s.purge(keep, t0.plus_secs(day + 1)).await.unwrap().requests,
+            1
+        );
+        assert!(s.request("old").await.is_err());
+        assert!(s.request("open").await.is_ok());
+        // The audit log keeps audit_days.
+        let later = t0.plus_secs(400 * 86_400 + 1);
+        assert_eq!(s.purge(keep, later).await.unwrap().audit, 1, "{}", db.name);
+        db.finish().await;
+    }
+}
+
+async fn pool(db: &crate::support::TestDb) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(&db.url).await.unwrap()
+}
+
+/// The failures counted against `s` (0 when it has no row).
+async fn failures(db: &crate::support::TestDb, s: &LockSubject) -> i64 {
+    let pool = pool(db).await;
+    let n: Option<i64> =
+        sqlx::query_scalar("SELECT failures FROM lockouts WHERE kind = $1 AND subject = $2")
+            .bind(s.kind.as_str())
+            .bind(s.name.clone())
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    n.unwrap_or(0)
+}
+
+async fn lockout_rows(db: &crate::support::TestDb) -> i64 {
+    let pool = pool(db).await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lockouts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
 }

@@ -102,7 +102,9 @@ async fn clear_lifts_one_lock() {
     let v = env.json(&["lockout", "clear", "user", "alice"]);
     assert_eq!(
         v,
-        serde_json::json!({ "kind": "user", "subject": "alice", "result": "cleared" })
+        serde_json::json!({
+            "kind": "user", "subject": "alice", "result": "cleared", "still_locked": []
+        })
     );
     let text = env.ok(&["lockout", "clear", "ip", "192.0.2.7"]);
     assert!(text.contains("Cleared ip 192.0.2.7"), "{text}");
@@ -154,7 +156,7 @@ async fn clearing_nothing_or_bad_input_is_an_error() {
     );
     assert_eq!(
         env.fails(&["lockout", "clear", "group", "tux"]),
-        "mfac: unknown lockout kind \"group\": expected user or ip"
+        "mfac: unknown lockout kind \"group\": expected user, ip or caller"
     );
     assert!(
         env.fails(&["lockout", "clear", "user", "bad name"])
@@ -172,4 +174,60 @@ fn no_locks_is_an_empty_list() {
     let env = Env::with("");
     assert_eq!(env.json(&["lockout", "list"]), serde_json::json!([]));
     assert!(env.ok(&["lockout", "list"]).starts_with("KIND"));
+}
+
+/// Clearing a user whose logins an address lock still refuses says so, and names the command
+/// that lifts it.
+#[tokio::test]
+async fn clearing_a_user_names_the_address_lock_that_still_refuses_them() {
+    let env = Env::with("");
+    env.ok(&["client", "list"]);
+    let store = env.store().await;
+    let now = SystemClock.now();
+    let rule = LockoutRule {
+        max_failures: 1,
+        window_secs: 300,
+        block_secs: 600,
+    };
+    for (kind, subject) in [(LockKind::User, "tux"), (LockKind::Ip, "203.0.113.7")] {
+        store
+            .record_failure(kind, subject, rule, now)
+            .await
+            .unwrap();
+    }
+    // What mfad audits for the failed login (tux from 203.0.113.7), and an older, unlocked source.
+    for ip in ["203.0.113.7", "198.51.100.9"] {
+        let entry = mfa_store::AuditEntry {
+            user: "tux".into(),
+            client_ip: Some(ip.into()),
+            method: Some("totp".into()),
+            result: "deny".into(),
+            reason: Some("invalid or already used code".into()),
+            ..Default::default()
+        };
+        store.audit(&entry, now).await.unwrap();
+    }
+    store.close().await;
+    let text = env.ok(&["lockout", "clear", "user", "tux"]);
+    assert!(text.contains("Cleared user tux"), "{text}");
+    assert!(
+        text.contains("Logins of tux from 203.0.113.7 are still refused")
+            && text.contains("Lift it with: mfac lockout clear ip 203.0.113.7"),
+        "{text}"
+    );
+    assert!(!text.contains("198.51.100.9"), "{text}");
+    // The same in JSON, after the user is locked again.
+    let store = env.store().await;
+    store
+        .record_failure(LockKind::User, "tux", rule, now)
+        .await
+        .unwrap();
+    store.close().await;
+    let v = env.json(&["lockout", "clear", "user", "tux"]);
+    assert_eq!(v["still_locked"][0]["subject"], "203.0.113.7", "{v}");
+    assert_eq!(
+        v["still_locked"][0]["command"],
+        "mfac lockout clear ip 203.0.113.7"
+    );
+    env.ok(&["lockout", "clear", "ip", "203.0.113.7"]);
 }

@@ -123,7 +123,7 @@ fn no_answer_fails_at_the_scripts_timeout() {
     // The script withdrew its push rather than leave it to expire into a counted failure.
     assert_eq!(setup.pending(), Vec::<serde_json::Value>::new());
     assert!(
-        setup.audit().iter().any(|e| e["result"] == "cancelled"),
+        setup.audit().iter().any(|e| e["result"] == "withdrawn"),
         "{:?}",
         setup.audit()
     );
@@ -213,7 +213,11 @@ fn a_rotated_token_is_refused() {
     let out = setup.login(USER).finish();
     assert!(!out.status.success(), "{out:#?}");
     assert!(out.stdout.contains("invalid API token"), "{out:#?}");
-    assert!(setup.audit().is_empty());
+    // Audited as a caller's refusal: no user, the caller's address.
+    let audit = setup.audit();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["reason"], "invalid API token");
+    assert_eq!(audit[0]["client_ip"], "127.0.0.1");
 }
 
 /// The configuration file holds the token: the script trusts only a root-owned file no one
