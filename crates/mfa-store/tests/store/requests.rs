@@ -81,6 +81,16 @@ async fn pending_requests_match_the_alias_exactly() {
     }
 }
 
+/// The audit entry a denial writes.
+fn denied(r: &AuthRequest) -> AuditEntry {
+    AuditEntry {
+        user: r.user.clone(),
+        result: "denied".into(),
+        txid: Some(r.txid.clone()),
+        ..AuditEntry::default()
+    }
+}
+
 fn rule() -> LockoutRule {
     LockoutRule {
         max_failures: 5,
@@ -137,15 +147,7 @@ async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
         s.create_request(&r, &links(&["tux"])).await.unwrap();
         fail_audits_of_boom(&db).await;
         let user = LockSubject::new(LockKind::User, "boom");
-        let verdict = |r: &AuthRequest| {
-            let audit = AuditEntry {
-                user: r.user.clone(),
-                result: "denied".into(),
-                txid: Some(r.txid.clone()),
-                ..AuditEntry::default()
-            };
-            (audit, LockoutChange::Failure(vec![user.clone()]))
-        };
+        let verdict = |r: &AuthRequest| (denied(r), LockoutChange::Failure(vec![user.clone()]));
         let failed = s
             .settle_request("t1", &deny_answer(), rule(), now, verdict)
             .await;
@@ -170,13 +172,7 @@ async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
         let tux = LockSubject::new(LockKind::User, "tux");
         let (decided, _) = s
             .settle_request("t2", &deny_answer(), rule(), now, |r| {
-                let audit = AuditEntry {
-                    user: r.user.clone(),
-                    result: "denied".into(),
-                    txid: Some(r.txid.clone()),
-                    ..AuditEntry::default()
-                };
-                (audit, LockoutChange::Failure(vec![tux.clone()]))
+                (denied(r), LockoutChange::Failure(vec![tux.clone()]))
             })
             .await
             .unwrap()
@@ -205,16 +201,7 @@ async fn an_answer_compares_the_number_in_the_statement_that_decides() {
             by: "client:tux".into(),
             locks: vec![],
         };
-        let none = |r: &AuthRequest| {
-            (
-                AuditEntry {
-                    user: r.user.clone(),
-                    result: "x".into(),
-                    ..Default::default()
-                },
-                LockoutChange::None,
-            )
-        };
+        let none = |r: &AuthRequest| (denied(r), LockoutChange::None);
         let (r, _) = s
             .settle_request("t1", &approve(41), rule(), now, none)
             .await
@@ -377,14 +364,7 @@ async fn purging_keeps_the_tables_bounded() {
             .await
             .unwrap();
         s.settle_request("old", &deny_answer(), rule(), t0, |r| {
-            (
-                AuditEntry {
-                    user: r.user.clone(),
-                    result: "denied".into(),
-                    ..Default::default()
-                },
-                LockoutChange::None,
-            )
+            (denied(r), LockoutChange::None)
         })
         .await
         .unwrap()
