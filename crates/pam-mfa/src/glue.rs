@@ -67,15 +67,16 @@ impl PamHooks for PamMfa {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        let parsed = args::parse(args.iter().map(String::as_str));
-        let mut log = Log::new(parsed.as_ref().map(|a| a.debug).unwrap_or(true));
-        let args = match parsed {
+        let args = match args::parse(args.iter().map(String::as_str)) {
             Ok(a) => a,
             Err(e) => {
-                log.warn(&format!("denied: {e}"));
+                // Echoed to stderr whatever `debug` says: a typo in pam.d should be seen.
+                let socket = args::syslog_socket(args.iter().map(String::as_str));
+                Log::new(true, socket.as_deref()).warn(&format!("denied: {e}"));
                 return PamResultCode::PAM_AUTH_ERR;
             }
         };
+        let mut log = Log::new(args.debug, args.syslog_socket.as_deref());
         // Deny by default: an unreadable or malformed config is a denial, whatever failmode says.
         let config = match config::load(&args.config) {
             Ok(c) => c,
