@@ -1,0 +1,64 @@
+//! What the module writes to syslog, read from a listener of the test's own.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::harness::{Pamtester, Service, Setup, SyslogListener};
+
+/// A config file whose token is written wrongly: the error names the key and the line, and
+/// neither syslog nor the terminal ever sees the token.
+#[test]
+fn a_malformed_config_line_is_logged_by_key_and_line_never_by_value() {
+    let setup = Setup::new("", "push,totp");
+    let syslog = SyslogListener::new(setup.install.dir.path());
+    let token = setup.token.clone();
+    let secret_part = token.trim_start_matches("mfas_").to_owned();
+    let url = format!("url = \"{}\"", setup.base());
+    let cases = [
+        // The case from the review: a token without quotes.
+        (format!("{url}\ntoken = {token}\n"), "line 2", "token"),
+        // A token pasted into the wrong key or on a line of its own.
+        (
+            format!("{url}\ntoken = \"x\"\ntimeout = \"{token}\"\n"),
+            "line 3",
+            "timeout",
+        ),
+        (
+            format!("{url}\ntoken = \"x\"\nfailmode = \"{token}\"\n"),
+            "line 3",
+            "failmode",
+        ),
+        (format!("{url}\ntoken = \"x\"\n{token}\n"), "line 3", ""),
+        (
+            format!("{url}\ntoken = \"x\"\n[prompts]\ntotp = {token}\n"),
+            "line 4",
+            "totp",
+        ),
+    ];
+    for (i, (text, line, key)) in cases.into_iter().enumerate() {
+        let path = setup.install.dir.path().join(format!("bad-{i}.toml"));
+        std::fs::write(&path, &text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let service = Service::new(&format!(
+            "config={} syslog_socket={}",
+            path.display(),
+            syslog.path.display()
+        ));
+        let (ok, out) = Pamtester::start(&service, "tux", "192.0.2.1").finish();
+        assert!(!ok, "{text}: {out}");
+        let logged = syslog.lines();
+        let error = logged
+            .iter()
+            .find(|l| l.contains("config"))
+            .unwrap_or_else(|| panic!("{text}: no config error in syslog: {logged:?}"));
+        // <84>: facility authpriv (10 * 8), severity warning (4).
+        assert!(error.starts_with("<84>"), "{error}");
+        assert!(error.contains(line), "{text}: {error}");
+        assert!(error.contains(key), "{text}: {error}");
+        for seen in logged.iter().chain([&out]) {
+            assert!(
+                !seen.contains(&secret_part),
+                "{text}: the token leaked: {seen}"
+            );
+        }
+    }
+}
