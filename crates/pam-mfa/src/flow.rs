@@ -61,6 +61,8 @@ pub struct Settings<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Allow(String),
+    /// mfad never answered this login and `failmode = "safe"`: allowed without MFA.
+    AllowFailSafe(String),
     Deny(String),
 }
 
@@ -77,25 +79,39 @@ pub struct Flow<'a, C: Conversation, A: MfaApi> {
 
 impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
     pub fn run(&mut self) -> Outcome {
-        match self.decide() {
-            Ok(outcome) => outcome,
-            Err(ApiError::Refused(why)) => Outcome::Deny(format!("mfad refused: {why}")),
-            Err(ApiError::Unreachable(why)) => match self.settings.failmode {
-                FailMode::Secure => {
-                    Outcome::Deny(format!("mfad unreachable, failmode secure: {why}"))
-                }
-                FailMode::Safe => Outcome::Allow(format!("mfad unreachable, failmode safe: {why}")),
-            },
-        }
-    }
-
-    fn decide(&mut self) -> Result<Outcome, ApiError> {
         let pre = self.api.preauth(&PreauthRequest {
             user: self.login.user.clone(),
             host: self.login.host.clone(),
             service: self.login.service.clone(),
             client_ip: self.login.client_ip.clone(),
-        })?;
+        });
+        // Safe mode is only for an mfad that has answered nothing for this login: once it
+        // has (a preauth, a pending push), losing it denies, or killing mfad during a push
+        // would be a way in.
+        let pre = match pre {
+            Ok(pre) => pre,
+            Err(ApiError::Unreachable(why)) => {
+                return match self.settings.failmode {
+                    FailMode::Secure => {
+                        Outcome::Deny(format!("mfad unreachable, failmode secure: {why}"))
+                    }
+                    FailMode::Safe => {
+                        Outcome::AllowFailSafe(format!("mfad unreachable, failmode safe: {why}"))
+                    }
+                };
+            }
+            Err(ApiError::Refused(why)) => return Outcome::Deny(format!("mfad refused: {why}")),
+        };
+        match self.decide(pre) {
+            Ok(outcome) => outcome,
+            Err(ApiError::Refused(why)) => Outcome::Deny(format!("mfad refused: {why}")),
+            Err(ApiError::Unreachable(why)) => Outcome::Deny(format!(
+                "mfad lost after it answered this login (failmode safe does not apply): {why}"
+            )),
+        }
+    }
+
+    fn decide(&mut self, pre: PreauthResponse) -> Result<Outcome, ApiError> {
         let reason = pre.reason.clone().unwrap_or_default();
         match pre.result {
             PreauthResult::Allow => return Ok(Outcome::Allow(format!("preauth: {reason}"))),

@@ -139,6 +139,10 @@ impl PamHooks for PamMfa {
                 log.info(&format!("allowed {who}: {why}"));
                 PamResultCode::PAM_SUCCESS
             }
+            Outcome::AllowFailSafe(why) => {
+                log.warn(&format!("allowed {who} WITHOUT MFA: {why}"));
+                PamResultCode::PAM_SUCCESS
+            }
             Outcome::Deny(why) => {
                 log.warn(&format!("denied {who}: {why}"));
                 conv.error(&config.prompts.denied);

@@ -144,7 +144,7 @@ fn run(mfad: &FakeMfad, conv: &mut Script, failmode: FailMode, push_only: bool) 
 }
 
 fn allowed(o: &Outcome) -> bool {
-    matches!(o, Outcome::Allow(_))
+    matches!(o, Outcome::Allow(_) | Outcome::AllowFailSafe(_))
 }
 
 #[test]
@@ -520,4 +520,58 @@ fn remember_asks_mfad_for_an_elevated_session() {
         mfad.auth_requests.borrow()[0].remember,
         Some(mfa_wire::Remember::Seconds(900))
     );
+}
+
+#[test]
+fn safe_mode_applies_only_while_mfad_has_answered_nothing() {
+    fn lost<T>() -> Result<T, ApiError> {
+        Err(ApiError::Unreachable("connection reset".into()))
+    }
+    // Never answered: safe mode allows, and says so (the module logs it as a warning).
+    let mfad = FakeMfad::default();
+    mfad.preauth.borrow_mut().push_back(lost());
+    match run(&mfad, &mut Script::default(), FailMode::Safe, false) {
+        Outcome::AllowFailSafe(why) => assert!(why.contains("connection reset"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // Answered the preauth, then lost while sending the push.
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push", "totp"]));
+    mfad.auth.borrow_mut().push_back(lost());
+    assert!(!allowed(&run(
+        &mfad,
+        &mut Script::default(),
+        FailMode::Safe,
+        false
+    )));
+    // Answered with a pending push, then lost during the long poll.
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push", "totp"]));
+    mfad.auth.borrow_mut().push_back(pending(Some(42)));
+    mfad.status.borrow_mut().push_back(lost());
+    let mut conv = Script {
+        answers: [Ok(String::new())].into(),
+        ..Default::default()
+    };
+    match run(&mfad, &mut conv, FailMode::Safe, false) {
+        Outcome::Deny(why) => assert!(why.contains("failmode safe does not apply"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // Lost (a 5xx) while checking a typed code.
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["totp"]));
+    mfad.auth
+        .borrow_mut()
+        .push_back(Err(ApiError::Unreachable("mfad answered HTTP 503".into())));
+    let mut conv = Script {
+        answers: [Ok("123456".into())].into(),
+        ..Default::default()
+    };
+    assert!(!allowed(&run(&mfad, &mut conv, FailMode::Safe, false)));
 }

@@ -276,3 +276,29 @@ fn a_user_who_must_enrol_is_told_how() {
     assert!(!ok, "{out}");
     assert!(out.contains("mfac client password tux"), "{out}");
 }
+
+/// Safe mode is for an mfad that never answered: once it has answered this login (here: a
+/// pending push), losing it denies. Killing mfad during a push must not be a way in.
+#[test]
+fn mfad_killed_while_a_push_is_pending_denies_even_in_safe_mode() {
+    let mut setup = Setup::new("auth_timeout = 60", "push,totp");
+    let config = setup.pam_config("failmode = \"safe\"");
+    let service = Service::new(&format!("config={}", config.display()));
+    let mut pam = Pamtester::start(&service, "tux", "192.0.2.1");
+    pam.number();
+    pam.type_line("");
+    // Let the module's long poll reach mfad, then kill mfad (SIGKILL, as a crash would).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while setup.pending_pushes() == 0 {
+        assert!(Instant::now() < deadline, "no push reached tux");
+        crate::harness::nap(100);
+    }
+    crate::harness::nap(500);
+    setup.daemon.take().unwrap().stop();
+    let (ok, out) = pam.finish();
+    assert!(
+        !ok,
+        "a login was allowed after mfad died during its push: {out}"
+    );
+    assert!(out.contains("failmode safe does not apply"), "{out}");
+}

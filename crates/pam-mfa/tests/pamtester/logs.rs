@@ -62,3 +62,28 @@ fn a_malformed_config_line_is_logged_by_key_and_line_never_by_value() {
         }
     }
 }
+
+/// A login let through by `failmode = "safe"` is a warning in syslog, with the reason.
+#[test]
+fn a_safe_mode_allow_is_logged_as_a_warning_with_its_reason() {
+    let mut setup = Setup::new("", "push,totp");
+    setup.daemon.take().unwrap().stop();
+    let syslog = SyslogListener::new(setup.install.dir.path());
+    let config = setup.pam_config("failmode = \"safe\"");
+    let service = Service::new(&format!(
+        "config={} syslog_socket={}",
+        config.display(),
+        syslog.path.display()
+    ));
+    let (ok, out) = Pamtester::start(&service, "tux", "192.0.2.1").finish();
+    assert!(ok, "{out}");
+    let logged = syslog.lines();
+    let allowed = logged
+        .iter()
+        .find(|l| l.contains("allowed user tux"))
+        .unwrap_or_else(|| panic!("no allow logged: {logged:?}"));
+    // <84>: authpriv, warning.
+    assert!(allowed.starts_with("<84>"), "{allowed}");
+    assert!(allowed.contains("WITHOUT MFA"), "{allowed}");
+    assert!(allowed.contains("mfad unreachable"), "{allowed}");
+}
