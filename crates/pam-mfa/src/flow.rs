@@ -69,6 +69,10 @@ pub enum Outcome {
 /// The longest single status poll (mfad's limit).
 const MAX_POLL: Duration = Duration::from_secs(60);
 
+/// The most status polls one login makes: `timeout` (at most 600 s) in polls of up to 60 s
+/// needs 10 of them.
+pub const MAX_POLLS: u32 = 12;
+
 pub struct Flow<'a, C: Conversation, A: MfaApi> {
     pub login: &'a Login,
     pub settings: Settings<'a>,
@@ -305,18 +309,25 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
     }
 
     fn wait_for(&mut self, txid: &str) -> Result<Outcome, ApiError> {
-        loop {
+        // A well-behaved mfad holds each poll for its whole wait, so MAX_POLLS is more than
+        // any login needs; it bounds the requests even against one that answers at once.
+        for _ in 0..MAX_POLLS {
             let left = self
                 .settings
                 .deadline
                 .saturating_duration_since((self.now)());
-            if left.is_zero() {
+            // Whole seconds, never 0 (a sub-second remainder rounded down to `wait=0` is a
+            // busy loop), and a second to spare for the answer to come back in.
+            let wait = left.saturating_sub(Duration::from_secs(1)).as_secs();
+            if wait == 0 {
                 let _ = self.api.cancel(txid);
                 return Ok(Outcome::Deny(
                     "timed out waiting for the push to be approved".into(),
                 ));
             }
-            let status = self.api.status(txid, left.min(MAX_POLL))?;
+            let status = self
+                .api
+                .status(txid, Duration::from_secs(wait).min(MAX_POLL))?;
             match status.result {
                 AuthResult::Allow => return Ok(Outcome::Allow("push approved".into())),
                 AuthResult::Deny => {
@@ -329,6 +340,10 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
                 AuthResult::Pending => {}
             }
         }
+        let _ = self.api.cancel(txid);
+        Ok(Outcome::Deny(format!(
+            "mfad answered \"pending\" {MAX_POLLS} times before the push's deadline; gave up"
+        )))
     }
 }
 

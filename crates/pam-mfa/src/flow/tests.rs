@@ -35,6 +35,8 @@ struct FakeMfad {
     status: RefCell<VecDeque<Result<AuthStatus, ApiError>>>,
     auth_requests: RefCell<Vec<ServerAuthRequest>>,
     cancelled: RefCell<Vec<String>>,
+    /// The `wait` of each status poll.
+    waits: RefCell<Vec<Duration>>,
 }
 
 impl MfaApi for FakeMfad {
@@ -51,7 +53,8 @@ impl MfaApi for FakeMfad {
             .pop_front()
             .unwrap_or(Err(ApiError::Refused("unscripted".into())))
     }
-    fn status(&self, _: &str, _: Duration) -> Result<AuthStatus, ApiError> {
+    fn status(&self, _: &str, wait: Duration) -> Result<AuthStatus, ApiError> {
+        self.waits.borrow_mut().push(wait);
         self.status
             .borrow_mut()
             .pop_front()
@@ -574,4 +577,65 @@ fn safe_mode_applies_only_while_mfad_has_answered_nothing() {
         ..Default::default()
     };
     assert!(!allowed(&run(&mfad, &mut conv, FailMode::Safe, false)));
+}
+
+/// An mfad (or something in front of it) that answers every poll at once still gets only
+/// MAX_POLLS of them, each with a wait of at least a second.
+#[test]
+fn polls_are_bounded_and_never_without_a_wait() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push"]));
+    mfad.auth.borrow_mut().push_back(pending(None));
+    mfad.status
+        .borrow_mut()
+        .extend((0..1000).map(|_| status(AuthResult::Pending, "pending")));
+    match run(&mfad, &mut Script::default(), FailMode::Secure, true) {
+        Outcome::Deny(why) => assert!(why.contains("gave up"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let waits = mfad.waits.borrow();
+    assert_eq!(waits.len(), MAX_POLLS as usize);
+    assert!(
+        waits.iter().all(|w| *w >= Duration::from_secs(1)),
+        "{waits:?}"
+    );
+    assert_eq!(*mfad.cancelled.borrow(), ["tx"], "the push is withdrawn");
+}
+
+/// In the last second before the deadline the module stops instead of polling with wait=0.
+#[test]
+fn less_than_two_seconds_left_is_a_timeout_not_a_zero_wait() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push"]));
+    mfad.auth.borrow_mut().push_back(pending(None));
+    let login = Login {
+        user: "tux".into(),
+        host: "h".into(),
+        service: "imap".into(),
+        client_ip: None,
+    };
+    let prompts = Prompts::default();
+    let mut conv = Script::default();
+    let mut flow = Flow {
+        login: &login,
+        settings: Settings {
+            failmode: FailMode::Secure,
+            push_only: true,
+            deadline: Instant::now() + Duration::from_millis(1900),
+            prompts: &prompts,
+            remember: 0,
+        },
+        conv: &mut conv,
+        api: &mfad,
+        now: &Instant::now,
+    };
+    match flow.run() {
+        Outcome::Deny(why) => assert!(why.contains("timed out"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(mfad.waits.borrow().is_empty(), "{:?}", mfad.waits.borrow());
 }

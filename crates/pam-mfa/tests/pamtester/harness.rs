@@ -75,10 +75,16 @@ impl Setup {
             .dir
             .path()
             .join(format!("pam-{}.toml", NEXT.fetch_add(1, Ordering::SeqCst)));
+        // 10 s unless `extra` says otherwise.
+        let timeout = if extra.lines().any(|l| l.starts_with("timeout")) {
+            ""
+        } else {
+            "timeout = 10\n"
+        };
         std::fs::write(
             &path,
             format!(
-                "url = \"{url}\"\ntoken = \"{}\"\ntimeout = 10\n{extra}",
+                "url = \"{url}\"\ntoken = \"{}\"\n{timeout}{extra}",
                 self.token
             ),
         )

@@ -5,4 +5,5 @@
 mod cases;
 mod harness;
 mod logs;
+mod requests;
 mod tls;
