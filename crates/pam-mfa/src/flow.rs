@@ -29,15 +29,24 @@ pub enum ApiError {
     Unreachable(String),
     /// mfad answered and refused, or answered nonsense: always a denial.
     Refused(String),
+    /// Not from mfad: the module's deadline passed before it could ask (a slow answer to a
+    /// prompt). A denial.
+    OutOfTime,
 }
 
-/// mfad's server API.
+/// mfad's server API. `limit` is the longest the whole call may take (the time left before
+/// the module's deadline, at most).
 pub trait MfaApi {
-    fn preauth(&self, req: &PreauthRequest) -> Result<PreauthResponse, ApiError>;
-    fn auth(&self, req: &ServerAuthRequest) -> Result<ServerAuthResponse, ApiError>;
-    fn status(&self, txid: &str, wait: Duration) -> Result<AuthStatus, ApiError>;
+    fn preauth(&self, req: &PreauthRequest, limit: Duration) -> Result<PreauthResponse, ApiError>;
+    fn auth(
+        &self,
+        req: &ServerAuthRequest,
+        limit: Duration,
+    ) -> Result<ServerAuthResponse, ApiError>;
+    /// A long poll: mfad answers when the push is decided, or after `wait`.
+    fn status(&self, txid: &str, wait: Duration, limit: Duration) -> Result<AuthStatus, ApiError>;
     /// Withdraws a pending push the module no longer waits for.
-    fn cancel(&self, txid: &str) -> Result<AuthStatus, ApiError>;
+    fn cancel(&self, txid: &str, limit: Duration) -> Result<AuthStatus, ApiError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,9 +78,17 @@ pub enum Outcome {
 /// The longest single status poll (mfad's limit).
 const MAX_POLL: Duration = Duration::from_secs(60);
 
+/// The longest any other call may take, when the deadline is further away.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest the withdrawal of a push may take.
+const WITHDRAW_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The most status polls one login makes: `timeout` (at most 600 s) in polls of up to 60 s
 /// needs 10 of them.
 pub const MAX_POLLS: u32 = 12;
+
+const OUT_OF_TIME: &str = "timeout passed before mfad could be asked (a prompt answered too late)";
 
 pub struct Flow<'a, C: Conversation, A: MfaApi> {
     pub login: &'a Login,
@@ -83,12 +100,15 @@ pub struct Flow<'a, C: Conversation, A: MfaApi> {
 
 impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
     pub fn run(&mut self) -> Outcome {
-        let pre = self.api.preauth(&PreauthRequest {
+        let req = PreauthRequest {
             user: self.login.user.clone(),
             host: self.login.host.clone(),
             service: self.login.service.clone(),
             client_ip: self.login.client_ip.clone(),
-        });
+        };
+        let pre = self
+            .budget(CALL_TIMEOUT)
+            .and_then(|limit| self.api.preauth(&req, limit));
         // Safe mode is only for an mfad that has answered nothing for this login: once it
         // has (a preauth, a pending push), losing it denies, or killing mfad during a push
         // would be a way in.
@@ -105,13 +125,35 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
                 };
             }
             Err(ApiError::Refused(why)) => return Outcome::Deny(format!("mfad refused: {why}")),
+            Err(ApiError::OutOfTime) => return Outcome::Deny(OUT_OF_TIME.into()),
         };
         match self.decide(pre) {
             Ok(outcome) => outcome,
             Err(ApiError::Refused(why)) => Outcome::Deny(format!("mfad refused: {why}")),
+            Err(ApiError::OutOfTime) => Outcome::Deny(OUT_OF_TIME.into()),
             Err(ApiError::Unreachable(why)) => Outcome::Deny(format!(
                 "mfad lost after it answered this login (failmode safe does not apply): {why}"
             )),
+        }
+    }
+
+    /// The time a call may take: `natural`, or what is left before the deadline if that is
+    /// less. Nothing left: no call.
+    fn budget(&self, natural: Duration) -> Result<Duration, ApiError> {
+        let left = self
+            .settings
+            .deadline
+            .saturating_duration_since((self.now)());
+        if left.is_zero() {
+            return Err(ApiError::OutOfTime);
+        }
+        Ok(left.min(natural))
+    }
+
+    /// Withdraws a push, best effort, within the time left (and briefly: nothing waits on it).
+    fn withdraw(&self, txid: &str) {
+        if let Ok(limit) = self.budget(WITHDRAW_TIMEOUT) {
+            let _ = self.api.cancel(txid, limit);
         }
     }
 
@@ -220,7 +262,7 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
     /// Sends `req`; when mfad says the password has expired, asks for a new one (twice) and
     /// sends it again with the change.
     fn send(&mut self, mut req: ServerAuthRequest) -> Result<ServerAuthResponse, ApiError> {
-        let answer = self.api.auth(&req)?;
+        let answer = self.api.auth(&req, self.budget(CALL_TIMEOUT)?)?;
         if answer.change_password != Some(true)
             || req.password.is_none()
             || req.new_password.is_some()
@@ -238,7 +280,7 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             });
         }
         req.new_password = Some(Password(new));
-        self.api.auth(&req)
+        self.api.auth(&req, self.budget(CALL_TIMEOUT)?)
     }
 
     fn warn(&mut self, answer: &ServerAuthResponse) {
@@ -284,9 +326,11 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             let code = answer.trim();
             if !code.is_empty() {
                 // The person chose a code: withdraw the push so it neither lingers on their
-                // devices nor expires into a counted failure. Best effort.
-                let _ = self.api.cancel(&txid);
-                return self.code(code, password);
+                // devices nor expires into a counted failure. Best effort, and after the
+                // check, so a slow withdrawal cannot use up the check's time.
+                let outcome = self.code(code, password);
+                self.withdraw(&txid);
+                return outcome;
             }
         }
         self.wait_for(&txid)
@@ -320,14 +364,15 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             // busy loop), and a second to spare for the answer to come back in.
             let wait = left.saturating_sub(Duration::from_secs(1)).as_secs();
             if wait == 0 {
-                let _ = self.api.cancel(txid);
+                self.withdraw(txid);
                 return Ok(Outcome::Deny(
                     "timed out waiting for the push to be approved".into(),
                 ));
             }
+            let wait = Duration::from_secs(wait).min(MAX_POLL);
             let status = self
                 .api
-                .status(txid, Duration::from_secs(wait).min(MAX_POLL))?;
+                .status(txid, wait, self.budget(wait + CALL_TIMEOUT)?)?;
             match status.result {
                 AuthResult::Allow => return Ok(Outcome::Allow("push approved".into())),
                 AuthResult::Deny => {
@@ -340,7 +385,7 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
                 AuthResult::Pending => {}
             }
         }
-        let _ = self.api.cancel(txid);
+        self.withdraw(txid);
         Ok(Outcome::Deny(format!(
             "mfad answered \"pending\" {MAX_POLLS} times before the push's deadline; gave up"
         )))

@@ -19,9 +19,6 @@ const SYSTEM_CA_BUNDLES: [&str; 2] = [
     "/etc/pki/tls/certs/ca-bundle.crt",
 ];
 
-/// Time for a plain call; a status poll gets its wait on top.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
 pub struct HttpApi {
     agent: ureq::Agent,
     base: String,
@@ -52,12 +49,17 @@ impl HttpApi {
         })
     }
 
-    fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ApiError> {
+    fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        limit: Duration,
+    ) -> Result<T, ApiError> {
         let response = self
             .agent
             .post(format!("{}{path}", self.base))
             .config()
-            .timeout_global(Some(CALL_TIMEOUT))
+            .timeout_global(Some(limit))
             .build()
             .header("Authorization", &self.auth)
             .send_json(body);
@@ -123,15 +125,19 @@ fn read<T: DeserializeOwned>(
 }
 
 impl MfaApi for HttpApi {
-    fn preauth(&self, req: &PreauthRequest) -> Result<PreauthResponse, ApiError> {
-        self.post("/v1/preauth", req)
+    fn preauth(&self, req: &PreauthRequest, limit: Duration) -> Result<PreauthResponse, ApiError> {
+        self.post("/v1/preauth", req, limit)
     }
 
-    fn auth(&self, req: &ServerAuthRequest) -> Result<ServerAuthResponse, ApiError> {
-        self.post("/v1/auth", req)
+    fn auth(
+        &self,
+        req: &ServerAuthRequest,
+        limit: Duration,
+    ) -> Result<ServerAuthResponse, ApiError> {
+        self.post("/v1/auth", req, limit)
     }
 
-    fn status(&self, txid: &str, wait: Duration) -> Result<AuthStatus, ApiError> {
+    fn status(&self, txid: &str, wait: Duration, limit: Duration) -> Result<AuthStatus, ApiError> {
         let response = self
             .agent
             .get(format!(
@@ -140,19 +146,19 @@ impl MfaApi for HttpApi {
                 wait.as_secs()
             ))
             .config()
-            .timeout_global(Some(wait + CALL_TIMEOUT))
+            .timeout_global(Some(limit))
             .build()
             .header("Authorization", &self.auth)
             .call();
         read(response)
     }
 
-    fn cancel(&self, txid: &str) -> Result<AuthStatus, ApiError> {
+    fn cancel(&self, txid: &str, limit: Duration) -> Result<AuthStatus, ApiError> {
         let response = self
             .agent
             .delete(format!("{}/v1/auth/{txid}", self.base))
             .config()
-            .timeout_global(Some(CALL_TIMEOUT))
+            .timeout_global(Some(limit))
             .build()
             .header("Authorization", &self.auth)
             .call();

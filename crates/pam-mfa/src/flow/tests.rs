@@ -1,7 +1,8 @@
 //! The flow against a scripted conversation and a scripted mfad.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use super::*;
 
@@ -11,11 +12,16 @@ struct Script {
     prompts: Vec<(String, bool)>,
     errors: Vec<String>,
     infos: Vec<String>,
+    /// A clock each prompt moves on by the given time (a person typing slowly).
+    typing: Option<(Rc<Cell<Instant>>, Duration)>,
 }
 
 impl Conversation for Script {
     fn prompt(&mut self, text: &str, echo: bool) -> Result<String, String> {
         self.prompts.push((text.to_owned(), echo));
+        if let Some((clock, took)) = &self.typing {
+            clock.set(clock.get() + *took);
+        }
         self.answers
             .pop_front()
             .unwrap_or(Err("no answer scripted".into()))
@@ -37,30 +43,40 @@ struct FakeMfad {
     cancelled: RefCell<Vec<String>>,
     /// The `wait` of each status poll.
     waits: RefCell<Vec<Duration>>,
+    /// The time limit of each call.
+    limits: RefCell<Vec<Duration>>,
 }
 
 impl MfaApi for FakeMfad {
-    fn preauth(&self, _: &PreauthRequest) -> Result<PreauthResponse, ApiError> {
+    fn preauth(&self, _: &PreauthRequest, limit: Duration) -> Result<PreauthResponse, ApiError> {
+        self.limits.borrow_mut().push(limit);
         self.preauth
             .borrow_mut()
             .pop_front()
             .unwrap_or(Err(ApiError::Refused("unscripted".into())))
     }
-    fn auth(&self, req: &ServerAuthRequest) -> Result<ServerAuthResponse, ApiError> {
+    fn auth(
+        &self,
+        req: &ServerAuthRequest,
+        limit: Duration,
+    ) -> Result<ServerAuthResponse, ApiError> {
+        self.limits.borrow_mut().push(limit);
         self.auth_requests.borrow_mut().push(req.clone());
         self.auth
             .borrow_mut()
             .pop_front()
             .unwrap_or(Err(ApiError::Refused("unscripted".into())))
     }
-    fn status(&self, _: &str, wait: Duration) -> Result<AuthStatus, ApiError> {
+    fn status(&self, _: &str, wait: Duration, limit: Duration) -> Result<AuthStatus, ApiError> {
+        self.limits.borrow_mut().push(limit);
         self.waits.borrow_mut().push(wait);
         self.status
             .borrow_mut()
             .pop_front()
             .unwrap_or(Err(ApiError::Refused("unscripted".into())))
     }
-    fn cancel(&self, txid: &str) -> Result<AuthStatus, ApiError> {
+    fn cancel(&self, txid: &str, limit: Duration) -> Result<AuthStatus, ApiError> {
+        self.limits.borrow_mut().push(limit);
         self.cancelled.borrow_mut().push(txid.to_owned());
         Err(ApiError::Refused("cancel is best effort".into()))
     }
@@ -294,29 +310,35 @@ fn the_module_stops_at_its_own_deadline() {
         client_ip: None,
     };
     let prompts = Prompts::default();
+    // Enter pressed 29 s into a 30 s timeout: no time for a poll, just for the withdrawal.
+    let start = Instant::now();
+    let clock = Rc::new(Cell::new(start));
     let mut conv = Script {
         answers: [Ok(String::new())].into(),
+        typing: Some((clock.clone(), Duration::from_secs(29))),
         ..Default::default()
     };
-    let past = Instant::now();
+    let now = move || clock.get();
     let mut flow = Flow {
         login: &login,
         settings: Settings {
             failmode: FailMode::Safe,
             push_only: false,
-            deadline: past,
+            deadline: start + Duration::from_secs(30),
             prompts: &prompts,
             remember: 0,
         },
         conv: &mut conv,
         api: &mfad,
-        now: &Instant::now,
+        now: &now,
     };
     match flow.run() {
         Outcome::Deny(why) => assert!(why.contains("timed out"), "{why}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(*mfad.cancelled.borrow(), ["tx"], "the push is withdrawn");
+    assert!(mfad.waits.borrow().is_empty());
+    assert_eq!(mfad.limits.borrow().last(), Some(&Duration::from_secs(1)));
 }
 
 fn password(p: &str) -> Option<mfa_wire::Password> {
@@ -638,4 +660,62 @@ fn less_than_two_seconds_left_is_a_timeout_not_a_zero_wait() {
         other => panic!("{other:?}"),
     }
     assert!(mfad.waits.borrow().is_empty(), "{:?}", mfad.waits.borrow());
+}
+
+/// Every call gets at most the time left before the deadline, counted from the module's
+/// start; a prompt answered after the deadline asks mfad nothing more.
+#[test]
+fn every_call_is_bounded_by_the_time_left() {
+    for (typing, want_calls) in [(25, 2), (31, 1)] {
+        let mfad = FakeMfad::default();
+        mfad.preauth
+            .borrow_mut()
+            .push_back(pre(PreauthResult::Auth, &["totp"]));
+        mfad.auth.borrow_mut().push_back(answer(AuthResult::Allow));
+        let start = Instant::now();
+        let clock = Rc::new(Cell::new(start));
+        let mut conv = Script {
+            answers: [Ok("123456".into())].into(),
+            typing: Some((clock.clone(), Duration::from_secs(typing))),
+            ..Default::default()
+        };
+        let login = Login {
+            user: "tux".into(),
+            host: "h".into(),
+            service: "sshd".into(),
+            client_ip: None,
+        };
+        let prompts = Prompts::default();
+        let now = move || clock.get();
+        let outcome = Flow {
+            login: &login,
+            settings: Settings {
+                failmode: FailMode::Safe,
+                push_only: false,
+                deadline: start + Duration::from_secs(30),
+                prompts: &prompts,
+                remember: 0,
+            },
+            conv: &mut conv,
+            api: &mfad,
+            now: &now,
+        }
+        .run();
+        let limits = mfad.limits.borrow();
+        assert_eq!(limits.len(), want_calls, "{limits:?}");
+        assert_eq!(limits[0], CALL_TIMEOUT, "the preauth, at the start");
+        if typing < 30 {
+            assert!(allowed(&outcome), "{outcome:?}");
+            assert_eq!(
+                limits[1],
+                Duration::from_secs(30 - typing),
+                "the code check"
+            );
+        } else {
+            match outcome {
+                Outcome::Deny(why) => assert!(why.contains("timeout passed"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }

@@ -38,3 +38,50 @@ fn a_push_nobody_answers_costs_a_bounded_number_of_requests() {
         "the push was not withdrawn: {requests:#?}"
     );
 }
+
+/// `timeout` bounds every call to mfad, not only the push wait: an mfad that accepts and never
+/// answers (the proxy holds the requests) costs at most `timeout`, wherever it stops answering.
+#[test]
+fn timeout_bounds_every_call_to_an_mfad_that_stops_answering() {
+    let setup = Setup::new("auth_timeout = 60", "push,totp");
+    let limit = Duration::from_secs(5);
+    // Generous: the module's 5 s plus pamtester's start and end on a loaded machine; the old
+    // per-call limits took 10 s (a plain call) and the poll's wait + 10 s.
+    let bound = Duration::from_millis(8500);
+    let attempt = |stall_at_once: bool, code: Option<String>| {
+        let proxy = Proxy::start(&setup.base());
+        let config = setup.pam_config_for(&proxy.url, "timeout = 5");
+        let service = Service::new(&format!("config={}", config.display()));
+        if stall_at_once {
+            proxy.stall();
+        }
+        let started = Instant::now();
+        let mut pam = Pamtester::start(&service, "tux", "192.0.2.1");
+        if !stall_at_once {
+            pam.number();
+            proxy.stall();
+            pam.type_line(code.as_deref().unwrap_or_default());
+        }
+        let (ok, out) = pam.finish();
+        let took = started.elapsed();
+        assert!(!ok, "{out}");
+        assert!(took < bound, "took {took:?} with timeout {limit:?}: {out}");
+        (out, proxy.requests())
+    };
+    // The preauth is held.
+    let (out, requests) = attempt(true, None);
+    assert_eq!(requests, ["POST /v1/preauth HTTP/1.1"], "{out}");
+    // The push's long poll is held.
+    let (out, requests) = attempt(false, None);
+    assert!(
+        requests.last().unwrap().contains("?wait="),
+        "{requests:?} {out}"
+    );
+    // The check of a code typed at the push prompt is held.
+    let (out, requests) = attempt(false, Some(setup.totp_code()));
+    assert_eq!(
+        requests.last().unwrap(),
+        "POST /v1/auth HTTP/1.1",
+        "{requests:?} {out}"
+    );
+}
