@@ -46,7 +46,25 @@ pub trait MfaApi {
     /// A long poll: mfad answers when the push is decided, or after `wait`.
     fn status(&self, txid: &str, wait: Duration, limit: Duration) -> Result<AuthStatus, ApiError>;
     /// Withdraws a pending push the module no longer waits for.
-    fn cancel(&self, txid: &str, limit: Duration) -> Result<AuthStatus, ApiError>;
+    fn cancel(&self, txid: &str, why: Withdrawal, limit: Duration) -> Result<AuthStatus, ApiError>;
+}
+
+/// Why a push is withdrawn (`DELETE /v1/auth/{txid}?reason=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// The person typed a code instead.
+    CodeUsed,
+    /// The module gave up: its deadline, or too many polls.
+    Abandoned,
+}
+
+impl Withdrawal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Withdrawal::CodeUsed => "code_used",
+            Withdrawal::Abandoned => "abandoned",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,9 +169,9 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
     }
 
     /// Withdraws a push, best effort, within the time left (and briefly: nothing waits on it).
-    fn withdraw(&self, txid: &str) {
+    fn withdraw(&self, txid: &str, why: Withdrawal) {
         if let Ok(limit) = self.budget(WITHDRAW_TIMEOUT) {
-            let _ = self.api.cancel(txid, limit);
+            let _ = self.api.cancel(txid, why, limit);
         }
     }
 
@@ -329,7 +347,7 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
                 // devices nor expires into a counted failure. Best effort, and after the
                 // check, so a slow withdrawal cannot use up the check's time.
                 let outcome = self.code(code, password);
-                self.withdraw(&txid);
+                self.withdraw(&txid, Withdrawal::CodeUsed);
                 return outcome;
             }
         }
@@ -364,7 +382,7 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             // busy loop), and a second to spare for the answer to come back in.
             let wait = left.saturating_sub(Duration::from_secs(1)).as_secs();
             if wait == 0 {
-                self.withdraw(txid);
+                self.withdraw(txid, Withdrawal::Abandoned);
                 return Ok(Outcome::Deny(
                     "timed out waiting for the push to be approved".into(),
                 ));
@@ -385,7 +403,7 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
                 AuthResult::Pending => {}
             }
         }
-        self.withdraw(txid);
+        self.withdraw(txid, Withdrawal::Abandoned);
         Ok(Outcome::Deny(format!(
             "mfad answered \"pending\" {MAX_POLLS} times before the push's deadline; gave up"
         )))

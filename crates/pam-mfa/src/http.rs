@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use ureq::tls::{RootCerts, TlsConfig};
 
 use crate::config::PamConfig;
-use crate::flow::{ApiError, MfaApi};
+use crate::flow::{ApiError, MfaApi, Withdrawal};
 
 /// Where Debian/Ubuntu and Red Hat keep the system's trusted CAs.
 const SYSTEM_CA_BUNDLES: [&str; 2] = [
@@ -153,10 +153,14 @@ impl MfaApi for HttpApi {
         read(response)
     }
 
-    fn cancel(&self, txid: &str, limit: Duration) -> Result<AuthStatus, ApiError> {
+    fn cancel(&self, txid: &str, why: Withdrawal, limit: Duration) -> Result<AuthStatus, ApiError> {
         let response = self
             .agent
-            .delete(format!("{}/v1/auth/{txid}", self.base))
+            .delete(format!(
+                "{}/v1/auth/{txid}?reason={}",
+                self.base,
+                why.as_str()
+            ))
             .config()
             .timeout_global(Some(limit))
             .build()

@@ -45,6 +45,7 @@ struct FakeMfad {
     waits: RefCell<Vec<Duration>>,
     /// The time limit of each call.
     limits: RefCell<Vec<Duration>>,
+    withdrawals: RefCell<Vec<Withdrawal>>,
 }
 
 impl MfaApi for FakeMfad {
@@ -75,9 +76,10 @@ impl MfaApi for FakeMfad {
             .pop_front()
             .unwrap_or(Err(ApiError::Refused("unscripted".into())))
     }
-    fn cancel(&self, txid: &str, limit: Duration) -> Result<AuthStatus, ApiError> {
+    fn cancel(&self, txid: &str, why: Withdrawal, limit: Duration) -> Result<AuthStatus, ApiError> {
         self.limits.borrow_mut().push(limit);
         self.cancelled.borrow_mut().push(txid.to_owned());
+        self.withdrawals.borrow_mut().push(why);
         Err(ApiError::Refused("cancel is best effort".into()))
     }
 }
@@ -205,6 +207,7 @@ fn a_typed_code_is_verified_as_totp_instead() {
     assert_eq!(sent[1].method, AuthMethod::Totp);
     assert_eq!(sent[1].passcode.as_deref(), Some("123456"));
     assert_eq!(*mfad.cancelled.borrow(), ["tx"], "the push is withdrawn");
+    assert_eq!(*mfad.withdrawals.borrow(), [Withdrawal::CodeUsed]);
 }
 
 #[test]
@@ -339,6 +342,7 @@ fn the_module_stops_at_its_own_deadline() {
     assert_eq!(*mfad.cancelled.borrow(), ["tx"], "the push is withdrawn");
     assert!(mfad.waits.borrow().is_empty());
     assert_eq!(mfad.limits.borrow().last(), Some(&Duration::from_secs(1)));
+    assert_eq!(*mfad.withdrawals.borrow(), [Withdrawal::Abandoned]);
 }
 
 fn password(p: &str) -> Option<mfa_wire::Password> {

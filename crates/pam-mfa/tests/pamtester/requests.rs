@@ -33,10 +33,33 @@ fn a_push_nobody_answers_costs_a_bounded_number_of_requests() {
         "{} requests: {requests:#?}",
         requests.len()
     );
+    let withdrawn = requests.iter().find(|r| r.starts_with("DELETE /v1/auth/"));
     assert!(
-        requests.iter().any(|r| r.starts_with("DELETE /v1/auth/")),
-        "the push was not withdrawn: {requests:#?}"
+        withdrawn.is_some_and(|r| r.contains("?reason=abandoned ")),
+        "the push was not withdrawn as abandoned: {requests:#?}"
     );
+}
+
+/// A code typed at the push prompt withdraws the push as `code_used`.
+#[test]
+fn a_typed_code_withdraws_the_push_as_code_used() {
+    let setup = Setup::new("", "push,totp");
+    let proxy = Proxy::start(&setup.base());
+    let config = setup.pam_config_for(&proxy.url, "");
+    let service = Service::new(&format!("config={}", config.display()));
+    let mut pam = Pamtester::start(&service, "tux", "192.0.2.1");
+    pam.number();
+    pam.type_line(&setup.totp_code());
+    let (ok, out) = pam.finish();
+    assert!(ok, "{out}");
+    let requests = proxy.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("DELETE /v1/auth/") && r.contains("?reason=code_used ")),
+        "{requests:#?}"
+    );
+    assert_eq!(setup.pending_pushes(), 0);
 }
 
 /// `timeout` bounds every call to mfad, not only the push wait: an mfad that accepts and never
