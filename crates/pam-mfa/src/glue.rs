@@ -2,6 +2,7 @@
 #![allow(unsafe_code)] // pam_hooks! exports `extern "C"` symbols with #[unsafe(no_mangle)].
 
 use std::ffi::CStr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use pam::constants::{
@@ -61,6 +62,20 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// PAM_RHOST as mfad's `client_ip`: only an IP address. sshd with `UseDNS yes` puts the
+/// client's host name there, which mfad refuses; then no address is sent (so no trusted
+/// network and no per-address lockout apply to the login).
+fn client_ip(rhost: Option<&str>, log: &mut Log) -> Option<String> {
+    let rhost = rhost?;
+    if rhost.parse::<IpAddr>().is_ok() {
+        return Some(rhost.to_owned());
+    }
+    log.debug(&format!(
+        "PAM_RHOST {rhost} is not an IP address (sshd UseDNS yes?): no client_ip sent to mfad"
+    ));
+    None
+}
+
 impl PamHooks for PamMfa {
     fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
         let args: Vec<String> = args
@@ -92,11 +107,12 @@ impl PamHooks for PamMfa {
                 return code;
             }
         };
+        let rhost = item::<pam::items::RHost>(pamh).filter(|h| !h.is_empty());
         let login = Login {
             user,
             host: config.host.clone().unwrap_or_else(host_name),
             service: item::<pam::items::Service>(pamh).unwrap_or_else(|| "unknown".into()),
-            client_ip: item::<pam::items::RHost>(pamh).filter(|h| !h.is_empty()),
+            client_ip: client_ip(rhost.as_deref(), &mut log),
         };
         let api = match HttpApi::new(&config) {
             Ok(api) => api,
@@ -132,7 +148,7 @@ impl PamHooks for PamMfa {
             "user {} service {} from {}",
             login.user,
             login.service,
-            login.client_ip.as_deref().unwrap_or("local")
+            rhost.as_deref().unwrap_or("local")
         );
         match outcome {
             Outcome::Allow(why) => {

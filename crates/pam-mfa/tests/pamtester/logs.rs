@@ -87,3 +87,42 @@ fn a_safe_mode_allow_is_logged_as_a_warning_with_its_reason() {
     assert!(allowed.contains("WITHOUT MFA"), "{allowed}");
     assert!(allowed.contains("mfad unreachable"), "{allowed}");
 }
+
+/// sshd with `UseDNS yes` puts a host name in PAM_RHOST: the module sends no client_ip then
+/// (mfad takes only addresses), says so at debug level, and the login goes on.
+#[test]
+fn a_remote_host_name_is_not_sent_as_client_ip() {
+    let setup = Setup::new("", "totp");
+    let syslog = SyslogListener::new(setup.install.dir.path());
+    let config = setup.pam_config("");
+    let service = Service::new(&format!(
+        "config={} syslog_socket={}",
+        config.display(),
+        syslog.path.display()
+    ));
+    let mut pam = Pamtester::start(&service, "tux", "client.example.org");
+    pam.expect("Verification code:");
+    pam.type_line(&setup.totp_code());
+    let (ok, out) = pam.finish();
+    assert!(ok, "{out}");
+    let audit = setup.install.mfac_json(&["audit"]);
+    let entry = audit.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(entry["result"], "allow", "{entry}");
+    assert!(entry["client_ip"].is_null(), "{entry}");
+    let logged = syslog.lines();
+    // <87>: authpriv, debug.
+    assert!(
+        logged.iter().any(|l| l.starts_with("<87>")
+            && l.contains("client.example.org")
+            && l.contains("no client_ip")),
+        "{logged:#?}"
+    );
+    // An address is sent as it is.
+    let mut pam = Pamtester::start(&service, "tux", "2001:db8::7");
+    pam.expect("Verification code:");
+    pam.type_line(&setup.totp_code());
+    let (_, out) = pam.finish();
+    let audit = setup.install.mfac_json(&["audit"]);
+    let entry = audit.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(entry["client_ip"], "2001:db8::7", "{entry} {out}");
+}
