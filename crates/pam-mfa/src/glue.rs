@@ -159,9 +159,9 @@ impl PamHooks for PamMfa {
                 log.warn(&format!("allowed {who} WITHOUT MFA: {why}"));
                 PamResultCode::PAM_SUCCESS
             }
-            Outcome::Deny(why) => {
+            // The flow has told the person why.
+            Outcome::Deny { why, .. } => {
                 log.warn(&format!("denied {who}: {why}"));
-                conv.error(&config.prompts.denied);
                 PamResultCode::PAM_AUTH_ERR
             }
         }

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use super::*;
+use crate::refusal::Refusal;
 
 #[derive(Default)]
 struct Script {
@@ -223,7 +224,10 @@ fn totp_only_logins_get_the_code_prompt() {
     };
     assert_eq!(
         run(&mfad, &mut conv, FailMode::Secure, false),
-        Outcome::Deny("because".into())
+        Outcome::Deny {
+            why: "because".into(),
+            tell: Refusal::Policy
+        }
     );
     assert_eq!(
         conv.prompts,
@@ -336,7 +340,7 @@ fn the_module_stops_at_its_own_deadline() {
         now: &now,
     };
     match flow.run() {
-        Outcome::Deny(why) => assert!(why.contains("timed out"), "{why}"),
+        Outcome::Deny { why, .. } => assert!(why.contains("timed out"), "{why}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(*mfad.cancelled.borrow(), ["tx"], "the push is withdrawn");
@@ -450,7 +454,7 @@ fn an_expired_password_is_changed_then_the_login_goes_on() {
         Some("654321"),
         "the same code again"
     );
-    assert_eq!(conv.infos, ["2 recovery codes left"]);
+    assert_eq!(conv.infos, ["2 recovery codes left", "Approved."]);
 }
 
 #[test]
@@ -466,7 +470,10 @@ fn mismatched_new_passwords_deny_without_a_second_request() {
     };
     assert_eq!(
         run(&mfad, &mut conv, FailMode::Secure, false),
-        Outcome::Deny("the new passwords do not match".into())
+        Outcome::Deny {
+            why: "the new passwords do not match".into(),
+            tell: Refusal::PasswordsDiffer
+        }
     );
     assert_eq!(mfad.auth_requests.borrow().len(), 1);
 }
@@ -482,7 +489,10 @@ fn enroll_shows_its_reason_and_denies() {
     }));
     let mut conv = Script::default();
     assert!(!allowed(&run(&mfad, &mut conv, FailMode::Safe, false)));
-    assert_eq!(conv.errors, ["ask an admin: mfac client add tux"]);
+    assert_eq!(
+        conv.errors,
+        ["Access denied. Ask an admin: mfac client add tux"]
+    );
     assert!(conv.prompts.is_empty());
 }
 
@@ -494,7 +504,7 @@ fn push_only_cannot_give_a_password() {
         .push_back(pre_all(&["push", "password"]));
     let mut conv = Script::default();
     match run(&mfad, &mut conv, FailMode::Secure, true) {
-        Outcome::Deny(why) => assert!(why.contains("push_only"), "{why}"),
+        Outcome::Deny { why, .. } => assert!(why.contains("push_only"), "{why}"),
         other => panic!("{other:?}"),
     }
     assert!(mfad.auth_requests.borrow().is_empty());
@@ -587,7 +597,7 @@ fn safe_mode_applies_only_while_mfad_has_answered_nothing() {
         ..Default::default()
     };
     match run(&mfad, &mut conv, FailMode::Safe, false) {
-        Outcome::Deny(why) => assert!(why.contains("failmode safe does not apply"), "{why}"),
+        Outcome::Deny { why, .. } => assert!(why.contains("failmode safe does not apply"), "{why}"),
         other => panic!("{other:?}"),
     }
     // Lost (a 5xx) while checking a typed code.
@@ -618,7 +628,7 @@ fn polls_are_bounded_and_never_without_a_wait() {
         .borrow_mut()
         .extend((0..1000).map(|_| status(AuthResult::Pending, "pending")));
     match run(&mfad, &mut Script::default(), FailMode::Secure, true) {
-        Outcome::Deny(why) => assert!(why.contains("gave up"), "{why}"),
+        Outcome::Deny { why, .. } => assert!(why.contains("gave up"), "{why}"),
         other => panic!("{other:?}"),
     }
     let waits = mfad.waits.borrow();
@@ -660,7 +670,7 @@ fn less_than_two_seconds_left_is_a_timeout_not_a_zero_wait() {
         now: &Instant::now,
     };
     match flow.run() {
-        Outcome::Deny(why) => assert!(why.contains("timed out"), "{why}"),
+        Outcome::Deny { why, .. } => assert!(why.contains("timed out"), "{why}"),
         other => panic!("{other:?}"),
     }
     assert!(mfad.waits.borrow().is_empty(), "{:?}", mfad.waits.borrow());
@@ -717,9 +727,139 @@ fn every_call_is_bounded_by_the_time_left() {
             );
         } else {
             match outcome {
-                Outcome::Deny(why) => assert!(why.contains("timeout passed"), "{why}"),
+                Outcome::Deny { why, .. } => assert!(why.contains("timeout passed"), "{why}"),
                 other => panic!("{other:?}"),
             }
         }
     }
+}
+
+/// Every refusal ends with one error line: the `denied` prompt and the cause, in words the
+/// person can act on. A factor that was accepted gets the `approved` text.
+#[test]
+fn each_refusal_tells_the_person_why_in_one_line() {
+    let push_then = |s: Result<AuthStatus, ApiError>| {
+        let mfad = FakeMfad::default();
+        mfad.preauth
+            .borrow_mut()
+            .push_back(pre(PreauthResult::Auth, &["push"]));
+        mfad.auth.borrow_mut().push_back(pending(None));
+        mfad.status.borrow_mut().push_back(s);
+        mfad
+    };
+    let denied_status = |state: &str, reason: &str| {
+        let mut s = status(AuthResult::Deny, state).unwrap();
+        s.reason = Some(reason.into());
+        Ok(s)
+    };
+    let totp_then = |reason: &str| {
+        let mfad = FakeMfad::default();
+        mfad.preauth
+            .borrow_mut()
+            .push_back(pre(PreauthResult::Auth, &["totp"]));
+        let mut a = answer(AuthResult::Deny).unwrap();
+        a.reason = Some(reason.into());
+        mfad.auth.borrow_mut().push_back(Ok(a));
+        mfad
+    };
+    let preauth_then = |p: Result<PreauthResponse, ApiError>| {
+        let mfad = FakeMfad::default();
+        mfad.preauth.borrow_mut().push_back(p);
+        mfad
+    };
+    let mut locked = pre(PreauthResult::Deny, &[]).unwrap();
+    locked.reason =
+        Some("user tux is locked out until 2026-12-01T22:51:00Z (5 failed attempts)".into());
+    let cases = [
+        (
+            totp_then("invalid or already used code"),
+            "wrong or was already used",
+        ),
+        (
+            totp_then("invalid or already used recovery code"),
+            "recovery code is wrong",
+        ),
+        (
+            push_then(denied_status("denied", "denied by tux")),
+            "The push was denied on your device.",
+        ),
+        (
+            push_then(denied_status("denied", "wrong number")),
+            "wrong number",
+        ),
+        (
+            push_then(denied_status("expired", "timeout")),
+            "The push timed out",
+        ),
+        (
+            preauth_then(Ok(locked)),
+            "Locked out after too many failed attempts until 2026-12-01T22:51:00Z",
+        ),
+        (
+            preauth_then(Err(ApiError::Unreachable("connection refused".into()))),
+            "The MFA server cannot be reached",
+        ),
+        (
+            preauth_then(Err(ApiError::Refused("HTTP 401: invalid API token".into()))),
+            "refused this host's request",
+        ),
+        (
+            preauth_then(pre(PreauthResult::Deny, &[])),
+            "does not allow this login",
+        ),
+    ];
+    for (mfad, want) in cases {
+        let mut conv = Script {
+            answers: [Ok("123456".into())].into(),
+            ..Default::default()
+        };
+        // No prompt for a push: push_only (a login that allows only TOTP is then refused).
+        let push_only = mfad
+            .preauth
+            .borrow()
+            .front()
+            .is_some_and(|p| p.as_ref().is_ok_and(|p| p.methods == ["push"]));
+        let outcome = run(&mfad, &mut conv, FailMode::Secure, push_only);
+        assert!(!allowed(&outcome), "{outcome:?}");
+        assert_eq!(conv.errors.len(), 1, "{:?}", conv.errors);
+        let line = &conv.errors[0];
+        assert!(line.starts_with("Access denied. "), "{line}");
+        assert!(line.contains(want), "{want}: {line}");
+        assert!(!line.contains('\n'), "{line}");
+    }
+    // The module's own deadline, during the push.
+    let mfad = push_then(status(AuthResult::Pending, "pending"));
+    let login = Login {
+        user: "tux".into(),
+        host: "h".into(),
+        service: "imap".into(),
+        client_ip: None,
+    };
+    let prompts = Prompts::default();
+    let mut conv = Script::default();
+    Flow {
+        login: &login,
+        settings: Settings {
+            failmode: FailMode::Secure,
+            push_only: true,
+            deadline: Instant::now() + Duration::from_millis(1500),
+            prompts: &prompts,
+            remember: 0,
+        },
+        conv: &mut conv,
+        api: &mfad,
+        now: &Instant::now,
+    }
+    .run();
+    assert!(
+        conv.errors[0].contains("The push timed out"),
+        "{:?}",
+        conv.errors
+    );
+    // Accepted: the `approved` text, no error.
+    let mfad = push_then(status(AuthResult::Allow, "approved"));
+    let mut conv = Script::default();
+    assert!(allowed(&run(&mfad, &mut conv, FailMode::Secure, true)));
+    assert_eq!(conv.infos, ["Approved."]);
+    assert!(conv.errors.is_empty());
 }
