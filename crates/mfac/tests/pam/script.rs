@@ -116,8 +116,10 @@ fn no_answer_fails_at_the_scripts_timeout() {
     let out = login.finish();
     assert!(!out.status.success(), "{out:#?}");
     assert!(out.stdout.contains("no answer within 3 s"), "{out:#?}");
+    // The script counts in whole seconds of `date +%s`: its deadline comes up to a second
+    // early (measured 2.6 s once).
     assert!(
-        out.took >= Duration::from_secs(3) && out.took < Duration::from_secs(10),
+        out.took >= Duration::from_secs(2) && out.took < Duration::from_secs(10),
         "{out:#?}"
     );
     // The script withdrew its push rather than leave it to expire into a counted failure.
