@@ -62,10 +62,15 @@
 #
 # PAM_TYPE=auth: POST /v1/auth {user, host, service, client_ip, method: push} with the user
 # (PAM_USER), service (PAM_SERVICE) and source address (PAM_RHOST, absent for local logins).
+# A PAM_RHOST that is not an IP address (sshd with `UseDNS yes` puts the client's host name
+# there) is not sent: mfad takes only addresses. The login then has no client_ip, so neither
+# trusted_ip_networks nor a lockout of the address applies to it; syslog gets a debug line.
 # mfad answers "allow" (e.g. a trusted network: exit 0), "deny" (exit 1), or "pending" with a
 # transaction id and the number to match, which the script prints for the user; it then
-# long-polls GET /v1/auth/{txid}?wait=N until mfad says allow or deny, or the timeout passes.
-# Exit 0 only on "result":"allow".
+# long-polls GET /v1/auth/{txid}?wait=N (N whole seconds, at least 1) until mfad says allow
+# or deny, or the timeout passes; then it withdraws the push (DELETE /v1/auth/{txid}?reason=
+# abandoned). Exit 0 only on "result":"allow". There is no safe mode: mfad unreachable, or
+# lost while the script waits, is a denial like any other failure.
 #
 # Any other PAM_TYPE (account, open_session, close_session, password): exit 1. This script
 # only runs where a pam.d line names it; a line in another stack is a mistake that a success
@@ -85,10 +90,10 @@ export PATH
 
 conf=${1:-/etc/mfa/request-mfa.conf}
 
-# syslog MESSAGE: a copy for the admin, when logger and a syslog daemon are there.
+# syslog MESSAGE [PRIORITY]: a copy for the admin, when logger and a syslog daemon are there.
 syslog() {
     if command -v logger >/dev/null 2>&1; then
-        logger -t request-mfa -p authpriv.notice -- "$1" 2>/dev/null || :
+        logger -t request-mfa -p "authpriv.${2:-notice}" -- "$1" 2>/dev/null || :
     fi
 }
 
@@ -200,6 +205,41 @@ if [ "${#host}" -gt 253 ] || [ "${#service}" -gt 253 ] || [ "${#rhost}" -gt 253 
     fail "host, service or remote host name too long"
 fi
 
+# is_ipv4 TEXT: four numbers 0-255 without leading zeros (what mfad's parser takes).
+is_ipv4() {
+    case $1 in '' | *[!0-9.]* | .* | *. | *..*) return 1 ;; esac
+    saved_ifs=$IFS
+    IFS=.
+    set -f
+    # shellcheck disable=SC2086 # the split at dots is the point
+    set -- $1
+    set +f
+    IFS=$saved_ifs
+    [ "$#" -eq 4 ] || return 1
+    for part; do
+        case $part in 0?*) return 1 ;; esac
+        [ "${#part}" -le 3 ] && [ "$part" -le 255 ] || return 1
+    done
+}
+
+# is_ip TEXT: an IPv4 address, or what can only be an IPv6 one (hex digits and at least two
+# colons, maybe a dotted IPv4 tail). mfad checks the rest.
+is_ip() {
+    case $1 in
+        *:*:*) case $1 in *[!0-9A-Fa-f:.]*) return 1 ;; *) return 0 ;; esac ;;
+        *) is_ipv4 "$1" ;;
+    esac
+}
+
+client_ip=''
+if [ -n "$rhost" ]; then
+    if is_ip "$rhost"; then
+        client_ip=$rhost
+    else
+        syslog "request-mfa: PAM_RHOST $rhost is not an IP address (sshd UseDNS yes?): no client_ip sent to mfad" debug
+    fi
+fi
+
 # --- Talking to mfad -------------------------------------------------------------------------
 
 # api MAX_SECONDS CURL_ARGS...: prints the response body; fails on any error (unreachable,
@@ -236,8 +276,8 @@ well_formed() {
 }
 
 body="{\"user\":\"$user\",\"host\":\"$host\",\"service\":\"$service\""
-if [ -n "$rhost" ]; then
-    body="$body,\"client_ip\":\"$rhost\""
+if [ -n "$client_ip" ]; then
+    body="$body,\"client_ip\":\"$client_ip\""
 fi
 body="$body,\"method\":\"push\"}"
 
@@ -269,7 +309,7 @@ while :; do
     if [ "$left" -le 0 ]; then
         # Withdraw the push (best effort) so it does not linger on the devices and then
         # expire into a counted failure.
-        api 5 -X DELETE "$url/v1/auth/$txid" >/dev/null 2>&1 || :
+        api 5 -X DELETE "$url/v1/auth/$txid?reason=abandoned" >/dev/null 2>&1 || :
         fail "no answer within ${timeout} s (txid $txid)"
     fi
     # mfad holds a poll at most 60 s; curl gets a little longer than the wait.

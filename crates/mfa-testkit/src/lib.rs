@@ -6,6 +6,9 @@
 //! `cargo build --workspace` build them first.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // test support: fail loudly
 
+mod proxy;
+pub use proxy::Proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

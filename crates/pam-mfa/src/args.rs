@@ -14,8 +14,10 @@ pub struct Args {
     pub failmode: Option<FailMode>,
     /// `push_only`: never prompt (mail logins: Dovecot, Postfix); a push without number matching.
     pub push_only: bool,
-    /// `debug`: also write log lines to stderr.
+    /// `debug`: also write log lines to stderr, and debug lines to syslog.
     pub debug: bool,
+    /// `syslog_socket=PATH`: the syslog socket to write to instead of /dev/log (chroots, tests).
+    pub syslog_socket: Option<PathBuf>,
 }
 
 /// Parses the arguments; an unknown one is an error (a typo must not weaken anything).
@@ -25,21 +27,34 @@ pub fn parse<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Args, String
         failmode: None,
         push_only: false,
         debug: false,
+        syslog_socket: None,
     };
     for arg in args {
         match arg.split_once('=') {
             Some(("config", path)) if !path.is_empty() => parsed.config = PathBuf::from(path),
             Some(("failmode", mode)) => parsed.failmode = Some(mode.parse()?),
+            Some(("syslog_socket", path)) if !path.is_empty() => {
+                parsed.syslog_socket = Some(PathBuf::from(path));
+            }
             None if arg == "push_only" => parsed.push_only = true,
             None if arg == "debug" => parsed.debug = true,
             _ => {
                 return Err(format!(
-                    "unknown module argument {arg:?} (known: config=PATH, failmode=secure|safe, push_only, debug)"
+                    "unknown module argument {arg:?} (known: config=PATH, failmode=secure|safe, push_only, debug, syslog_socket=PATH)"
                 ));
             }
         }
     }
     Ok(parsed)
+}
+
+/// Where to log when the arguments do not parse: the `syslog_socket=` among them, if any, so
+/// the refusal is logged where the admin looks.
+pub fn syslog_socket<'a>(args: impl IntoIterator<Item = &'a str>) -> Option<PathBuf> {
+    args.into_iter().find_map(|arg| match arg.split_once('=') {
+        Some(("syslog_socket", path)) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -48,8 +63,16 @@ mod tests {
 
     #[test]
     fn parses_known_arguments() {
-        let a = parse(["config=/tmp/p.toml", "failmode=safe", "push_only", "debug"]).unwrap();
+        let a = parse([
+            "config=/tmp/p.toml",
+            "failmode=safe",
+            "push_only",
+            "debug",
+            "syslog_socket=/run/log",
+        ])
+        .unwrap();
         assert_eq!(a.config, PathBuf::from("/tmp/p.toml"));
+        assert_eq!(a.syslog_socket, Some(PathBuf::from("/run/log")));
         assert_eq!(a.failmode, Some(FailMode::Safe));
         assert!(a.push_only && a.debug);
         let d = parse([]).unwrap();
@@ -59,8 +82,19 @@ mod tests {
 
     #[test]
     fn refuses_unknown_or_malformed_arguments() {
-        for bad in ["failmode=open", "pushonly", "config=", "nullok"] {
+        for bad in [
+            "failmode=open",
+            "pushonly",
+            "config=",
+            "nullok",
+            "syslog_socket=",
+        ] {
             assert!(parse([bad]).is_err(), "{bad}");
         }
+        // The log still goes where the (malformed) line asks.
+        assert_eq!(
+            syslog_socket(["nullok", "syslog_socket=/run/log"]),
+            Some(PathBuf::from("/run/log"))
+        );
     }
 }

@@ -125,31 +125,106 @@ pub fn load(path: &Path) -> Result<PamConfig, String> {
     parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Parses and checks the config. Errors name the line and the key, never the value: a token
+/// written without quotes must not end up in the system log.
 pub fn parse(text: &str) -> Result<PamConfig, String> {
-    let config: PamConfig = toml::from_str(text).map_err(|e| {
-        e.to_string()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
-    })?;
+    let config: PamConfig = toml::from_str(text).map_err(|e| describe(text, &e))?;
+    let at = |key: &str| match line_of_key(text, key) {
+        Some(n) => format!("line {n}, key `{key}`"),
+        None => format!("key `{key}`"),
+    };
     let url = config.url.trim_end_matches('/');
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(format!(
-            "url must start with https:// or http://, not {:?}",
-            config.url
+            "{}: must start with https:// or http://",
+            at("url")
         ));
     }
     if config.token.trim().is_empty() {
-        return Err("token must not be empty".into());
+        return Err(format!("{}: must not be empty", at("token")));
     }
-    if !(5..=600).contains(&config.timeout) || !(1..=60).contains(&config.connect_timeout) {
-        return Err("timeout must be 5..=600 and connect_timeout 1..=60 seconds".into());
+    if !(5..=600).contains(&config.timeout) {
+        return Err(format!("{}: must be 5..=600 seconds", at("timeout")));
+    }
+    if !(1..=60).contains(&config.connect_timeout) {
+        return Err(format!("{}: must be 1..=60 seconds", at("connect_timeout")));
     }
     Ok(PamConfig {
         url: url.to_owned(),
         ..config
     })
+}
+
+/// A TOML error as "line N, key `K`: what is expected". toml's own message is not used: it
+/// quotes the offending line or value.
+fn describe(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message();
+    if let Some(key) = between(msg, "missing field `", "`") {
+        return format!("missing key `{key}`");
+    }
+    let line = e.span().map(|span| line_number(text, span.start));
+    let key = line.and_then(|n| key_on_line(text, n));
+    let what = if let Some(unknown) = between(msg, "unknown field `", "`") {
+        format!("unknown key `{unknown}` (see the README for the keys)")
+    } else if msg.contains("duplicate key") {
+        "the key is set twice".to_owned()
+    } else {
+        expected(key.as_deref()).to_owned()
+    };
+    match (line, key) {
+        (Some(n), Some(key)) => format!("line {n}, key `{key}`: {what}"),
+        (Some(n), None) => format!("line {n}: {what}"),
+        (None, _) => what,
+    }
+}
+
+/// What a key's value must look like.
+fn expected(key: Option<&str>) -> &'static str {
+    match key {
+        Some("url") => "must be a quoted URL: url = \"https://mfa.example.org\"",
+        Some("token") => "must be a quoted string: token = \"mfas_...\"",
+        Some("cafile") => "must be a quoted path: cafile = \"/etc/mfa/ca.pem\"",
+        Some("host") => "must be a quoted host name: host = \"linux.example.org\"",
+        Some("failmode") => "must be \"secure\" or \"safe\" (with the quotes)",
+        Some("timeout" | "connect_timeout" | "remember") => "must be a whole number of seconds",
+        Some(_) => "must be a quoted string",
+        None => "not a `key = value` line (strings need quotes)",
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = &text[text.find(start)? + start.len()..];
+    Some(&rest[..rest.find(end)?])
+}
+
+/// The 1-based line of byte `offset`.
+fn line_number(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .unwrap_or(text)
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}
+
+/// The bare key set on line `n` (`key = ...`), if the line is one.
+fn key_on_line(text: &str, n: usize) -> Option<String> {
+    let line = text.lines().nth(n.checked_sub(1)?)?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    bare.then(|| key.to_owned())
+}
+
+/// The line that sets `key` (the first, outside any table, is the one serde read).
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .position(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == key))
+        .map(|i| i + 1)
 }
 
 fn is_root() -> bool {
@@ -194,6 +269,50 @@ mod tests {
             "url = \"https://x\"\ntoken = \"t\"\ntimeout = 1",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_line_and_key_never_the_value() {
+        let secret = "mfas_s3cr3tVALUE";
+        for (text, want) in [
+            (
+                format!("url = \"https://x\"\ntoken = {secret}\n"),
+                "line 2, key `token`: must be a quoted string",
+            ),
+            (
+                format!("url = \"https://x\"\ntoken = \"t\"\ntimeout = \"{secret}\"\n"),
+                "line 3, key `timeout`: must be a whole number",
+            ),
+            (
+                format!("url = \"https://x\"\ntoken = \"t\"\nfailmode = \"{secret}\"\n"),
+                "line 3, key `failmode`: must be \"secure\" or \"safe\"",
+            ),
+            (
+                format!("url = \"https://x\"\ntoken = \"t\"\n{secret}\n"),
+                "line 3: not a `key = value` line",
+            ),
+            (
+                format!("url = \"{secret}\"\ntoken = \"t\"\n"),
+                "line 1, key `url`: must start with https://",
+            ),
+            (
+                format!("url = \"https://x\"\ntoken = \"t\"\ntoken = \"{secret}\"\n"),
+                "line 3, key `token`: the key is set twice",
+            ),
+            (format!("token = \"{secret}\"\n"), "missing key `url`"),
+            (
+                format!("url = \"https://x\"\ntoken = \"t\"\n[prompts]\ntotp = {secret}\n"),
+                "line 4, key `totp`: must be a quoted string",
+            ),
+            (
+                "url = \"https://x\"\ntoken = \"t\"\ncolour = 1\n".to_owned(),
+                "unknown key `colour`",
+            ),
+        ] {
+            let error = parse(&text).unwrap_err();
+            assert!(error.contains(want), "{text}: {error}");
+            assert!(!error.contains("s3cr3t"), "{text}: {error}");
         }
     }
 

@@ -12,6 +12,7 @@ use mfa_wire::{
 };
 
 use crate::config::{FailMode, Prompts};
+use crate::refusal::Refusal;
 
 /// The PAM conversation, as the flow needs it.
 pub trait Conversation {
@@ -31,13 +32,53 @@ pub enum ApiError {
     Refused(String),
 }
 
-/// mfad's server API.
+/// Why the flow stopped before mfad decided.
+#[derive(Debug)]
+enum Stop {
+    Api(ApiError),
+    /// The module's deadline passed before it could ask mfad (a prompt answered late).
+    OutOfTime,
+    /// The conversation failed (no terminal, the client went away): a denial, not an outage.
+    Conversation(String),
+}
+
+impl From<ApiError> for Stop {
+    fn from(e: ApiError) -> Self {
+        Stop::Api(e)
+    }
+}
+
+/// mfad's server API. `limit` is the longest the whole call may take (the time left before
+/// the module's deadline, at most).
 pub trait MfaApi {
-    fn preauth(&self, req: &PreauthRequest) -> Result<PreauthResponse, ApiError>;
-    fn auth(&self, req: &ServerAuthRequest) -> Result<ServerAuthResponse, ApiError>;
-    fn status(&self, txid: &str, wait: Duration) -> Result<AuthStatus, ApiError>;
+    fn preauth(&self, req: &PreauthRequest, limit: Duration) -> Result<PreauthResponse, ApiError>;
+    fn auth(
+        &self,
+        req: &ServerAuthRequest,
+        limit: Duration,
+    ) -> Result<ServerAuthResponse, ApiError>;
+    /// A long poll: mfad answers when the push is decided, or after `wait`.
+    fn status(&self, txid: &str, wait: Duration, limit: Duration) -> Result<AuthStatus, ApiError>;
     /// Withdraws a pending push the module no longer waits for.
-    fn cancel(&self, txid: &str) -> Result<AuthStatus, ApiError>;
+    fn cancel(&self, txid: &str, why: Withdrawal, limit: Duration) -> Result<AuthStatus, ApiError>;
+}
+
+/// Why a push is withdrawn (`DELETE /v1/auth/{txid}?reason=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// The person typed a code instead.
+    CodeUsed,
+    /// The module gave up: its deadline, or too many polls.
+    Abandoned,
+}
+
+impl Withdrawal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Withdrawal::CodeUsed => "code_used",
+            Withdrawal::Abandoned => "abandoned",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,11 +102,34 @@ pub struct Settings<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Allow(String),
-    Deny(String),
+    /// mfad never answered this login and `failmode = "safe"`: allowed without MFA.
+    AllowFailSafe(String),
+    /// `why` goes to the log; the person is told `tell`.
+    Deny {
+        why: String,
+        tell: Refusal,
+    },
+}
+
+fn deny(why: impl Into<String>, tell: Refusal) -> Outcome {
+    Outcome::Deny {
+        why: why.into(),
+        tell,
+    }
 }
 
 /// The longest single status poll (mfad's limit).
 const MAX_POLL: Duration = Duration::from_secs(60);
+
+/// The longest any other call may take, when the deadline is further away.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest the withdrawal of a push may take.
+const WITHDRAW_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The most status polls one login makes: `timeout` (at most 600 s) in polls of up to 60 s
+/// needs 10 of them.
+pub const MAX_POLLS: u32 = 12;
 
 pub struct Flow<'a, C: Conversation, A: MfaApi> {
     pub login: &'a Login,
@@ -76,34 +140,90 @@ pub struct Flow<'a, C: Conversation, A: MfaApi> {
 }
 
 impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
+    /// Decides, and tells the person: why, when refused; `approved`, after a factor.
     pub fn run(&mut self) -> Outcome {
-        match self.decide() {
-            Ok(outcome) => outcome,
-            Err(ApiError::Refused(why)) => Outcome::Deny(format!("mfad refused: {why}")),
-            Err(ApiError::Unreachable(why)) => match self.settings.failmode {
-                FailMode::Secure => {
-                    Outcome::Deny(format!("mfad unreachable, failmode secure: {why}"))
-                }
-                FailMode::Safe => Outcome::Allow(format!("mfad unreachable, failmode safe: {why}")),
-            },
+        let outcome = self.outcome();
+        if let Outcome::Deny { tell, .. } = &outcome {
+            let line = format!("{} {}", self.settings.prompts.denied, tell.line());
+            self.conv.error(line.trim());
         }
+        outcome
     }
 
-    fn decide(&mut self) -> Result<Outcome, ApiError> {
-        let pre = self.api.preauth(&PreauthRequest {
+    fn outcome(&mut self) -> Outcome {
+        let req = PreauthRequest {
             user: self.login.user.clone(),
             host: self.login.host.clone(),
             service: self.login.service.clone(),
             client_ip: self.login.client_ip.clone(),
-        })?;
+        };
+        let pre = self
+            .budget(CALL_TIMEOUT)
+            .and_then(|limit| Ok(self.api.preauth(&req, limit)?));
+        // Safe mode is only for an mfad that has answered nothing for this login: once it
+        // has (a preauth, a pending push), losing it denies, or killing mfad during a push
+        // would be a way in.
+        let pre = match pre {
+            Ok(pre) => pre,
+            Err(Stop::Api(ApiError::Unreachable(why))) => {
+                return match self.settings.failmode {
+                    FailMode::Secure => deny(
+                        format!("mfad unreachable, failmode secure: {why}"),
+                        Refusal::Unreachable,
+                    ),
+                    FailMode::Safe => {
+                        Outcome::AllowFailSafe(format!("mfad unreachable, failmode safe: {why}"))
+                    }
+                };
+            }
+            Err(stop) => return stopped(stop),
+        };
+        match self.decide(pre) {
+            Ok(outcome) => outcome,
+            Err(Stop::Api(ApiError::Unreachable(why))) => deny(
+                format!(
+                    "mfad lost after it answered this login (failmode safe does not apply): {why}"
+                ),
+                Refusal::Unreachable,
+            ),
+            Err(stop) => stopped(stop),
+        }
+    }
+
+    /// The time a call may take: `natural`, or what is left before the deadline if that is
+    /// less. Nothing left: no call.
+    fn budget(&self, natural: Duration) -> Result<Duration, Stop> {
+        let left = self
+            .settings
+            .deadline
+            .saturating_duration_since((self.now)());
+        if left.is_zero() {
+            return Err(Stop::OutOfTime);
+        }
+        Ok(left.min(natural))
+    }
+
+    /// Withdraws a push, best effort, within the time left (and briefly: nothing waits on it).
+    fn withdraw(&self, txid: &str, why: Withdrawal) {
+        if let Ok(limit) = self.budget(WITHDRAW_TIMEOUT) {
+            let _ = self.api.cancel(txid, why, limit);
+        }
+    }
+
+    fn decide(&mut self, pre: PreauthResponse) -> Result<Outcome, Stop> {
         let reason = pre.reason.clone().unwrap_or_default();
         match pre.result {
             PreauthResult::Allow => return Ok(Outcome::Allow(format!("preauth: {reason}"))),
-            PreauthResult::Deny => return Ok(Outcome::Deny(format!("preauth: {reason}"))),
+            PreauthResult::Deny => {
+                let tell = Refusal::from_reason(&reason);
+                return Ok(deny(format!("preauth: {reason}"), tell));
+            }
             PreauthResult::Enroll => {
                 // The reason says how to get enrolled: the person must read it.
-                self.conv.error(&reason);
-                return Ok(Outcome::Deny(format!("preauth: not enrolled: {reason}")));
+                return Ok(deny(
+                    format!("preauth: not enrolled: {reason}"),
+                    Refusal::NotEnrolled(reason),
+                ));
             }
             PreauthResult::Auth => {}
         }
@@ -113,8 +233,9 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
         let allows = |m: &str| pre.methods.iter().any(|x| x == m);
         if self.settings.push_only {
             if !allows("push") {
-                return Ok(Outcome::Deny(
-                    "push_only, but this login does not allow push".into(),
+                return Ok(deny(
+                    "push_only, but this login does not allow push",
+                    Refusal::Policy,
                 ));
             }
             return self.push(false, None);
@@ -128,29 +249,33 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             let password = self.ask(&self.settings.prompts.password.clone())?;
             self.finish(self.request(AuthMethod::Password, None, Some(password), None))
         } else {
-            Ok(Outcome::Deny(format!(
-                "no method this module can use (offered: {:?})",
-                pre.methods
-            )))
+            Ok(deny(
+                format!("no method this module can use (offered: {:?})", pre.methods),
+                Refusal::Policy,
+            ))
         }
     }
 
     /// Every one of `required`, in one request: the password first, then the code or the push.
-    fn all_of(&mut self, required: &[String]) -> Result<Outcome, ApiError> {
+    fn all_of(&mut self, required: &[String]) -> Result<Outcome, Stop> {
         let needs = |m: &str| required.iter().any(|x| x == m);
         if let Some(other) = required
             .iter()
             .find(|m| !["push", "totp", "password"].contains(&m.as_str()))
         {
-            return Ok(Outcome::Deny(format!(
-                "this login needs {other}, which this module cannot ask for"
-            )));
+            return Ok(deny(
+                format!("this login needs {other}, which this module cannot ask for"),
+                Refusal::Policy,
+            ));
         }
         if self.settings.push_only && (needs("password") || needs("totp")) {
-            return Ok(Outcome::Deny(format!(
-                "push_only, but this login needs {} (which need a prompt)",
-                required.join(" and ")
-            )));
+            return Ok(deny(
+                format!(
+                    "push_only, but this login needs {} (which need a prompt)",
+                    required.join(" and ")
+                ),
+                Refusal::Policy,
+            ));
         }
         let password = if needs("password") {
             Some(self.ask(&self.settings.prompts.password.clone())?)
@@ -167,11 +292,17 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
         }
     }
 
-    fn ask(&mut self, text: &str) -> Result<String, ApiError> {
-        // A conversation that fails (no terminal, client gone) is a denial, not an outage.
-        self.conv
-            .prompt(text, false)
-            .map_err(|e| ApiError::Refused(format!("conversation failed: {e}")))
+    fn ask(&mut self, text: &str) -> Result<String, Stop> {
+        self.conv.prompt(text, false).map_err(Stop::Conversation)
+    }
+
+    /// A factor the person gave was accepted: say so (`approved`; empty: say nothing).
+    fn verified(&mut self, why: &str) -> Outcome {
+        let approved = &self.settings.prompts.approved;
+        if !approved.is_empty() {
+            self.conv.info(approved);
+        }
+        Outcome::Allow(why.to_owned())
     }
 
     fn request(
@@ -199,8 +330,8 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
 
     /// Sends `req`; when mfad says the password has expired, asks for a new one (twice) and
     /// sends it again with the change.
-    fn send(&mut self, mut req: ServerAuthRequest) -> Result<ServerAuthResponse, ApiError> {
-        let answer = self.api.auth(&req)?;
+    fn send(&mut self, mut req: ServerAuthRequest) -> Result<ServerAuthResponse, Stop> {
+        let answer = self.api.auth(&req, self.budget(CALL_TIMEOUT)?)?;
         if answer.change_password != Some(true)
             || req.password.is_none()
             || req.new_password.is_some()
@@ -218,7 +349,7 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             });
         }
         req.new_password = Some(Password(new));
-        self.api.auth(&req)
+        Ok(self.api.auth(&req, self.budget(CALL_TIMEOUT)?)?)
     }
 
     fn warn(&mut self, answer: &ServerAuthResponse) {
@@ -228,16 +359,16 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
     }
 
     /// Sends a request that is decided at once (no push).
-    fn finish(&mut self, req: ServerAuthRequest) -> Result<Outcome, ApiError> {
+    fn finish(&mut self, req: ServerAuthRequest) -> Result<Outcome, Stop> {
         let answer = self.send(req)?;
         self.warn(&answer);
         Ok(match answer.result {
-            AuthResult::Allow => Outcome::Allow("verified".into()),
-            _ => Outcome::Deny(answer.reason.unwrap_or_else(|| "refused".into())),
+            AuthResult::Allow => self.verified("verified"),
+            _ => refused(answer.reason, "refused"),
         })
     }
 
-    fn push(&mut self, interactive: bool, password: Option<String>) -> Result<Outcome, ApiError> {
+    fn push(&mut self, interactive: bool, password: Option<String>) -> Result<Outcome, Stop> {
         let req = self.request(
             AuthMethod::Push,
             None,
@@ -248,10 +379,10 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
         self.warn(&sent);
         let txid = match (sent.result, sent.txid) {
             (AuthResult::Allow, _) => return Ok(Outcome::Allow(sent.reason.unwrap_or_default())),
-            (AuthResult::Deny, _) => return Ok(Outcome::Deny(sent.reason.unwrap_or_default())),
+            (AuthResult::Deny, _) => return Ok(refused(sent.reason, "push refused")),
             (AuthResult::Pending, Some(txid)) => txid,
             (AuthResult::Pending, None) => {
-                return Err(ApiError::Refused("pending push without txid".into()));
+                return Err(ApiError::Refused("pending push without txid".into()).into());
             }
         };
         if interactive {
@@ -264,16 +395,18 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             let code = answer.trim();
             if !code.is_empty() {
                 // The person chose a code: withdraw the push so it neither lingers on their
-                // devices nor expires into a counted failure. Best effort.
-                let _ = self.api.cancel(&txid);
-                return self.code(code, password);
+                // devices nor expires into a counted failure. Best effort, and after the
+                // check, so a slow withdrawal cannot use up the check's time.
+                let outcome = self.code(code, password);
+                self.withdraw(&txid, Withdrawal::CodeUsed);
+                return outcome;
             }
         }
         self.wait_for(&txid)
     }
 
     /// A typed code: TOTP, or a recovery code (mfad tells them apart).
-    fn code(&mut self, code: &str, password: Option<String>) -> Result<Outcome, ApiError> {
+    fn code(&mut self, code: &str, password: Option<String>) -> Result<Outcome, Stop> {
         let req = self.request(
             AuthMethod::Totp,
             Some(code.trim().to_owned()),
@@ -283,36 +416,85 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
         let answer = self.send(req)?;
         self.warn(&answer);
         Ok(match answer.result {
-            AuthResult::Allow => Outcome::Allow("verification code accepted".into()),
-            _ => Outcome::Deny(answer.reason.unwrap_or_else(|| "code refused".into())),
+            AuthResult::Allow => self.verified("verification code accepted"),
+            _ => refused(answer.reason, "code refused"),
         })
     }
 
-    fn wait_for(&mut self, txid: &str) -> Result<Outcome, ApiError> {
-        loop {
+    fn wait_for(&mut self, txid: &str) -> Result<Outcome, Stop> {
+        // A well-behaved mfad holds each poll for its whole wait, so MAX_POLLS is more than
+        // any login needs; it bounds the requests even against one that answers at once.
+        for _ in 0..MAX_POLLS {
             let left = self
                 .settings
                 .deadline
                 .saturating_duration_since((self.now)());
-            if left.is_zero() {
-                let _ = self.api.cancel(txid);
-                return Ok(Outcome::Deny(
-                    "timed out waiting for the push to be approved".into(),
+            // Whole seconds, never 0 (a sub-second remainder rounded down to `wait=0` is a
+            // busy loop), and a second to spare for the answer to come back in.
+            let wait = left.saturating_sub(Duration::from_secs(1)).as_secs();
+            if wait == 0 {
+                self.withdraw(txid, Withdrawal::Abandoned);
+                return Ok(deny(
+                    "timed out waiting for the push to be approved",
+                    Refusal::PushTimedOut,
                 ));
             }
-            let status = self.api.status(txid, left.min(MAX_POLL))?;
+            let wait = Duration::from_secs(wait).min(MAX_POLL);
+            let status = self
+                .api
+                .status(txid, wait, self.budget(wait + CALL_TIMEOUT)?)?;
             match status.result {
-                AuthResult::Allow => return Ok(Outcome::Allow("push approved".into())),
+                AuthResult::Allow => return Ok(self.verified("push approved")),
                 AuthResult::Deny => {
-                    return Ok(Outcome::Deny(format!(
-                        "push {}: {}",
-                        status.state,
-                        status.reason.unwrap_or_default()
-                    )));
+                    let tell = Refusal::from_push(&status.state, status.reason.as_deref());
+                    return Ok(deny(
+                        format!(
+                            "push {}: {}",
+                            status.state,
+                            status.reason.unwrap_or_default()
+                        ),
+                        tell,
+                    ));
                 }
                 AuthResult::Pending => {}
             }
         }
+        self.withdraw(txid, Withdrawal::Abandoned);
+        Ok(deny(
+            format!(
+                "mfad answered \"pending\" {MAX_POLLS} times before the push's deadline; gave up"
+            ),
+            Refusal::HostRefused,
+        ))
+    }
+}
+
+/// A denial by mfad, with its reason (or `otherwise`) for the log.
+fn refused(reason: Option<String>, otherwise: &str) -> Outcome {
+    let why = reason.unwrap_or_else(|| otherwise.to_owned());
+    let tell = Refusal::from_reason(&why);
+    deny(why, tell)
+}
+
+/// A stop that is a denial whatever failmode says (an outage after mfad answered is handled
+/// by the caller).
+fn stopped(stop: Stop) -> Outcome {
+    match stop {
+        Stop::Api(ApiError::Refused(why)) => {
+            let tell = match Refusal::from_reason(&why) {
+                locked @ Refusal::LockedOut(_) => locked,
+                _ => Refusal::HostRefused,
+            };
+            deny(format!("mfad refused: {why}"), tell)
+        }
+        Stop::Api(ApiError::Unreachable(why)) => {
+            deny(format!("mfad unreachable: {why}"), Refusal::Unreachable)
+        }
+        Stop::OutOfTime => deny(
+            "timeout passed before mfad could be asked (a prompt answered too late)",
+            Refusal::OutOfTime,
+        ),
+        Stop::Conversation(e) => deny(format!("conversation failed: {e}"), Refusal::Conversation),
     }
 }
 

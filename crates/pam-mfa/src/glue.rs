@@ -2,6 +2,7 @@
 #![allow(unsafe_code)] // pam_hooks! exports `extern "C"` symbols with #[unsafe(no_mangle)].
 
 use std::ffi::CStr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use pam::constants::{
@@ -61,21 +62,36 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// PAM_RHOST as mfad's `client_ip`: only an IP address. sshd with `UseDNS yes` puts the
+/// client's host name there, which mfad refuses; then no address is sent (so no trusted
+/// network and no per-address lockout apply to the login).
+fn client_ip(rhost: Option<&str>, log: &mut Log) -> Option<String> {
+    let rhost = rhost?;
+    if rhost.parse::<IpAddr>().is_ok() {
+        return Some(rhost.to_owned());
+    }
+    log.debug(&format!(
+        "PAM_RHOST {rhost} is not an IP address (sshd UseDNS yes?): no client_ip sent to mfad"
+    ));
+    None
+}
+
 impl PamHooks for PamMfa {
     fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
         let args: Vec<String> = args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        let parsed = args::parse(args.iter().map(String::as_str));
-        let mut log = Log::new(parsed.as_ref().map(|a| a.debug).unwrap_or(true));
-        let args = match parsed {
+        let args = match args::parse(args.iter().map(String::as_str)) {
             Ok(a) => a,
             Err(e) => {
-                log.warn(&format!("denied: {e}"));
+                // Echoed to stderr whatever `debug` says: a typo in pam.d should be seen.
+                let socket = args::syslog_socket(args.iter().map(String::as_str));
+                Log::new(true, socket.as_deref()).warn(&format!("denied: {e}"));
                 return PamResultCode::PAM_AUTH_ERR;
             }
         };
+        let mut log = Log::new(args.debug, args.syslog_socket.as_deref());
         // Deny by default: an unreadable or malformed config is a denial, whatever failmode says.
         let config = match config::load(&args.config) {
             Ok(c) => c,
@@ -91,11 +107,12 @@ impl PamHooks for PamMfa {
                 return code;
             }
         };
+        let rhost = item::<pam::items::RHost>(pamh).filter(|h| !h.is_empty());
         let login = Login {
             user,
             host: config.host.clone().unwrap_or_else(host_name),
             service: item::<pam::items::Service>(pamh).unwrap_or_else(|| "unknown".into()),
-            client_ip: item::<pam::items::RHost>(pamh).filter(|h| !h.is_empty()),
+            client_ip: client_ip(rhost.as_deref(), &mut log),
         };
         let api = match HttpApi::new(&config) {
             Ok(api) => api,
@@ -131,16 +148,20 @@ impl PamHooks for PamMfa {
             "user {} service {} from {}",
             login.user,
             login.service,
-            login.client_ip.as_deref().unwrap_or("local")
+            rhost.as_deref().unwrap_or("local")
         );
         match outcome {
             Outcome::Allow(why) => {
                 log.info(&format!("allowed {who}: {why}"));
                 PamResultCode::PAM_SUCCESS
             }
-            Outcome::Deny(why) => {
+            Outcome::AllowFailSafe(why) => {
+                log.warn(&format!("allowed {who} WITHOUT MFA: {why}"));
+                PamResultCode::PAM_SUCCESS
+            }
+            // The flow has told the person why.
+            Outcome::Deny { why, .. } => {
                 log.warn(&format!("denied {who}: {why}"));
-                conv.error(&config.prompts.denied);
                 PamResultCode::PAM_AUTH_ERR
             }
         }

@@ -11,16 +11,13 @@ use serde::de::DeserializeOwned;
 use ureq::tls::{RootCerts, TlsConfig};
 
 use crate::config::PamConfig;
-use crate::flow::{ApiError, MfaApi};
+use crate::flow::{ApiError, MfaApi, Withdrawal};
 
 /// Where Debian/Ubuntu and Red Hat keep the system's trusted CAs.
 const SYSTEM_CA_BUNDLES: [&str; 2] = [
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
 ];
-
-/// Time for a plain call; a status poll gets its wait on top.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct HttpApi {
     agent: ureq::Agent,
@@ -52,12 +49,17 @@ impl HttpApi {
         })
     }
 
-    fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ApiError> {
+    fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        limit: Duration,
+    ) -> Result<T, ApiError> {
         let response = self
             .agent
             .post(format!("{}{path}", self.base))
             .config()
-            .timeout_global(Some(CALL_TIMEOUT))
+            .timeout_global(Some(limit))
             .build()
             .header("Authorization", &self.auth)
             .send_json(body);
@@ -123,15 +125,19 @@ fn read<T: DeserializeOwned>(
 }
 
 impl MfaApi for HttpApi {
-    fn preauth(&self, req: &PreauthRequest) -> Result<PreauthResponse, ApiError> {
-        self.post("/v1/preauth", req)
+    fn preauth(&self, req: &PreauthRequest, limit: Duration) -> Result<PreauthResponse, ApiError> {
+        self.post("/v1/preauth", req, limit)
     }
 
-    fn auth(&self, req: &ServerAuthRequest) -> Result<ServerAuthResponse, ApiError> {
-        self.post("/v1/auth", req)
+    fn auth(
+        &self,
+        req: &ServerAuthRequest,
+        limit: Duration,
+    ) -> Result<ServerAuthResponse, ApiError> {
+        self.post("/v1/auth", req, limit)
     }
 
-    fn status(&self, txid: &str, wait: Duration) -> Result<AuthStatus, ApiError> {
+    fn status(&self, txid: &str, wait: Duration, limit: Duration) -> Result<AuthStatus, ApiError> {
         let response = self
             .agent
             .get(format!(
@@ -140,19 +146,23 @@ impl MfaApi for HttpApi {
                 wait.as_secs()
             ))
             .config()
-            .timeout_global(Some(wait + CALL_TIMEOUT))
+            .timeout_global(Some(limit))
             .build()
             .header("Authorization", &self.auth)
             .call();
         read(response)
     }
 
-    fn cancel(&self, txid: &str) -> Result<AuthStatus, ApiError> {
+    fn cancel(&self, txid: &str, why: Withdrawal, limit: Duration) -> Result<AuthStatus, ApiError> {
         let response = self
             .agent
-            .delete(format!("{}/v1/auth/{txid}", self.base))
+            .delete(format!(
+                "{}/v1/auth/{txid}?reason={}",
+                self.base,
+                why.as_str()
+            ))
             .config()
-            .timeout_global(Some(CALL_TIMEOUT))
+            .timeout_global(Some(limit))
             .build()
             .header("Authorization", &self.auth)
             .call();

@@ -10,3 +10,4 @@ pub mod flow;
 mod glue;
 pub mod http;
 pub mod log;
+pub mod refusal;

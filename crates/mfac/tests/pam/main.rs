@@ -268,12 +268,17 @@ pub struct Outcome {
 
 impl Login {
     pub fn start(service: &str, user: &str, ops: &[&str]) -> Self {
+        Self::start_from(service, user, RHOST, ops)
+    }
+
+    /// As `start`, with PAM_RHOST `rhost`.
+    pub fn start_from(service: &str, user: &str, rhost: &str, ops: &[&str]) -> Self {
         let started = Instant::now();
         // pamtester prints PAM_TEXT_INFO with stdio; line-buffer it so the number shows as soon
         // as the script prints it, as on a terminal.
         let mut child = Command::new("stdbuf")
             .args(["-oL", "pamtester", "-v", "-I"])
-            .arg(format!("rhost={RHOST}"))
+            .arg(format!("rhost={rhost}"))
             .args([service, user])
             .args(ops)
             .stdin(Stdio::null())

@@ -1,9 +1,11 @@
 //! The flow against a scripted conversation and a scripted mfad.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use super::*;
+use crate::refusal::Refusal;
 
 #[derive(Default)]
 struct Script {
@@ -11,11 +13,16 @@ struct Script {
     prompts: Vec<(String, bool)>,
     errors: Vec<String>,
     infos: Vec<String>,
+    /// A clock each prompt moves on by the given time (a person typing slowly).
+    typing: Option<(Rc<Cell<Instant>>, Duration)>,
 }
 
 impl Conversation for Script {
     fn prompt(&mut self, text: &str, echo: bool) -> Result<String, String> {
         self.prompts.push((text.to_owned(), echo));
+        if let Some((clock, took)) = &self.typing {
+            clock.set(clock.get() + *took);
+        }
         self.answers
             .pop_front()
             .unwrap_or(Err("no answer scripted".into()))
@@ -35,30 +42,45 @@ struct FakeMfad {
     status: RefCell<VecDeque<Result<AuthStatus, ApiError>>>,
     auth_requests: RefCell<Vec<ServerAuthRequest>>,
     cancelled: RefCell<Vec<String>>,
+    /// The `wait` of each status poll.
+    waits: RefCell<Vec<Duration>>,
+    /// The time limit of each call.
+    limits: RefCell<Vec<Duration>>,
+    withdrawals: RefCell<Vec<Withdrawal>>,
 }
 
 impl MfaApi for FakeMfad {
-    fn preauth(&self, _: &PreauthRequest) -> Result<PreauthResponse, ApiError> {
+    fn preauth(&self, _: &PreauthRequest, limit: Duration) -> Result<PreauthResponse, ApiError> {
+        self.limits.borrow_mut().push(limit);
         self.preauth
             .borrow_mut()
             .pop_front()
             .unwrap_or(Err(ApiError::Refused("unscripted".into())))
     }
-    fn auth(&self, req: &ServerAuthRequest) -> Result<ServerAuthResponse, ApiError> {
+    fn auth(
+        &self,
+        req: &ServerAuthRequest,
+        limit: Duration,
+    ) -> Result<ServerAuthResponse, ApiError> {
+        self.limits.borrow_mut().push(limit);
         self.auth_requests.borrow_mut().push(req.clone());
         self.auth
             .borrow_mut()
             .pop_front()
             .unwrap_or(Err(ApiError::Refused("unscripted".into())))
     }
-    fn status(&self, _: &str, _: Duration) -> Result<AuthStatus, ApiError> {
+    fn status(&self, _: &str, wait: Duration, limit: Duration) -> Result<AuthStatus, ApiError> {
+        self.limits.borrow_mut().push(limit);
+        self.waits.borrow_mut().push(wait);
         self.status
             .borrow_mut()
             .pop_front()
             .unwrap_or(Err(ApiError::Refused("unscripted".into())))
     }
-    fn cancel(&self, txid: &str) -> Result<AuthStatus, ApiError> {
+    fn cancel(&self, txid: &str, why: Withdrawal, limit: Duration) -> Result<AuthStatus, ApiError> {
+        self.limits.borrow_mut().push(limit);
         self.cancelled.borrow_mut().push(txid.to_owned());
+        self.withdrawals.borrow_mut().push(why);
         Err(ApiError::Refused("cancel is best effort".into()))
     }
 }
@@ -144,7 +166,7 @@ fn run(mfad: &FakeMfad, conv: &mut Script, failmode: FailMode, push_only: bool) 
 }
 
 fn allowed(o: &Outcome) -> bool {
-    matches!(o, Outcome::Allow(_))
+    matches!(o, Outcome::Allow(_) | Outcome::AllowFailSafe(_))
 }
 
 #[test]
@@ -186,6 +208,7 @@ fn a_typed_code_is_verified_as_totp_instead() {
     assert_eq!(sent[1].method, AuthMethod::Totp);
     assert_eq!(sent[1].passcode.as_deref(), Some("123456"));
     assert_eq!(*mfad.cancelled.borrow(), ["tx"], "the push is withdrawn");
+    assert_eq!(*mfad.withdrawals.borrow(), [Withdrawal::CodeUsed]);
 }
 
 #[test]
@@ -201,7 +224,10 @@ fn totp_only_logins_get_the_code_prompt() {
     };
     assert_eq!(
         run(&mfad, &mut conv, FailMode::Secure, false),
-        Outcome::Deny("because".into())
+        Outcome::Deny {
+            why: "because".into(),
+            tell: Refusal::Policy
+        }
     );
     assert_eq!(
         conv.prompts,
@@ -291,29 +317,36 @@ fn the_module_stops_at_its_own_deadline() {
         client_ip: None,
     };
     let prompts = Prompts::default();
+    // Enter pressed 29 s into a 30 s timeout: no time for a poll, just for the withdrawal.
+    let start = Instant::now();
+    let clock = Rc::new(Cell::new(start));
     let mut conv = Script {
         answers: [Ok(String::new())].into(),
+        typing: Some((clock.clone(), Duration::from_secs(29))),
         ..Default::default()
     };
-    let past = Instant::now();
+    let now = move || clock.get();
     let mut flow = Flow {
         login: &login,
         settings: Settings {
             failmode: FailMode::Safe,
             push_only: false,
-            deadline: past,
+            deadline: start + Duration::from_secs(30),
             prompts: &prompts,
             remember: 0,
         },
         conv: &mut conv,
         api: &mfad,
-        now: &Instant::now,
+        now: &now,
     };
     match flow.run() {
-        Outcome::Deny(why) => assert!(why.contains("timed out"), "{why}"),
+        Outcome::Deny { why, .. } => assert!(why.contains("timed out"), "{why}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(*mfad.cancelled.borrow(), ["tx"], "the push is withdrawn");
+    assert!(mfad.waits.borrow().is_empty());
+    assert_eq!(mfad.limits.borrow().last(), Some(&Duration::from_secs(1)));
+    assert_eq!(*mfad.withdrawals.borrow(), [Withdrawal::Abandoned]);
 }
 
 fn password(p: &str) -> Option<mfa_wire::Password> {
@@ -421,7 +454,7 @@ fn an_expired_password_is_changed_then_the_login_goes_on() {
         Some("654321"),
         "the same code again"
     );
-    assert_eq!(conv.infos, ["2 recovery codes left"]);
+    assert_eq!(conv.infos, ["2 recovery codes left", "Approved."]);
 }
 
 #[test]
@@ -437,7 +470,10 @@ fn mismatched_new_passwords_deny_without_a_second_request() {
     };
     assert_eq!(
         run(&mfad, &mut conv, FailMode::Secure, false),
-        Outcome::Deny("the new passwords do not match".into())
+        Outcome::Deny {
+            why: "the new passwords do not match".into(),
+            tell: Refusal::PasswordsDiffer
+        }
     );
     assert_eq!(mfad.auth_requests.borrow().len(), 1);
 }
@@ -453,7 +489,10 @@ fn enroll_shows_its_reason_and_denies() {
     }));
     let mut conv = Script::default();
     assert!(!allowed(&run(&mfad, &mut conv, FailMode::Safe, false)));
-    assert_eq!(conv.errors, ["ask an admin: mfac client add tux"]);
+    assert_eq!(
+        conv.errors,
+        ["Access denied. Ask an admin: mfac client add tux"]
+    );
     assert!(conv.prompts.is_empty());
 }
 
@@ -465,7 +504,7 @@ fn push_only_cannot_give_a_password() {
         .push_back(pre_all(&["push", "password"]));
     let mut conv = Script::default();
     match run(&mfad, &mut conv, FailMode::Secure, true) {
-        Outcome::Deny(why) => assert!(why.contains("push_only"), "{why}"),
+        Outcome::Deny { why, .. } => assert!(why.contains("push_only"), "{why}"),
         other => panic!("{other:?}"),
     }
     assert!(mfad.auth_requests.borrow().is_empty());
@@ -520,4 +559,307 @@ fn remember_asks_mfad_for_an_elevated_session() {
         mfad.auth_requests.borrow()[0].remember,
         Some(mfa_wire::Remember::Seconds(900))
     );
+}
+
+#[test]
+fn safe_mode_applies_only_while_mfad_has_answered_nothing() {
+    fn lost<T>() -> Result<T, ApiError> {
+        Err(ApiError::Unreachable("connection reset".into()))
+    }
+    // Never answered: safe mode allows, and says so (the module logs it as a warning).
+    let mfad = FakeMfad::default();
+    mfad.preauth.borrow_mut().push_back(lost());
+    match run(&mfad, &mut Script::default(), FailMode::Safe, false) {
+        Outcome::AllowFailSafe(why) => assert!(why.contains("connection reset"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // Answered the preauth, then lost while sending the push.
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push", "totp"]));
+    mfad.auth.borrow_mut().push_back(lost());
+    assert!(!allowed(&run(
+        &mfad,
+        &mut Script::default(),
+        FailMode::Safe,
+        false
+    )));
+    // Answered with a pending push, then lost during the long poll.
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push", "totp"]));
+    mfad.auth.borrow_mut().push_back(pending(Some(42)));
+    mfad.status.borrow_mut().push_back(lost());
+    let mut conv = Script {
+        answers: [Ok(String::new())].into(),
+        ..Default::default()
+    };
+    match run(&mfad, &mut conv, FailMode::Safe, false) {
+        Outcome::Deny { why, .. } => assert!(why.contains("failmode safe does not apply"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // Lost (a 5xx) while checking a typed code.
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["totp"]));
+    mfad.auth
+        .borrow_mut()
+        .push_back(Err(ApiError::Unreachable("mfad answered HTTP 503".into())));
+    let mut conv = Script {
+        answers: [Ok("123456".into())].into(),
+        ..Default::default()
+    };
+    assert!(!allowed(&run(&mfad, &mut conv, FailMode::Safe, false)));
+}
+
+/// An mfad (or something in front of it) that answers every poll at once still gets only
+/// MAX_POLLS of them, each with a wait of at least a second.
+#[test]
+fn polls_are_bounded_and_never_without_a_wait() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push"]));
+    mfad.auth.borrow_mut().push_back(pending(None));
+    mfad.status
+        .borrow_mut()
+        .extend((0..1000).map(|_| status(AuthResult::Pending, "pending")));
+    match run(&mfad, &mut Script::default(), FailMode::Secure, true) {
+        Outcome::Deny { why, .. } => assert!(why.contains("gave up"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let waits = mfad.waits.borrow();
+    assert_eq!(waits.len(), MAX_POLLS as usize);
+    assert!(
+        waits.iter().all(|w| *w >= Duration::from_secs(1)),
+        "{waits:?}"
+    );
+    assert_eq!(*mfad.cancelled.borrow(), ["tx"], "the push is withdrawn");
+}
+
+/// In the last second before the deadline the module stops instead of polling with wait=0.
+#[test]
+fn less_than_two_seconds_left_is_a_timeout_not_a_zero_wait() {
+    let mfad = FakeMfad::default();
+    mfad.preauth
+        .borrow_mut()
+        .push_back(pre(PreauthResult::Auth, &["push"]));
+    mfad.auth.borrow_mut().push_back(pending(None));
+    let login = Login {
+        user: "tux".into(),
+        host: "h".into(),
+        service: "imap".into(),
+        client_ip: None,
+    };
+    let prompts = Prompts::default();
+    let mut conv = Script::default();
+    let mut flow = Flow {
+        login: &login,
+        settings: Settings {
+            failmode: FailMode::Secure,
+            push_only: true,
+            deadline: Instant::now() + Duration::from_millis(1900),
+            prompts: &prompts,
+            remember: 0,
+        },
+        conv: &mut conv,
+        api: &mfad,
+        now: &Instant::now,
+    };
+    match flow.run() {
+        Outcome::Deny { why, .. } => assert!(why.contains("timed out"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(mfad.waits.borrow().is_empty(), "{:?}", mfad.waits.borrow());
+}
+
+/// Every call gets at most the time left before the deadline, counted from the module's
+/// start; a prompt answered after the deadline asks mfad nothing more.
+#[test]
+fn every_call_is_bounded_by_the_time_left() {
+    for (typing, want_calls) in [(25, 2), (31, 1)] {
+        let mfad = FakeMfad::default();
+        mfad.preauth
+            .borrow_mut()
+            .push_back(pre(PreauthResult::Auth, &["totp"]));
+        mfad.auth.borrow_mut().push_back(answer(AuthResult::Allow));
+        let start = Instant::now();
+        let clock = Rc::new(Cell::new(start));
+        let mut conv = Script {
+            answers: [Ok("123456".into())].into(),
+            typing: Some((clock.clone(), Duration::from_secs(typing))),
+            ..Default::default()
+        };
+        let login = Login {
+            user: "tux".into(),
+            host: "h".into(),
+            service: "sshd".into(),
+            client_ip: None,
+        };
+        let prompts = Prompts::default();
+        let now = move || clock.get();
+        let outcome = Flow {
+            login: &login,
+            settings: Settings {
+                failmode: FailMode::Safe,
+                push_only: false,
+                deadline: start + Duration::from_secs(30),
+                prompts: &prompts,
+                remember: 0,
+            },
+            conv: &mut conv,
+            api: &mfad,
+            now: &now,
+        }
+        .run();
+        let limits = mfad.limits.borrow();
+        assert_eq!(limits.len(), want_calls, "{limits:?}");
+        assert_eq!(limits[0], CALL_TIMEOUT, "the preauth, at the start");
+        if typing < 30 {
+            assert!(allowed(&outcome), "{outcome:?}");
+            assert_eq!(
+                limits[1],
+                Duration::from_secs(30 - typing),
+                "the code check"
+            );
+        } else {
+            match outcome {
+                Outcome::Deny { why, .. } => assert!(why.contains("timeout passed"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
+/// Every refusal ends with one error line: the `denied` prompt and the cause, in words the
+/// person can act on. A factor that was accepted gets the `approved` text.
+#[test]
+fn each_refusal_tells_the_person_why_in_one_line() {
+    let push_then = |s: Result<AuthStatus, ApiError>| {
+        let mfad = FakeMfad::default();
+        mfad.preauth
+            .borrow_mut()
+            .push_back(pre(PreauthResult::Auth, &["push"]));
+        mfad.auth.borrow_mut().push_back(pending(None));
+        mfad.status.borrow_mut().push_back(s);
+        mfad
+    };
+    let denied_status = |state: &str, reason: &str| {
+        let mut s = status(AuthResult::Deny, state).unwrap();
+        s.reason = Some(reason.into());
+        Ok(s)
+    };
+    let totp_then = |reason: &str| {
+        let mfad = FakeMfad::default();
+        mfad.preauth
+            .borrow_mut()
+            .push_back(pre(PreauthResult::Auth, &["totp"]));
+        let mut a = answer(AuthResult::Deny).unwrap();
+        a.reason = Some(reason.into());
+        mfad.auth.borrow_mut().push_back(Ok(a));
+        mfad
+    };
+    let preauth_then = |p: Result<PreauthResponse, ApiError>| {
+        let mfad = FakeMfad::default();
+        mfad.preauth.borrow_mut().push_back(p);
+        mfad
+    };
+    let mut locked = pre(PreauthResult::Deny, &[]).unwrap();
+    locked.reason =
+        Some("user tux is locked out until 2026-12-01T22:51:00Z (5 failed attempts)".into());
+    let cases = [
+        (
+            totp_then("invalid or already used code"),
+            "wrong or was already used",
+        ),
+        (
+            totp_then("invalid or already used recovery code"),
+            "recovery code is wrong",
+        ),
+        (
+            push_then(denied_status("denied", "denied by tux")),
+            "The push was denied on your device.",
+        ),
+        (
+            push_then(denied_status("denied", "wrong number")),
+            "wrong number",
+        ),
+        (
+            push_then(denied_status("expired", "timeout")),
+            "The push timed out",
+        ),
+        (
+            preauth_then(Ok(locked)),
+            "Locked out after too many failed attempts until 2026-12-01T22:51:00Z",
+        ),
+        (
+            preauth_then(Err(ApiError::Unreachable("connection refused".into()))),
+            "The MFA server cannot be reached",
+        ),
+        (
+            preauth_then(Err(ApiError::Refused("HTTP 401: invalid API token".into()))),
+            "refused this host's request",
+        ),
+        (
+            preauth_then(pre(PreauthResult::Deny, &[])),
+            "does not allow this login",
+        ),
+    ];
+    for (mfad, want) in cases {
+        let mut conv = Script {
+            answers: [Ok("123456".into())].into(),
+            ..Default::default()
+        };
+        // No prompt for a push: push_only (a login that allows only TOTP is then refused).
+        let push_only = mfad
+            .preauth
+            .borrow()
+            .front()
+            .is_some_and(|p| p.as_ref().is_ok_and(|p| p.methods == ["push"]));
+        let outcome = run(&mfad, &mut conv, FailMode::Secure, push_only);
+        assert!(!allowed(&outcome), "{outcome:?}");
+        assert_eq!(conv.errors.len(), 1, "{:?}", conv.errors);
+        let line = &conv.errors[0];
+        assert!(line.starts_with("Access denied. "), "{line}");
+        assert!(line.contains(want), "{want}: {line}");
+        assert!(!line.contains('\n'), "{line}");
+    }
+    // The module's own deadline, during the push.
+    let mfad = push_then(status(AuthResult::Pending, "pending"));
+    let login = Login {
+        user: "tux".into(),
+        host: "h".into(),
+        service: "imap".into(),
+        client_ip: None,
+    };
+    let prompts = Prompts::default();
+    let mut conv = Script::default();
+    Flow {
+        login: &login,
+        settings: Settings {
+            failmode: FailMode::Secure,
+            push_only: true,
+            deadline: Instant::now() + Duration::from_millis(1500),
+            prompts: &prompts,
+            remember: 0,
+        },
+        conv: &mut conv,
+        api: &mfad,
+        now: &Instant::now,
+    }
+    .run();
+    assert!(
+        conv.errors[0].contains("The push timed out"),
+        "{:?}",
+        conv.errors
+    );
+    // Accepted: the `approved` text, no error.
+    let mfad = push_then(status(AuthResult::Allow, "approved"));
+    let mut conv = Script::default();
+    assert!(allowed(&run(&mfad, &mut conv, FailMode::Secure, true)));
+    assert_eq!(conv.infos, ["Approved."]);
+    assert!(conv.errors.is_empty());
 }

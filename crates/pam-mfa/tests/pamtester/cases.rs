@@ -3,6 +3,11 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{Pamtester, Service, Setup};
 
+/// Whether the person was told `line` (the module's last message, after "Access denied.").
+fn told(out: &str, line: &str) -> bool {
+    out.contains(&format!("Access denied. {line}"))
+}
+
 fn authenticate(
     setup: &Setup,
     config_extra: &str,
@@ -32,6 +37,7 @@ fn push_approved_with_the_number_from_the_prompt() {
     });
     assert!(ok, "{out}");
     assert!(out.contains("successfully authenticated"), "{out}");
+    assert!(out.contains("Approved."), "the approved text: {out}");
 }
 
 #[test]
@@ -44,6 +50,7 @@ fn push_denied() {
     });
     assert!(!ok, "{out}");
     assert!(out.contains("push denied"), "{out}");
+    assert!(told(&out, "The push was denied on your device."), "{out}");
 }
 
 #[test]
@@ -57,6 +64,10 @@ fn push_timed_out() {
     assert!(!ok, "{out}");
     assert!(out.contains("push expired: timeout"), "{out}");
     assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        told(&out, "The push timed out before it was approved"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -74,6 +85,10 @@ fn totp_right_wrong_and_replayed() {
     });
     assert!(!ok, "replayed code accepted: {out}");
     assert!(out.contains("invalid or already used code"), "{out}");
+    assert!(
+        told(&out, "The verification code is wrong or was already used"),
+        "{out}"
+    );
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let (ok, _) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
         pam.expect("Verification code:");
@@ -102,6 +117,7 @@ fn mfad_down_denies_with_failmode_secure_and_allows_with_safe() {
     let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |_, _| {});
     assert!(!ok, "{out}");
     assert!(out.contains("failmode secure"), "{out}");
+    assert!(told(&out, "The MFA server cannot be reached"), "{out}");
     let (ok, out) = authenticate(&setup, "", "failmode=safe", "192.0.2.1", |_, _| {});
     assert!(ok, "{out}");
     assert!(out.contains("failmode safe"), "{out}");
@@ -275,4 +291,54 @@ fn a_user_who_must_enrol_is_told_how() {
     let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |_, _| {});
     assert!(!ok, "{out}");
     assert!(out.contains("mfac client password tux"), "{out}");
+}
+
+/// Safe mode is for an mfad that never answered: once it has answered this login (here: a
+/// pending push), losing it denies. Killing mfad during a push must not be a way in.
+#[test]
+fn mfad_killed_while_a_push_is_pending_denies_even_in_safe_mode() {
+    let mut setup = Setup::new("auth_timeout = 60", "push,totp");
+    let config = setup.pam_config("failmode = \"safe\"");
+    let service = Service::new(&format!("config={}", config.display()));
+    let mut pam = Pamtester::start(&service, "tux", "192.0.2.1");
+    pam.number();
+    pam.type_line("");
+    // Let the module's long poll reach mfad, then kill mfad (SIGKILL, as a crash would).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while setup.pending_pushes() == 0 {
+        assert!(Instant::now() < deadline, "no push reached tux");
+        crate::harness::nap(100);
+    }
+    crate::harness::nap(500);
+    setup.daemon.take().unwrap().stop();
+    let (ok, out) = pam.finish();
+    assert!(
+        !ok,
+        "a login was allowed after mfad died during its push: {out}"
+    );
+    assert!(out.contains("failmode safe does not apply"), "{out}");
+}
+
+/// Too many wrong codes lock the user out; the next login is told until when.
+#[test]
+fn a_locked_out_user_is_told_until_when() {
+    let setup = Setup::new("max_failed_attempts = 2\nblock_duration = 300", "totp");
+    let wrong = if setup.totp_code() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..2 {
+        let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |pam, _| {
+            pam.expect("Verification code:");
+            pam.type_line(wrong);
+        });
+        assert!(!ok, "{out}");
+    }
+    let (ok, out) = authenticate(&setup, "", "", "192.0.2.1", |_, _| {});
+    assert!(!ok, "{out}");
+    assert!(
+        told(&out, "Locked out after too many failed attempts until 20"),
+        "{out}"
+    );
 }

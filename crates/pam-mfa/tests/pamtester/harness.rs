@@ -1,6 +1,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
@@ -74,10 +75,16 @@ impl Setup {
             .dir
             .path()
             .join(format!("pam-{}.toml", NEXT.fetch_add(1, Ordering::SeqCst)));
+        // 10 s unless `extra` says otherwise.
+        let timeout = if extra.lines().any(|l| l.starts_with("timeout")) {
+            ""
+        } else {
+            "timeout = 10\n"
+        };
         std::fs::write(
             &path,
             format!(
-                "url = \"{url}\"\ntoken = \"{}\"\ntimeout = 10\n{extra}",
+                "url = \"{url}\"\ntoken = \"{}\"\n{timeout}{extra}",
                 self.token
             ),
         )
@@ -286,5 +293,31 @@ impl Drop for Pamtester {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A syslog daemon for one test: a datagram socket the module is pointed at with
+/// `syslog_socket=PATH` (there is no /dev/log here).
+pub struct SyslogListener {
+    pub path: PathBuf,
+    socket: UnixDatagram,
+}
+
+impl SyslogListener {
+    pub fn new(dir: &Path) -> Self {
+        let path = dir.join(format!("syslog-{}", NEXT.fetch_add(1, Ordering::SeqCst)));
+        let socket = UnixDatagram::bind(&path).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        Self { path, socket }
+    }
+
+    /// The lines received so far (each datagram is one syslog line).
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        lines
     }
 }

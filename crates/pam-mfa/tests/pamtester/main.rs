@@ -4,4 +4,6 @@
 
 mod cases;
 mod harness;
+mod logs;
+mod requests;
 mod tls;
