@@ -3,6 +3,7 @@
 
 mod support;
 
+mod enroll;
 mod input;
 mod nodes;
 mod notify;
