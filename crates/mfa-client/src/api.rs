@@ -127,8 +127,9 @@ impl Api {
         self.endpoint.display()
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        let body = self.call(Method::GET, path, None).await?;
+    /// A POST without a body.
+    pub async fn post<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        let body = self.call(Method::POST, path, None).await?;
         self.decode(&body)
     }
 

@@ -4,12 +4,12 @@ use clap::{Parser, Subcommand};
 
 /// mfa, the end-user client of an mfa server: approve or deny login pushes, show TOTP codes.
 ///
-/// The config (server URL and this client's key) is read from --config, else
+/// The config (server URL, this client's key and TOTP secret) is read from --config, else
 /// $MFA_CLIENT_CONFIG, else $XDG_CONFIG_HOME/mfa/client.toml, else ~/.config/mfa/client.toml.
 #[derive(Debug, Parser)]
 #[command(name = "mfa", version)]
 pub struct Args {
-    /// Path of the client config (TOML: server, key).
+    /// Path of the client config (TOML: server, key, [totp]).
     #[arg(long, global = true, value_name = "PATH", env = "MFA_CLIENT_CONFIG")]
     pub config: Option<PathBuf>,
 
@@ -19,7 +19,8 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Save the server URL and this client's key (mode 0600), after checking the key works.
+    /// Check this client's key, fetch its TOTP secret (the server hands it out once) and save
+    /// both with the server URL (mode 0600).
     Enroll {
         /// The mfa server, e.g. https://mfa.example.org or http://127.0.0.1:8420.
         #[arg(long, value_name = "URL")]
@@ -28,14 +29,16 @@ pub enum Command {
         /// it out of the shell history and the process list).
         #[arg(long, value_name = "KEY")]
         key: Option<String>,
-        /// Save without asking the server whether the key works.
+        /// Save without asking the server: the key is not checked and no TOTP secret is
+        /// fetched (`mfa code` then does not work until `mfa enroll` runs without it).
         #[arg(long)]
         no_check: bool,
     },
     /// Wait for login requests and answer them (approve with the number shown at the login
     /// prompt, d to deny, r to report "this was not me").
     Listen,
-    /// Print the current TOTP code and how many seconds it stays valid.
+    /// Print the current TOTP code and how many seconds it stays valid, computed from the saved
+    /// secret (no network).
     Code {
         /// Print {"code": ..., "valid_for_seconds": ...}.
         #[arg(long)]

@@ -1,5 +1,6 @@
-//! The client's config file: which server, and this client's key. A secret, so it is written
-//! with mode 0600 in a 0700 directory, and refused when anyone but its owner may read it.
+//! The client's config file: which server, this client's key, and its TOTP seed (handed out
+//! once by `mfa enroll`). Secrets, so it is written with mode 0600 in a 0700 directory, and
+//! refused when anyone but its owner may read it.
 
 use std::fs::{DirBuilder, File};
 use std::io::{Read as _, Write as _};
@@ -7,6 +8,8 @@ use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use mfa_otp::{Algorithm, Digits, Secret, Totp, TotpParams};
+use mfa_wire::EnrollResponse;
 use serde::{Deserialize, Serialize};
 
 use crate::endpoint::Endpoint;
@@ -19,13 +22,71 @@ pub struct ClientConfig {
     pub server: String,
     /// This client's key (`mfak_...`), from `mfac client add`.
     pub key: String,
+    /// `[totp]`: the seed `mfa code` computes codes from; absent until the server handed it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<TotpSeed>,
 }
 
 impl ClientConfig {
-    /// Checks both fields; the endpoint the server URL names.
+    /// Checks every field; the endpoint the server URL names.
     pub fn validate(&self) -> anyhow::Result<Endpoint> {
         check_key(&self.key)?;
+        if let Some(seed) = &self.totp {
+            seed.totp().context("[totp]")?;
+        }
         Endpoint::parse(&self.server)
+    }
+}
+
+/// `[totp]`: the TOTP seed as `POST /v1/client/enroll` answered it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpSeed {
+    /// Base32.
+    pub secret: String,
+    /// `SHA1`, `SHA256` or `SHA512`.
+    pub algorithm: String,
+    pub digits: u8,
+    /// Seconds per code.
+    pub period: u32,
+}
+
+/// Never prints the seed.
+impl std::fmt::Debug for TotpSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpSeed")
+            .field("secret", &"<redacted>")
+            .field("algorithm", &self.algorithm)
+            .field("digits", &self.digits)
+            .field("period", &self.period)
+            .finish()
+    }
+}
+
+impl From<EnrollResponse> for TotpSeed {
+    fn from(r: EnrollResponse) -> Self {
+        Self {
+            secret: r.totp_secret,
+            algorithm: r.algorithm,
+            digits: r.digits,
+            period: r.period,
+        }
+    }
+}
+
+impl TotpSeed {
+    /// The code generator; an error names the field that is wrong (never the secret).
+    pub fn totp(&self) -> anyhow::Result<Totp> {
+        let secret = Secret::from_base32(&self.secret)
+            .map_err(|e| anyhow::anyhow!("secret is not a valid TOTP secret: {e}"))?;
+        let algorithm: Algorithm = self
+            .algorithm
+            .parse()
+            .map_err(|e| anyhow::anyhow!("algorithm: {e}"))?;
+        let digits = Digits::new(self.digits).map_err(|e| anyhow::anyhow!("digits: {e}"))?;
+        let params = TotpParams::new(algorithm, digits, self.period)
+            .map_err(|e| anyhow::anyhow!("period: {e}"))?;
+        Ok(Totp::new(secret, params))
     }
 }
 
@@ -109,9 +170,14 @@ pub fn load(path: &Path) -> anyhow::Result<ClientConfig> {
     Ok(config)
 }
 
-/// Writes the config atomically (a temp file in the same directory, renamed over the old one),
-/// mode 0600; missing directories are created 0700.
-pub fn save(path: &Path, config: &ClientConfig) -> anyhow::Result<()> {
+/// Creates the config's directory (0700) and checks a file can be written there, so that a
+/// seed the server hands out once is not lost to a directory that cannot be written.
+pub fn check_writable(path: &Path) -> anyhow::Result<()> {
+    temp_file(path).map(drop)
+}
+
+/// An empty 0600 temp file next to `path` (its directory created 0700 if missing).
+fn temp_file(path: &Path) -> anyhow::Result<(PathBuf, tempfile::NamedTempFile)> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -121,17 +187,25 @@ pub fn save(path: &Path, config: &ClientConfig) -> anyhow::Result<()> {
         .mode(0o700)
         .create(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
-    let text = toml::to_string(config).context("cannot encode the config")?;
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(".client.toml.")
         .permissions(std::fs::Permissions::from_mode(0o600))
         .tempfile_in(&dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
+    Ok((dir, tmp))
+}
+
+/// Writes the config atomically (a temp file in the same directory, renamed over the old one),
+/// mode 0600; missing directories are created 0700.
+pub fn save(path: &Path, config: &ClientConfig) -> anyhow::Result<()> {
+    let text = toml::to_string(config).context("cannot encode the config")?;
+    let (dir, mut tmp) = temp_file(path)?;
     // The umask cannot widen 0600, but say it explicitly rather than trust the default.
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot set the mode of a file in {}", dir.display()))?;
-    let header = "# mfa client config (mfa enroll). Holds this client's key: keep it mode 0600.\n";
+    let header = "# mfa client config (mfa enroll). Holds this client's key and TOTP secret: \
+                  keep it mode 0600.\n";
     tmp.write_all(header.as_bytes())
         .and_then(|()| tmp.write_all(text.as_bytes()))
         .and_then(|()| tmp.as_file().sync_all())
@@ -152,7 +226,104 @@ mod tests {
         ClientConfig {
             server: "http://127.0.0.1:8420".into(),
             key: "mfak_abc".into(),
+            totp: None,
         }
+    }
+
+    fn seed() -> TotpSeed {
+        TotpSeed {
+            // RFC 6238's SHA-1 test seed, "12345678901234567890".
+            secret: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".into(),
+            algorithm: "SHA1".into(),
+            digits: 8,
+            period: 30,
+        }
+    }
+
+    #[test]
+    fn the_seed_is_saved_in_a_totp_table_and_makes_the_rfc_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.toml");
+        let config = ClientConfig {
+            totp: Some(seed()),
+            ..sample()
+        };
+        save(&path, &config).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[totp]\nsecret = \"GEZDGNBV"), "{text}");
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded, config);
+        // RFC 6238 appendix B: T = 59 s gives 94287082 with SHA-1 and 8 digits.
+        assert_eq!(loaded.totp.unwrap().totp().unwrap().code_at(59), "94287082");
+        // A config without [totp] (an older mfa, or `--no-check`) still loads.
+        save(&path, &sample()).unwrap();
+        assert_eq!(load(&path).unwrap().totp, None);
+    }
+
+    #[test]
+    fn a_bad_seed_is_one_line_without_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.toml");
+        for (change, expect) in [
+            (
+                TotpSeed {
+                    secret: "not base32 at all!".into(),
+                    ..seed()
+                },
+                "secret",
+            ),
+            (
+                TotpSeed {
+                    algorithm: "MD5".into(),
+                    ..seed()
+                },
+                "algorithm",
+            ),
+            (
+                TotpSeed {
+                    digits: 4,
+                    ..seed()
+                },
+                "digits",
+            ),
+            (
+                TotpSeed {
+                    period: 0,
+                    ..seed()
+                },
+                "period",
+            ),
+        ] {
+            let bad = ClientConfig {
+                totp: Some(change),
+                ..sample()
+            };
+            save(&path, &bad).unwrap();
+            let err = format!("{:#}", load(&path).unwrap_err());
+            assert!(err.contains(expect) && err.contains("[totp]"), "{err}");
+            assert!(!err.contains('\n'), "{err}");
+            assert!(
+                !err.contains("not base32 at all"),
+                "the secret leaked: {err}"
+            );
+        }
+        assert!(!format!("{:?}", seed()).contains("GEZDGNBV"));
+    }
+
+    #[test]
+    fn check_writable_creates_the_directory_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/client.toml");
+        check_writable(&path).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("new")).unwrap().count(),
+            0
+        );
+        let mode = std::fs::metadata(dir.path().join("new"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 
     #[test]

@@ -110,8 +110,8 @@ mod tests {
     fn api_paths_go_under_the_base_path() {
         let e = Endpoint::parse("https://example.org/mfa/").unwrap();
         assert_eq!(
-            e.http_url("/v1/client/totp").as_str(),
-            "https://example.org/mfa/v1/client/totp"
+            e.http_url("/v1/client/enroll").as_str(),
+            "https://example.org/mfa/v1/client/enroll"
         );
         assert_eq!(e.display(), "https://example.org/mfa");
         assert!(e.is_tls());

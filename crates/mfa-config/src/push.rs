@@ -49,6 +49,10 @@ pub struct WebhookConfig {
     pub url: String,
     /// `GET` or `POST`. POST sends a JSON body with the same fields as the placeholders.
     pub method: HttpMethod,
+    /// Whether `{number}` carries the number of a push with number matching. Off: it is empty,
+    /// so the number is only ever read at the login prompt. On weakens number matching: whoever
+    /// sees the notification can approve without looking at the login.
+    pub include_number: bool,
 }
 
 impl Default for WebhookConfig {
@@ -56,6 +60,7 @@ impl Default for WebhookConfig {
         Self {
             url: String::new(),
             method: HttpMethod::Get,
+            include_number: false,
         }
     }
 }
@@ -75,6 +80,10 @@ pub struct NtfyConfig {
     pub server: String,
     /// Access token for the ntfy server (sent as a bearer token); empty for none.
     pub token: String,
+    /// With number matching on, offer three numbers to tap (one of them right) instead of
+    /// Open / Deny / "This was not me". Weakens number matching: a random tap is right one
+    /// time in three.
+    pub number_choices: bool,
 }
 
 impl Default for NtfyConfig {
@@ -82,6 +91,7 @@ impl Default for NtfyConfig {
         Self {
             server: "https://ntfy.sh".to_owned(),
             token: String::new(),
+            number_choices: false,
         }
     }
 }

@@ -3,8 +3,10 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use mfa_secrets::Token;
-use mfa_wire::{ClientDecision, CodeResponse, DecisionResult, PendingRequest};
+use mfa_wire::{ClientDecision, DecisionResult, EnrollResponse, PendingRequest};
 
 use crate::extract::{ApiJson, ApiPath, AuthClient, PeerIp};
 use crate::push::{self, Channel};
@@ -33,17 +35,36 @@ pub async fn decide(
     ))
 }
 
-/// `GET /v1/client/totp`: this client's current TOTP code and how long it stays valid.
-pub async fn totp_code(
+/// `POST /v1/client/enroll`: hands this client its TOTP seed, once. The store marks it
+/// delivered in the same statement that reads it, so of racing calls exactly one gets it;
+/// the rest, and every later call, get 410 until an admin resets the seed. A client key stolen
+/// after enrolment thus yields no TOTP codes.
+pub async fn enroll(
     State(state): State<AppState>,
     AuthClient(client, _): AuthClient,
-) -> Result<Json<CodeResponse>, ApiError> {
-    let (totp, _) = state.store.client_totp(&client.alias).await?;
-    let now = state.clock.now().unix_secs();
-    Ok(Json(CodeResponse {
-        code: totp.code_at(now),
-        valid_for_seconds: totp.remaining(now),
-    }))
+) -> Result<impl IntoResponse, ApiError> {
+    let alias = &client.alias;
+    let Some(totp) = state
+        .store
+        .deliver_client_totp(alias, state.clock.now())
+        .await?
+    else {
+        tracing::warn!(client = %alias, "TOTP seed asked for again after it was delivered");
+        return Err(ApiError::Gone(format!(
+            "the TOTP seed of client {alias} was delivered before (to the first `mfa enroll`); \
+             it is handed out once: ask an admin for `mfac client reset-totp {alias}`, then run \
+             `mfa enroll` again"
+        )));
+    };
+    tracing::info!(client = %alias, "TOTP seed delivered");
+    let body = EnrollResponse {
+        alias: alias.to_string(),
+        totp_secret: totp.secret.to_base32(),
+        algorithm: totp.params.algorithm.to_string(),
+        digits: totp.params.digits.get(),
+        period: totp.params.period,
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
 }
 
 /// `POST /v1/notify/{token}`: a decision carried by a single-use approve token (ntfy action

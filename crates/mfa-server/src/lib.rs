@@ -49,7 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/client/ws", get(ws::upgrade))
         .route("/v1/client/requests", get(client_api::pending))
         .route("/v1/client/requests/{txid}", post(client_api::decide))
-        .route("/v1/client/totp", get(client_api::totp_code))
+        .route("/v1/client/enroll", post(client_api::enroll))
         .route("/v1/notify/{token}", post(client_api::decide_by_token))
         .route("/approve/{token}", get(web::page).post(web::submit))
         .route("/v1/otp/credentials", post(otp_api::create_credential))

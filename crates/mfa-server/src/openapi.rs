@@ -67,7 +67,7 @@ gets 429 `locked_out` on every authenticated endpoint until the lock ends.";
         ops::client_ws,
         ops::client_requests,
         ops::client_decide,
-        ops::client_totp,
+        ops::client_enroll,
         ops::notify_decide,
         ops::approve_page,
         ops::approve_submit,
@@ -168,7 +168,7 @@ pub struct Health {
 /// `#[utoipa::path]`. They are never called; the handlers are in the other modules.
 pub mod ops {
     use mfa_wire::{
-        AuthStatus, ClientDecision, CodeResponse, DecisionResult, ErrorBody, NewOneTimeCode,
+        AuthStatus, ClientDecision, DecisionResult, EnrollResponse, ErrorBody, NewOneTimeCode,
         NewOtpCredential, NewVaultApp, OneTimeCode, OtpCredential, PendingRequest, PreauthRequest,
         PreauthResponse, ServerAuthRequest, ServerAuthResponse, StepupRequest, VaultApp, VaultCode,
         VerifyCode, VerifyResult,
@@ -486,21 +486,32 @@ pub mod ops {
     )]
     pub fn client_decide() {}
 
-    /// The client's current TOTP code
+    /// Fetch this client's TOTP seed, once
+    ///
+    /// What `mfa enroll` calls: the answer is the client's TOTP seed and its parameters, and
+    /// the server marks the seed delivered in the same statement, so of racing calls exactly
+    /// one gets it. Every later call is 410 until an admin runs `mfac client reset-totp ALIAS`
+    /// (which makes a new seed deliverable once). The client computes its codes itself; the
+    /// server never hands out codes, so a client key stolen after enrolment yields none. No
+    /// request body.
     #[utoipa::path(
-        get,
-        path = "/v1/client/totp",
+        post,
+        path = "/v1/client/enroll",
         tag = "client",
         security(("client_key" = [])),
         responses(
-            (status = 200, description = "The code and how long it stays valid.", body = CodeResponse),
+            (status = 200, description = "The seed (sent with `Cache-Control: no-store`).", body = EnrollResponse,
+                example = json!({"alias": "tux", "totp_secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+                                 "algorithm": "SHA1", "digits": 6, "period": 30})),
             (status = 401, description = NO_CLIENT_KEY, body = ErrorBody),
+            (status = 410, description = "`gone`: the seed was delivered before; the message says to ask an \
+                admin for `mfac client reset-totp ALIAS`.", body = ErrorBody),
             (status = 429, description = LOCKED, body = ErrorBody),
             (status = 500, description = INTERNAL, body = ErrorBody),
             (status = 503, description = UNAVAILABLE, body = ErrorBody),
         )
     )]
-    pub fn client_totp() {}
+    pub fn client_enroll() {}
 
     /// Decide a push by its approve token (ntfy action buttons)
     ///

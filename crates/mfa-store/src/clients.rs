@@ -16,6 +16,9 @@ pub struct Client {
     pub totp: TotpParams,
     pub notify: Notify,
     pub created_at: Timestamp,
+    /// When the current TOTP seed was handed to the client (`mfa enroll`), or marked as for an
+    /// authenticator app only; `None`: the next [`Store::deliver_client_totp`] gets it.
+    pub totp_delivered_at: Option<Timestamp>,
 }
 
 /// How a client hears of a push besides its WebSocket.
@@ -64,7 +67,8 @@ pub struct NewClient<'a> {
 /// The public columns of a client, spliced into literal SQL (sqlx refuses run-time SQL strings).
 macro_rules! client_columns {
     () => {
-        "alias, totp_algorithm, totp_digits, totp_period, notify, ntfy_topic, created_at"
+        "alias, totp_algorithm, totp_digits, totp_period, notify, ntfy_topic, created_at, \
+         totp_delivered_at"
     };
 }
 
@@ -74,25 +78,31 @@ fn totp_aad(alias: &Alias) -> Vec<u8> {
 
 fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
     let alias: String = row.try_get("alias")?;
-    let algorithm: String = row.try_get("totp_algorithm")?;
-    let digits: i64 = row.try_get("totp_digits")?;
-    let period: i64 = row.try_get("totp_period")?;
-    let digits = u8::try_from(digits).map_err(invalid("totp_digits"))?;
-    let period = u32::try_from(period).map_err(invalid("totp_period"))?;
     let notify: Option<String> = row.try_get("notify")?;
     Ok(Client {
         notify: Notify::from_columns(notify.as_deref(), row.try_get("ntfy_topic")?)?,
         alias: Alias::new(&alias).map_err(invalid("alias"))?,
-        totp: TotpParams::new(
-            algorithm
-                .parse::<Algorithm>()
-                .map_err(invalid("totp_algorithm"))?,
-            Digits::new(digits).map_err(invalid("totp_digits"))?,
-            period,
-        )
-        .map_err(invalid("totp_period"))?,
+        totp: totp_params_from_row(row)?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        totp_delivered_at: row
+            .try_get::<Option<i64>, _>("totp_delivered_at")?
+            .map(Timestamp::from_millis),
     })
+}
+
+fn totp_params_from_row(row: &AnyRow) -> Result<TotpParams, StoreError> {
+    let algorithm: String = row.try_get("totp_algorithm")?;
+    let digits: i64 = row.try_get("totp_digits")?;
+    let period: i64 = row.try_get("totp_period")?;
+    TotpParams::new(
+        algorithm
+            .parse::<Algorithm>()
+            .map_err(invalid("totp_algorithm"))?,
+        Digits::new(u8::try_from(digits).map_err(invalid("totp_digits"))?)
+            .map_err(invalid("totp_digits"))?,
+        u32::try_from(period).map_err(invalid("totp_period"))?,
+    )
+    .map_err(invalid("totp_period"))
 }
 
 fn not_found(alias: &Alias) -> StoreError {
@@ -132,6 +142,7 @@ impl Store {
             totp: new.totp,
             notify: new.notify.clone(),
             created_at: new.now,
+            totp_delivered_at: None,
         })
     }
 
@@ -237,26 +248,74 @@ impl Store {
         one_row(done.rows_affected(), || format!("client {alias}"))
     }
 
-    /// Replaces the TOTP seed and parameters; replay tracking starts afresh for the new seed.
+    /// Replaces the TOTP seed and parameters; replay tracking starts afresh for the new seed,
+    /// and the new seed is deliverable once ([`Store::deliver_client_totp`]).
     pub async fn reset_client_totp(
         &self,
         alias: &Alias,
         secret: &Secret,
         totp: TotpParams,
     ) -> Result<(), StoreError> {
+        self.replace_client_totp(alias, secret, totp, None).await
+    }
+
+    /// [`Store::reset_client_totp`], with the new seed's delivery state set in the same
+    /// statement: `Some(now)` marks it delivered (for an authenticator app only), so no
+    /// client key ever fetches it, not even in a race with the reset.
+    pub async fn replace_client_totp(
+        &self,
+        alias: &Alias,
+        secret: &Secret,
+        totp: TotpParams,
+        delivered_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
         let sealed = self.sealer.seal(secret.as_bytes(), &totp_aad(alias))?;
         let done = sqlx::query(
             "UPDATE clients SET totp_sealed = $1, totp_algorithm = $2, totp_digits = $3, \
-             totp_period = $4, totp_last_step = NULL WHERE alias = $5",
+             totp_period = $4, totp_last_step = NULL, totp_delivered_at = $5 WHERE alias = $6",
         )
         .bind(sealed)
         .bind(totp.algorithm.to_string())
         .bind(i64::from(totp.digits.get()))
         .bind(i64::from(totp.period))
+        .bind(delivered_at.map(Timestamp::millis))
         .bind(alias.as_str())
         .execute(&self.pool)
         .await?;
         one_row(done.rows_affected(), || format!("client {alias}"))
+    }
+
+    /// Hands out the client's TOTP seed if it was not delivered yet, and marks it delivered
+    /// at `now`, in one conditional statement: exactly one caller gets it even when several
+    /// ask at once (on one node or several). `None`: delivered before.
+    ///
+    /// The seed comes back from the same statement (`RETURNING`), so a reset racing with it
+    /// cannot slip a new seed to this caller while marking the new one delivered.
+    pub async fn deliver_client_totp(
+        &self,
+        alias: &Alias,
+        now: Timestamp,
+    ) -> Result<Option<Totp>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE clients SET totp_delivered_at = $1 \
+             WHERE alias = $2 AND totp_delivered_at IS NULL \
+             RETURNING totp_sealed, totp_algorithm, totp_digits, totp_period",
+        )
+        .bind(now.millis())
+        .bind(alias.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            // Delivered before, or no such client.
+            self.client(alias).await?;
+            return Ok(None);
+        };
+        let sealed: Vec<u8> = row.try_get("totp_sealed")?;
+        let seed = self.sealer.open(&sealed, &totp_aad(alias))?;
+        Ok(Some(Totp {
+            secret: Secret::from_bytes(&seed).map_err(invalid("totp seed"))?,
+            params: totp_params_from_row(&row)?,
+        }))
     }
 
     /// The client's TOTP generator (seed unsealed) and the last step it accepted.

@@ -67,12 +67,33 @@ pub struct PendingRequest {
     pub number_required: bool,
 }
 
-/// `GET /v1/client/totp`: the client's current TOTP code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /v1/client/enroll`: this client's TOTP seed, answered once (later calls get 410 until
+/// an admin runs `mfac client reset-totp ALIAS`). `mfa enroll` stores it and `mfa code`
+/// computes codes from it; the server never hands out codes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct CodeResponse {
-    /// The current code.
-    pub code: String,
-    /// Seconds the code stays valid, counting this one.
-    pub valid_for_seconds: u64,
+pub struct EnrollResponse {
+    /// The client's alias, as its key authenticated it.
+    pub alias: String,
+    /// The seed, base32 without padding (RFC 4648), as in an otpauth:// URI.
+    pub totp_secret: String,
+    /// `SHA1`, `SHA256` or `SHA512`.
+    pub algorithm: String,
+    /// Digits per code: 6, 7 or 8.
+    pub digits: u8,
+    /// Seconds per code.
+    pub period: u32,
+}
+
+/// Never prints the seed.
+impl std::fmt::Debug for EnrollResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollResponse")
+            .field("alias", &self.alias)
+            .field("totp_secret", &"<redacted>")
+            .field("algorithm", &self.algorithm)
+            .field("digits", &self.digits)
+            .field("period", &self.period)
+            .finish()
+    }
 }

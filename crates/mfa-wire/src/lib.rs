@@ -9,7 +9,7 @@ mod server;
 mod vault;
 mod ws;
 
-pub use client::{ClientDecision, CodeResponse, Decision, DecisionResult, PendingRequest};
+pub use client::{ClientDecision, Decision, DecisionResult, EnrollResponse, PendingRequest};
 pub use otp::{
     NewOneTimeCode, NewOtpCredential, OneTimeCode, OtpCredential, OtpType, VerifyCode, VerifyResult,
 };

@@ -90,11 +90,16 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// Enrol a client: prints its key (once), TOTP secret, otpauth:// URI and QR code.
+    /// Enrol a client: prints its key (once), TOTP secret, otpauth:// URI and QR code. The
+    /// secret is also handed once to the first `mfa enroll` with the key.
     Add {
         alias: String,
         #[command(flatten)]
         notify: NotifyArgs,
+        /// The TOTP secret is for an authenticator app only: mark it delivered now, so no
+        /// `mfa enroll` ever receives it (`mfa code` then does not work for this client).
+        #[arg(long)]
+        authenticator_only: bool,
     },
     /// Change how a client hears of a push.
     Modify {
@@ -108,8 +113,14 @@ pub enum ClientCommand {
     Show { alias: String },
     /// Remove a client (refused while apps name it).
     Remove { alias: String },
-    /// Give a client a new TOTP secret; the old one stops working.
-    ResetTotp { alias: String },
+    /// Give a client a new TOTP secret; the old one stops working. The new one is handed once
+    /// to the next `mfa enroll`.
+    ResetTotp {
+        alias: String,
+        /// The new secret is for an authenticator app only: no `mfa enroll` receives it.
+        #[arg(long)]
+        authenticator_only: bool,
+    },
     /// Give a client a new key; the old one stops working.
     RotateKey { alias: String },
     /// Set a client's password (read from stdin, or asked for twice on a terminal; never an
@@ -290,6 +301,7 @@ impl Args {
             (None, Some(alias), _) => Command::Client(ClientCommand::Add {
                 alias,
                 notify: NotifyArgs::default(),
+                authenticator_only: false,
             }),
             (None, None, true) => Command::App(AppCommand::Add(AppAdd {
                 user: self.user.unwrap_or_default(),

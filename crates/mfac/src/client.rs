@@ -32,6 +32,9 @@ struct ClientView {
     /// `show` only: unused recovery codes.
     #[serde(skip_serializing_if = "Option::is_none")]
     recovery_codes_left: Option<i64>,
+    /// When the TOTP seed was handed to `mfa enroll` (or marked for an authenticator app
+    /// only); null: the first `mfa enroll` with the key gets it.
+    totp_delivered_at: Option<String>,
 }
 
 impl ClientView {
@@ -47,6 +50,7 @@ impl ClientView {
             apps,
             password: None,
             recovery_codes_left: None,
+            totp_delivered_at: c.totp_delivered_at.map(|t| t.to_string()),
         }
     }
 }
@@ -66,14 +70,20 @@ struct Enrolment {
     notify: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ntfy_topic: Option<String>,
+    /// True: the secret is marked delivered, no `mfa enroll` receives it.
+    authenticator_only: bool,
 }
 
 pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
     match cmd {
-        ClientCommand::Add { alias, notify } => {
+        ClientCommand::Add {
+            alias,
+            notify,
+            authenticator_only,
+        } => {
             let alias = parse_alias(&alias)?;
             let notify = parse_notify(&alias, &notify)?.unwrap_or_default();
-            add(ctx, &alias, notify).await
+            add(ctx, &alias, notify, authenticator_only).await
         }
         ClientCommand::Modify { alias, notify } => {
             let alias = parse_alias(&alias)?;
@@ -95,7 +105,10 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
                 format_args!("Client {alias} removed."),
             )
         }
-        ClientCommand::ResetTotp { alias } => reset_totp(ctx, &parse_alias(&alias)?).await,
+        ClientCommand::ResetTotp {
+            alias,
+            authenticator_only,
+        } => reset_totp(ctx, &parse_alias(&alias)?, authenticator_only).await,
         ClientCommand::RotateKey { alias } => rotate_key(ctx, &parse_alias(&alias)?).await,
         ClientCommand::Password { alias, remove } => {
             crate::credentials::password(ctx, &parse_alias(&alias)?, remove).await
@@ -239,7 +252,12 @@ fn new_totp(ctx: &Context) -> anyhow::Result<(Secret, TotpParams)> {
     Ok((secret, params))
 }
 
-async fn add(ctx: &Context, alias: &Alias, notify: Notify) -> anyhow::Result<()> {
+async fn add(
+    ctx: &Context,
+    alias: &Alias,
+    notify: Notify,
+    authenticator_only: bool,
+) -> anyhow::Result<()> {
     let key = Token::generate(CLIENT_KEY_PREFIX)?;
     let (secret, totp) = new_totp(ctx)?;
     ctx.store
@@ -252,13 +270,37 @@ async fn add(ctx: &Context, alias: &Alias, notify: Notify) -> anyhow::Result<()>
             now: ctx.now(),
         })
         .await?;
-    print_enrolment(ctx, alias, Some((&key, &notify)), &secret, totp)
+    if authenticator_only {
+        // Nobody holds the key yet, so marking it after the insert leaves no window.
+        ctx.store.deliver_client_totp(alias, ctx.now()).await?;
+    }
+    let seed = NewSeed {
+        secret: &secret,
+        totp,
+        authenticator_only,
+    };
+    print_enrolment(ctx, alias, Some((&key, &notify)), &seed)
 }
 
-async fn reset_totp(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
+async fn reset_totp(ctx: &Context, alias: &Alias, authenticator_only: bool) -> anyhow::Result<()> {
     let (secret, totp) = new_totp(ctx)?;
-    ctx.store.reset_client_totp(alias, &secret, totp).await?;
-    print_enrolment(ctx, alias, None, &secret, totp)
+    let delivered = authenticator_only.then(|| ctx.now());
+    ctx.store
+        .replace_client_totp(alias, &secret, totp, delivered)
+        .await?;
+    let seed = NewSeed {
+        secret: &secret,
+        totp,
+        authenticator_only,
+    };
+    print_enrolment(ctx, alias, None, &seed)
+}
+
+/// A TOTP secret just made, and whether `mfa enroll` may still fetch it.
+struct NewSeed<'a> {
+    secret: &'a Secret,
+    totp: TotpParams,
+    authenticator_only: bool,
 }
 
 async fn rotate_key(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
@@ -290,9 +332,9 @@ fn print_enrolment(
     ctx: &Context,
     alias: &Alias,
     new: Option<(&Token, &Notify)>,
-    secret: &Secret,
-    totp: TotpParams,
+    seed: &NewSeed<'_>,
 ) -> anyhow::Result<()> {
+    let (secret, totp) = (seed.secret, seed.totp);
     let key = new.map(|(key, _)| key);
     let notify = new.map(|(_, notify)| notify);
     let uri = OtpAuthUri {
@@ -316,6 +358,7 @@ fn print_enrolment(
         period: totp.period,
         notify: notify.map(notify_name),
         ntfy_topic: notify.and_then(ntfy_topic),
+        authenticator_only: seed.authenticator_only,
     };
     if ctx.json {
         return print_json(&enrolment);
@@ -340,6 +383,13 @@ fn print_enrolment(
     println!();
     println!("Scan with an authenticator app:");
     println!("{}", qr_for_terminal(&enrolment.otpauth_uri)?);
+    if seed.authenticator_only {
+        println!("This TOTP secret is for an authenticator app only: no `mfa enroll` receives it.");
+    } else {
+        println!(
+            "The first `mfa enroll` with this key fetches this TOTP secret, once, for `mfa code`."
+        );
+    }
     if let Some(key) = key {
         println!("{}", enroll_hint(ctx, key));
     }
@@ -347,6 +397,19 @@ fn print_enrolment(
         print_subscribe_hint(ctx, notify);
     }
     Ok(())
+}
+
+/// Where the TOTP seed stands, for `show`.
+fn describe_delivery(delivered_at: Option<&str>) -> String {
+    match delivered_at {
+        None => {
+            "not delivered yet (the first `mfa enroll` with the client's key fetches it)".to_owned()
+        }
+        Some(at) => format!(
+            "delivered {at} (to `mfa enroll`, or for an authenticator app only); \
+             `mfac client reset-totp` makes a new one"
+        ),
+    }
 }
 
 async fn list(ctx: &Context) -> anyhow::Result<()> {
@@ -390,6 +453,10 @@ async fn show(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
     );
     println!("notify:   {}", describe_notify(ctx, &client.notify));
     println!("created:  {}", view.created_at);
+    println!(
+        "seed:     {}",
+        describe_delivery(view.totp_delivered_at.as_deref())
+    );
     println!("password: {}", view.password.as_deref().unwrap_or("none"));
     println!(
         "recovery: {} unused code{}",

@@ -93,6 +93,7 @@ impl Inbox {
             "approved" => "was approved elsewhere".to_owned(),
             "denied" => format!("was denied elsewhere{}", because(reason)),
             "expired" => "expired without an answer".to_owned(),
+            "withdrawn" => format!("was {}", withdrawn(reason)),
             other => format!("is no longer open ({other})"),
         };
         self.say(format!(
@@ -132,6 +133,9 @@ impl Inbox {
             ),
             (true, "denied", _) => format!("Denied: {what}."),
             (true, other, _) => format!("{what}: {other}{}.", because(reason)),
+            (false, "withdrawn", _) => {
+                format!("Too late: {what} was already {}.", withdrawn(reason))
+            }
             (false, other, _) => {
                 format!("Too late: {what} was already {other}{}.", because(reason))
             }
@@ -286,6 +290,16 @@ fn describe(r: &PendingRequest) -> String {
         .map(|ip| format!(" from {ip}"))
         .unwrap_or_default();
     format!("{} on {} ({}){from}", r.user, r.host, r.service)
+}
+
+/// A push its server withdrew, in the server's words ("withdrawn: a code was used at the
+/// login"); a reason in other words goes in brackets.
+fn withdrawn(reason: Option<&str>) -> String {
+    match reason {
+        Some(r) if r.starts_with("withdrawn") => r.to_owned(),
+        Some(r) => format!("withdrawn ({r})"),
+        None => "withdrawn by the server that asked for it".to_owned(),
+    }
 }
 
 fn because(reason: Option<&str>) -> String {
@@ -498,6 +512,69 @@ mod tests {
             reason: None,
         });
         assert!(inbox.take().is_empty());
+    }
+
+    /// A push its server withdrew (a code typed at the login, the login gave up, mfad
+    /// restarted) shows the server's reason, not "denied elsewhere (cancelled)".
+    #[test]
+    fn a_push_withdrawn_by_its_server_shows_the_servers_reason() {
+        let mut inbox = Inbox::default();
+        inbox.on_message(ServerMessage::Request(request("first111", true)));
+        inbox.on_message(ServerMessage::Request(request("second22", true)));
+        inbox.take();
+        inbox.on_message(ServerMessage::Withdrawn {
+            txid: "first111".into(),
+            state: "withdrawn".into(),
+            reason: Some("withdrawn: a code was used at the login".into()),
+        });
+        let out = text(&inbox.take());
+        assert!(
+            out.starts_with(
+                "The login request for tux on linux.example.org (sshd) from 192.0.2.1 was withdrawn: a code was used at the login.\n"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("denied"), "{out}");
+        assert!(!out.contains("no longer open"), "{out}");
+        assert!(
+            out.contains("request:  second22\n"),
+            "the next one is shown: {out}"
+        );
+        // Without a reason: still not "denied".
+        inbox.on_message(ServerMessage::Withdrawn {
+            txid: "second22".into(),
+            state: "withdrawn".into(),
+            reason: None,
+        });
+        let out = text(&inbox.take());
+        assert!(
+            out.contains("was withdrawn by the server that asked for it."),
+            "{out}"
+        );
+        // An answer that crosses the withdrawal is told so, with the reason.
+        inbox.on_message(ServerMessage::Request(request("third333", true)));
+        inbox.on_line("42");
+        inbox.take();
+        inbox.on_message(result(
+            "third333",
+            "withdrawn",
+            false,
+            Some("withdrawn: the login gave up"),
+        ));
+        let out = text(&inbox.take());
+        assert_eq!(
+            out,
+            "Too late: tux on linux.example.org (sshd) from 192.0.2.1 was already withdrawn: the login gave up.\n"
+        );
+        // An older server's cancel reads as before.
+        inbox.on_message(ServerMessage::Request(request("fourth44", true)));
+        inbox.take();
+        inbox.on_message(ServerMessage::Withdrawn {
+            txid: "fourth44".into(),
+            state: "denied".into(),
+            reason: Some("cancelled".into()),
+        });
+        assert!(text(&inbox.take()).contains("was denied elsewhere (cancelled)."));
     }
 
     #[test]

@@ -116,7 +116,8 @@ fn enroll_says_when_the_server_cannot_be_reached() {
     let err = one_error_line(mfa(&path, &["enroll", "--server", &base, "--key", "a b"]));
     assert!(err.contains("spaces"), "{err}");
 
-    // --no-check saves it anyway; then `mfa code` says the server is down, in one line.
+    // --no-check saves it anyway, without a TOTP secret (that comes from the server); then
+    // `mfa code` says how to get one, in one line.
     let (ok, out, err) = mfa(
         &path,
         &["enroll", "--server", &base, "--key", "mfak_x", "--no-check"],
@@ -125,7 +126,8 @@ fn enroll_says_when_the_server_cannot_be_reached() {
     assert!(out.contains("not checked"), "{out}");
     assert_eq!(mode(&path), 0o600);
     let err = one_error_line(mfa(&path, &["code"]));
-    assert!(err.contains(&format!("cannot reach {base}")), "{err}");
+    assert!(err.contains("no TOTP secret"), "{err}");
+    assert!(err.contains("mfa enroll"), "{err}");
 }
 
 #[test]
@@ -217,4 +219,117 @@ fn listen_stops_with_one_line_when_the_key_stops_working() {
     drop(stdin);
     let err = one_error_line(outcome(out));
     assert!(err.contains("rejected this client's key"), "{err}");
+}
+
+/// The TOTP secret the server handed out, from a client config.
+fn saved_secret(config: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(config).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    table
+        .get("totp")
+        .map(|t| t["secret"].as_str().unwrap().to_owned())
+}
+
+/// A TOTP login for tux with `code`: mfad's verdict.
+fn totp_login(rig: &Rig, base: &str, code: &str) -> Value {
+    rig.post(
+        base,
+        "/v1/auth",
+        json!({"user": "tux", "host": "linux.example.org", "service": "sshd",
+               "client_ip": "192.0.2.1", "method": "totp", "passcode": code}),
+    )
+}
+
+fn code_of(config: &std::path::Path) -> String {
+    let (ok, out, err) = mfa(config, &["code", "--json"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["code"].as_str().unwrap().to_owned()
+}
+
+/// `mfa enroll` receives the seed once and keeps it in the 0600 config; `mfa code` computes
+/// codes from it, so it needs no server (and the server hands out no codes).
+#[test]
+fn enroll_saves_the_seed_and_code_works_without_the_server() {
+    let rig = Rig::new("");
+    let added = rig.mfac(&["client", "add", "tux"]);
+    let key = added["client_key"].as_str().unwrap().to_owned();
+    rig.app("tux");
+    let daemon = rig.start();
+    let config = rig.enroll("tux", &daemon.base, &key);
+    assert_eq!(mode(&config), 0o600);
+    assert_eq!(
+        saved_secret(&config).as_deref(),
+        added["totp_secret"].as_str(),
+        "the seed mfad holds"
+    );
+    daemon.stop();
+
+    let (ok, out, err) = mfa(&config, &["code"]);
+    assert!(ok, "mfa code needs the server: {err}");
+    let digits = out.split_whitespace().next().unwrap().to_owned();
+    assert!(out.contains("valid for"), "{out}");
+    // The code works for a login (one step of skew is allowed, should it roll over now).
+    let daemon = rig.start();
+    let v = totp_login(&rig, &daemon.base, &digits);
+    assert_eq!(v["result"], "allow", "{v}");
+}
+
+/// Whoever enrols second with the same key (another device, or a thief) gets no seed: the
+/// config is saved for `mfa listen`, with a warning naming `mfac client reset-totp`.
+/// Enrolling again where the seed is (after `mfac client rotate-key`) keeps it.
+#[test]
+fn only_the_first_enroll_gets_the_seed_until_it_is_reset() {
+    let rig = Rig::new("");
+    let key = rig.client("tux");
+    rig.app("tux");
+    let daemon = rig.start();
+    let first = rig.enroll("tux", &daemon.base, &key);
+    assert!(saved_secret(&first).is_some());
+
+    let second = rig.dir().join("second/client.toml");
+    let (ok, out, err) = mfa(
+        &second,
+        &["enroll", "--server", &daemon.base, "--key", &key],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("accepts this key"), "{out}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("mfa: warning: "), "{err}");
+    assert!(err.contains("mfac client reset-totp tux"), "{err}");
+    assert_eq!(saved_secret(&second), None);
+    let err = one_error_line(mfa(&second, &["code"]));
+    assert!(err.contains("no TOTP secret"), "{err}");
+    assert!(err.contains("mfac client reset-totp"), "{err}");
+
+    // A new key for the first device: enrolling it again keeps the seed it has.
+    let rotated = rig.mfac(&["client", "rotate-key", "tux"])["client_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kept = saved_secret(&first);
+    let (ok, out, err) = mfa(
+        &first,
+        &["enroll", "--server", &daemon.base, "--key", &rotated],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("Kept the TOTP secret"), "{out}");
+    assert!(err.is_empty(), "{err}");
+    assert_eq!(saved_secret(&first), kept);
+    let v = totp_login(&rig, &daemon.base, &code_of(&first));
+    assert_eq!(v["result"], "allow", "{v}");
+
+    // After a reset the next enroll gets the new seed; the old one no longer works.
+    rig.mfac(&["client", "reset-totp", "tux"]);
+    let (ok, _, err) = mfa(
+        &second,
+        &["enroll", "--server", &daemon.base, "--key", &rotated],
+    );
+    assert!(ok && err.is_empty(), "{err}");
+    assert!(saved_secret(&second).is_some());
+    assert_ne!(saved_secret(&second), kept);
+    let v = totp_login(&rig, &daemon.base, &code_of(&second));
+    assert_eq!(v["result"], "allow", "{v}");
+    let v = totp_login(&rig, &daemon.base, &code_of(&first));
+    assert_eq!(v["result"], "deny", "the old seed still works: {v}");
 }

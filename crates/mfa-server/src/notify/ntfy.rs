@@ -1,10 +1,15 @@
-//! ntfy: one JSON publish (`POST {server}/`) to the client's topic, with HTTP action buttons
-//! that call `POST {host_addr}/v1/notify/{token}`, so the phone's ntfy app alone can answer.
+//! ntfy: one JSON publish (`POST {server}/`) to the client's topic, with action buttons, so the
+//! phone's ntfy app alone can answer. HTTP buttons call `POST {host_addr}/v1/notify/{token}`;
+//! tapping the notification itself opens the web approve page (`click`).
 //!
-//! ntfy shows at most three buttons. With number matching on they are three numbers, one of
-//! them right, in random order: tapping one approves with that number, and the server denies
-//! a wrong one. With it off they are Approve and Deny. Tapping the notification itself opens
-//! the web approve page (`click`).
+//! ntfy shows at most three buttons:
+//! - number matching on: Open (the approve page, where the number from the login prompt is
+//!   typed), Deny and "This was not me". No button approves: a tap under push fatigue must not
+//!   be enough, and the number is in no notification.
+//! - number matching on and `notify.ntfy.number_choices`: three numbers, one of them right, in
+//!   random order; tapping one approves with that number, and the server denies a wrong one.
+//!   A random tap is right one time in three, which is why it is off by default.
+//! - number matching off (also a `push_only` push): Approve and Deny.
 
 use mfa_secrets::{SecretsError, Token, random_below};
 use mfa_store::AuthRequest;
@@ -24,54 +29,7 @@ pub(super) fn delivery(
     token: &Token,
 ) -> Result<Delivery, SecretsError> {
     let config = &state.config.notify.ntfy;
-    let target = action_url(state, token);
-    let button = |label: String, answer: ClientDecision| -> Value {
-        json!({
-            "action": "http",
-            "label": label,
-            "url": target,
-            "method": "POST",
-            "headers": {"Content-Type": "application/json"},
-            "body": serde_json::to_string(&answer).unwrap_or_default(),
-            "clear": true,
-        })
-    };
-    let (hint, actions) = match request.number {
-        Some(right) => (
-            "Tap the number shown at the login prompt.",
-            number_choices(right)?
-                .into_iter()
-                .map(|n| {
-                    button(
-                        n.to_string(),
-                        ClientDecision {
-                            decision: Decision::Approve,
-                            number: Some(n),
-                        },
-                    )
-                })
-                .collect::<Vec<_>>(),
-        ),
-        None => (
-            "Approve only if you are logging in right now.",
-            vec![
-                button(
-                    "Approve".into(),
-                    ClientDecision {
-                        decision: Decision::Approve,
-                        number: None,
-                    },
-                ),
-                button(
-                    "Deny".into(),
-                    ClientDecision {
-                        decision: Decision::Deny,
-                        number: None,
-                    },
-                ),
-            ],
-        ),
-    };
+    let (hint, actions) = buttons(state, request, token)?;
     let body = json!({
         "topic": topic,
         "title": format!("Login request: {}@{}", request.user, request.host),
@@ -88,6 +46,56 @@ pub(super) fn delivery(
         url: format!("{}/", config.server.trim_end_matches('/')),
         bearer: (!token.is_empty()).then(|| token.to_owned()),
         json: Some(body),
+    })
+}
+
+/// The line under the message and the action buttons, by how the push is approved.
+fn buttons(
+    state: &AppState,
+    request: &AuthRequest,
+    token: &Token,
+) -> Result<(&'static str, Vec<Value>), SecretsError> {
+    let target = action_url(state, token);
+    let post = |label: &str, decision: Decision, number: Option<u8>| -> Value {
+        let answer = ClientDecision { decision, number };
+        json!({
+            "action": "http",
+            "label": label,
+            "url": target,
+            "method": "POST",
+            "headers": {"Content-Type": "application/json"},
+            "body": serde_json::to_string(&answer).unwrap_or_default(),
+            "clear": true,
+        })
+    };
+    Ok(match request.number {
+        Some(right) if state.config.notify.ntfy.number_choices => (
+            "Tap the number shown at the login prompt.",
+            number_choices(right)?
+                .into_iter()
+                .map(|n| post(&n.to_string(), Decision::Approve, Some(n)))
+                .collect(),
+        ),
+        Some(_) => (
+            "Open it and type the number shown at the login prompt.",
+            vec![
+                json!({
+                    "action": "view",
+                    "label": "Open",
+                    "url": approve_url(state, token),
+                    "clear": true,
+                }),
+                post("Deny", Decision::Deny, None),
+                post("This was not me", Decision::Fraud, None),
+            ],
+        ),
+        None => (
+            "Approve only if you are logging in right now.",
+            vec![
+                post("Approve", Decision::Approve, None),
+                post("Deny", Decision::Deny, None),
+            ],
+        ),
     })
 }
 

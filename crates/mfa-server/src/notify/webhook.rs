@@ -3,8 +3,12 @@
 //! Placeholders (URL-encoded where they are substituted): `{username}` (the login user),
 //! `{server_name}` (the host being logged into), `{client_ip}` (empty when unknown),
 //! `{service}`, `{notification_message}` (the user's template, rendered), `{approve_url}` (the
-//! single-use web link) and `{number}` (empty when number matching is off). POST also sends
-//! those values as a JSON object of strings, with the same names.
+//! single-use web link) and `{number}`. POST also sends those values as a JSON object of
+//! strings, with the same names.
+//!
+//! `{number}` is empty unless `notify.webhook.include_number` is on (and always empty without
+//! number matching): next to `{approve_url}` it would let the notification alone approve, which
+//! undoes number matching. The key stays in the POST body (as `""`) so receivers see one shape.
 
 use mfa_config::HttpMethod;
 use mfa_secrets::Token;
@@ -26,7 +30,11 @@ pub(super) fn delivery(state: &AppState, request: &AuthRequest, token: &Token) -
     }
     let message = notification_message(state, request);
     let link = approve_url(state, token);
-    let number = request.number.map(|n| n.to_string()).unwrap_or_default();
+    let number = request
+        .number
+        .filter(|_| config.notify.webhook.include_number)
+        .map(|n| n.to_string())
+        .unwrap_or_default();
     let values = [
         ("username", request.user.as_str()),
         ("server_name", request.host.as_str()),

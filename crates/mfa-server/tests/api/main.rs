@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod enroll;
 mod input;
 mod lockouts;
 mod nodes;

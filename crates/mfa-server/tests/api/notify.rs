@@ -169,7 +169,7 @@ notification_message = "Login: {{username}} on {{server_name}} ({{service}}) fro
     ))
     .await;
     let (_, number) = push(&f).await;
-    let number = number.expect("number matching is on by default");
+    assert!(number.is_some(), "number matching is on by default");
     let hit = rx.wait_for(1).await.remove(0);
     assert_eq!(hit.method, Method::GET);
     assert_eq!(hit.path, "/hook/tux");
@@ -186,7 +186,8 @@ notification_message = "Login: {{username}} on {{server_name}} ({{service}}) fro
             "Login: tux on linux.example.org (sshd) from 192.0.2.10 & more?",
         ),
         ("link", link.as_str()),
-        ("n", number.to_string().as_str()),
+        // Number matching is on, but the number is typed at the login, never sent along.
+        ("n", ""),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -202,6 +203,35 @@ notification_message = "Login: {{username}} on {{server_name}} ({{service}}) fro
     // The link works: it shows the push.
     let page = f.srv.http.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
+}
+
+/// With number matching on, the number next to `{approve_url}` would let a tap on the link
+/// (or a receiver that shows both) approve without reading the login prompt: it is left out
+/// unless `notify.webhook.include_number = true`.
+#[tokio::test]
+async fn webhook_sends_the_number_only_with_include_number() {
+    for include in [false, true] {
+        let rx = Receiver::start(200).await;
+        let f = fixture(&format!(
+            "[notify]\ndefault = \"webhook\"\n[notify.webhook]\nmethod = \"POST\"\n\
+             include_number = {include}\nurl = \"{}/hook?n={{number}}&link={{approve_url}}\"\n",
+            rx.base
+        ))
+        .await;
+        let (_, number) = push(&f).await;
+        let number = number
+            .expect("number matching is on by default")
+            .to_string();
+        let hit = rx.wait_for(1).await.remove(0);
+        let expected = if include { number.as_str() } else { "" };
+        assert_eq!(hit.params()["n"], expected, "include_number = {include}");
+        let body = hit.json();
+        assert_eq!(
+            body["number"], expected,
+            "include_number = {include}: {body}"
+        );
+        approve_link_pattern(&f.srv, body["approve_url"].as_str().unwrap());
+    }
 }
 
 #[tokio::test]
@@ -269,9 +299,15 @@ push_link = "{base}/tux?m={{notification_message}}&n={{number}}"
     );
 }
 
-async fn ntfy_fixture(extra: &str, rx: &Receiver, clock: Option<FixedClock>) -> Fixture {
+/// `extra` goes at the top of mfad.toml, `ntfy_keys` into `[notify.ntfy]`.
+async fn ntfy_fixture(
+    extra: &str,
+    ntfy_keys: &str,
+    rx: &Receiver,
+    clock: Option<FixedClock>,
+) -> Fixture {
     let config = format!(
-        "{extra}\n[notify.ntfy]\nserver = \"{}/\"\ntoken = \"tk_ntfy_secret\"\n",
+        "{extra}\n[notify.ntfy]\nserver = \"{}/\"\ntoken = \"tk_ntfy_secret\"\n{ntfy_keys}\n",
         rx.base
     );
     let srv = match clock {
@@ -296,6 +332,8 @@ async fn ntfy_fixture(extra: &str, rx: &Receiver, clock: Option<FixedClock>) -> 
 /// An ntfy action button, as the phone's app would call it.
 #[derive(Debug)]
 struct Button {
+    /// `http` (the app POSTs `body` to `url`) or `view` (the app opens `url`).
+    action: String,
     label: String,
     url: String,
     body: String,
@@ -303,17 +341,28 @@ struct Button {
 
 impl Button {
     fn parse(action: &Value) -> Self {
-        assert_eq!(action["action"], "http", "{action}");
-        assert_eq!(action["method"], "POST", "{action}");
-        assert_eq!(
-            action["headers"],
-            json!({"Content-Type": "application/json"})
-        );
-        assert_eq!(action["clear"], true);
+        assert_eq!(action["clear"], true, "{action}");
+        let kind = action["action"].as_str().unwrap().to_owned();
+        let body = match kind.as_str() {
+            "http" => {
+                assert_eq!(action["method"], "POST", "{action}");
+                assert_eq!(
+                    action["headers"],
+                    json!({"Content-Type": "application/json"})
+                );
+                action["body"].as_str().unwrap().to_owned()
+            }
+            "view" => {
+                assert_eq!(action.as_object().unwrap().len(), 4, "{action}");
+                String::new()
+            }
+            other => panic!("unexpected ntfy action {other}: {action}"),
+        };
         Self {
+            action: kind,
             label: action["label"].as_str().unwrap().to_owned(),
             url: action["url"].as_str().unwrap().to_owned(),
-            body: action["body"].as_str().unwrap().to_owned(),
+            body,
         }
     }
 
@@ -359,19 +408,97 @@ fn ntfy_publish(f: &Fixture, hit: &Hit, hint: &str) -> (Vec<Button>, String) {
     );
     let buttons: Vec<Button> = actions.iter().map(Button::parse).collect();
     for b in &buttons {
-        assert_eq!(b.url, format!("{}/v1/notify/mfaa_{token}", f.srv.base));
+        match b.action.as_str() {
+            "view" => assert_eq!(b.url, click),
+            _ => assert_eq!(b.url, format!("{}/v1/notify/mfaa_{token}", f.srv.base)),
+        }
     }
     (buttons, click)
 }
 
+const TYPE_THE_NUMBER: &str = "Open it and type the number shown at the login prompt.";
+const TAP_THE_NUMBER: &str = "Tap the number shown at the login prompt.";
+
+/// With number matching on, the notification must not let a tap approve: a person tapping at
+/// random under push fatigue would pick the right one of three numbers one time in three. The
+/// buttons are Open (the approve page, where the number is typed), Deny and "This was not me".
 #[tokio::test]
-async fn ntfy_offers_three_numbers_and_the_right_one_answers_the_long_poll_at_once() {
+async fn ntfy_with_number_matching_offers_open_deny_and_not_me_but_no_numbers() {
     let rx = Receiver::start(200).await;
-    let f = ntfy_fixture("", &rx, None).await;
+    let f = ntfy_fixture("", "", &rx, None).await;
+    let (txid, number) = push(&f).await;
+    let number = number.expect("number matching is on by default");
+    let hit = rx.wait_for(1).await.remove(0);
+    let (buttons, click) = ntfy_publish(&f, &hit, TYPE_THE_NUMBER);
+    let shown: Vec<(&str, &str, Value)> = buttons
+        .iter()
+        .map(|b| {
+            let body = match b.action.as_str() {
+                "http" => serde_json::from_str(&b.body).unwrap(),
+                _ => Value::Null,
+            };
+            (b.action.as_str(), b.label.as_str(), body)
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("view", "Open", Value::Null),
+            ("http", "Deny", json!({"decision": "deny"})),
+            ("http", "This was not me", json!({"decision": "fraud"})),
+        ]
+    );
+    // No button approves (above), and the number is nowhere in the publish.
+    let body = hit.json();
+    assert!(!body["actions"].to_string().contains("number"), "{body}");
+    for field in ["title", "message"] {
+        let text = body[field].as_str().unwrap();
+        assert!(!text.contains(&number.to_string()), "{body}");
+    }
+
+    // Open leads to the page that asks for the number.
+    let page = f.srv.http.get(&click).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("name=\"number\""));
+
+    // "This was not me" denies and locks the user out.
+    let poll = long_poll(&f.srv, &f.token, &txid);
+    let (status, result) = buttons[2].tap(&f.srv).await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(
+        (result["state"].clone(), result["reason"].clone()),
+        (json!("denied"), json!("fraud reported"))
+    );
+    assert_eq!(poll.await.unwrap().1["result"], "deny");
+    let (_, v) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
+    assert_eq!(v["result"], "deny", "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("locked out"), "{v}");
+}
+
+#[tokio::test]
+async fn ntfy_deny_button_denies_with_number_matching_on() {
+    let rx = Receiver::start(200).await;
+    let f = ntfy_fixture("", "", &rx, None).await;
+    let (txid, _) = push(&f).await;
+    let (buttons, click) = ntfy_publish(&f, &rx.wait_for(1).await[0], TYPE_THE_NUMBER);
+    let (status, result) = buttons[1].tap(&f.srv).await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["state"], "denied");
+    assert_ne!(result["reason"], "fraud reported");
+    assert_eq!(state_of(&f, &txid).await["state"], "denied");
+    let page = f.srv.http.get(&click).send().await.unwrap();
+    assert_eq!(page.status(), 410);
+}
+
+#[tokio::test]
+async fn ntfy_number_choices_offers_three_numbers_and_the_right_one_answers_the_long_poll_at_once()
+{
+    let rx = Receiver::start(200).await;
+    let f = ntfy_fixture("", "number_choices = true", &rx, None).await;
     let (txid, number) = push(&f).await;
     let number = number.unwrap();
     let hit = rx.wait_for(1).await.remove(0);
-    let (buttons, click) = ntfy_publish(&f, &hit, "Tap the number shown at the login prompt.");
+    let (buttons, click) = ntfy_publish(&f, &hit, TAP_THE_NUMBER);
 
     assert_eq!(buttons.len(), 3, "ntfy shows at most three buttons");
     let labels: Vec<u64> = buttons.iter().map(|b| b.label.parse().unwrap()).collect();
@@ -422,16 +549,12 @@ async fn ntfy_offers_three_numbers_and_the_right_one_answers_the_long_poll_at_on
 }
 
 #[tokio::test]
-async fn ntfy_a_wrong_number_denies() {
+async fn ntfy_number_choices_a_wrong_number_denies() {
     let rx = Receiver::start(200).await;
-    let f = ntfy_fixture("", &rx, None).await;
+    let f = ntfy_fixture("", "number_choices = true", &rx, None).await;
     let (txid, number) = push(&f).await;
     let number = number.unwrap().to_string();
-    let (buttons, _) = ntfy_publish(
-        &f,
-        &rx.wait_for(1).await[0],
-        "Tap the number shown at the login prompt.",
-    );
+    let (buttons, _) = ntfy_publish(&f, &rx.wait_for(1).await[0], TAP_THE_NUMBER);
     let poll = long_poll(&f.srv, &f.token, &txid);
     let wrong = buttons.iter().find(|b| b.label != number).unwrap();
     let (status, result) = wrong.tap(&f.srv).await;
@@ -453,7 +576,14 @@ async fn ntfy_a_wrong_number_denies() {
 #[tokio::test]
 async fn ntfy_without_number_matching_offers_approve_and_deny() {
     let rx = Receiver::start(200).await;
-    let f = ntfy_fixture("number_matching = false", &rx, None).await;
+    // number_choices only matters with number matching on.
+    let f = ntfy_fixture(
+        "number_matching = false",
+        "number_choices = true",
+        &rx,
+        None,
+    )
+    .await;
     let (txid, number) = push(&f).await;
     assert_eq!(number, None);
     let (buttons, _) = ntfy_publish(
@@ -483,18 +613,46 @@ async fn ntfy_without_number_matching_offers_approve_and_deny() {
     assert_eq!(again["state"], "denied");
 }
 
+/// A `push_only` login (pam_mfa.so on a mail server) cannot show a number: its push has none,
+/// so the buttons stay Approve / Deny although the server has number matching on.
+#[tokio::test]
+async fn ntfy_a_push_without_number_matching_offers_approve_and_deny() {
+    let rx = Receiver::start(200).await;
+    let f = ntfy_fixture("", "", &rx, None).await;
+    let mut body = login("push");
+    body["number_matching"] = json!(false);
+    let (status, v) = f.srv.post("/v1/auth", &f.token, &body).await;
+    assert_eq!(
+        (status, v["result"].clone()),
+        (200, json!("pending")),
+        "{v}"
+    );
+    assert_eq!(v["number"], Value::Null, "{v}");
+    let (buttons, _) = ntfy_publish(
+        &f,
+        &rx.wait_for(1).await[0],
+        "Approve only if you are logging in right now.",
+    );
+    let labels: Vec<&str> = buttons.iter().map(|b| b.label.as_str()).collect();
+    assert_eq!(labels, ["Approve", "Deny"]);
+    let (status, result) = buttons[0].tap(&f.srv).await;
+    assert_eq!((status, result["state"].clone()), (200, json!("approved")));
+}
+
 #[tokio::test]
 async fn an_ntfy_token_is_dead_once_its_push_expired() {
     let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
     let rx = Receiver::start(200).await;
-    let f = ntfy_fixture("auth_timeout = 30", &rx, Some(clock.clone())).await;
+    let f = ntfy_fixture(
+        "auth_timeout = 30",
+        "number_choices = true",
+        &rx,
+        Some(clock.clone()),
+    )
+    .await;
     let (txid, number) = push(&f).await;
     let number = number.unwrap().to_string();
-    let (buttons, click) = ntfy_publish(
-        &f,
-        &rx.wait_for(1).await[0],
-        "Tap the number shown at the login prompt.",
-    );
+    let (buttons, click) = ntfy_publish(&f, &rx.wait_for(1).await[0], TAP_THE_NUMBER);
     clock.advance_secs(31);
     let right = buttons.iter().find(|b| b.label == number).unwrap();
     let (status, result) = right.tap(&f.srv).await;

@@ -22,7 +22,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/client/ws"),
     ("GET", "/v1/client/requests"),
     ("POST", "/v1/client/requests/{txid}"),
-    ("GET", "/v1/client/totp"),
+    ("POST", "/v1/client/enroll"),
     ("POST", "/v1/notify/{token}"),
     ("GET", "/approve/{token}"),
     ("POST", "/approve/{token}"),

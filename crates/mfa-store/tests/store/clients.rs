@@ -188,3 +188,82 @@ async fn concurrent_submissions_of_one_step_accept_exactly_one() {
         db.finish().await;
     }
 }
+
+/// The seed goes to the client once (`mfa enroll`), so a key stolen later yields no codes.
+#[tokio::test]
+async fn a_totp_seed_is_delivered_once_until_it_is_reset() {
+    for db in backends().await {
+        let s = &db.store;
+        let (_, secret) = add(s, "tux").await;
+        let tux = alias("tux");
+        let at = Timestamp::from_secs(1_700_000_100);
+        assert_eq!(s.client(&tux).await.unwrap().totp_delivered_at, None);
+        let totp = s.deliver_client_totp(&tux, at).await.unwrap();
+        let totp = totp.unwrap_or_else(|| panic!("{}: not delivered", db.name));
+        assert_eq!(totp.secret, secret, "{}", db.name);
+        assert_eq!(totp.params, TotpParams::default());
+        assert_eq!(s.client(&tux).await.unwrap().totp_delivered_at, Some(at));
+        assert_eq!(
+            s.deliver_client_totp(&tux, at.plus_secs(1)).await.unwrap(),
+            None,
+            "{}: delivered twice",
+            db.name
+        );
+        // mfad still checks codes against it.
+        assert_eq!(s.client_totp(&tux).await.unwrap().0.secret, secret);
+        assert!(matches!(
+            s.deliver_client_totp(&alias("nobody"), at).await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // A new seed is deliverable again, once.
+        let fresh = Secret::generate(20).unwrap();
+        s.reset_client_totp(&tux, &fresh, TotpParams::default())
+            .await
+            .unwrap();
+        assert_eq!(s.client(&tux).await.unwrap().totp_delivered_at, None);
+        let again = s.deliver_client_totp(&tux, at).await.unwrap().unwrap();
+        assert_eq!(again.secret, fresh, "{}", db.name);
+        assert_eq!(s.deliver_client_totp(&tux, at).await.unwrap(), None);
+
+        // One already marked delivered (for an authenticator app only) is never handed out.
+        let app_only = Secret::generate(20).unwrap();
+        s.replace_client_totp(&tux, &app_only, TotpParams::default(), Some(at))
+            .await
+            .unwrap();
+        assert_eq!(s.client(&tux).await.unwrap().totp_delivered_at, Some(at));
+        assert_eq!(s.deliver_client_totp(&tux, at).await.unwrap(), None);
+        assert_eq!(s.client_totp(&tux).await.unwrap().0.secret, app_only);
+        db.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_racing_deliveries_hand_out_the_seed_once() {
+    for db in backends().await {
+        let store = Arc::new(db.store.clone());
+        for round in 0..3 {
+            let name = format!("racer{round}");
+            add(&store, &name).await;
+            let racers: Vec<_> = (0..16)
+                .map(|_| {
+                    let store = store.clone();
+                    let name = name.clone();
+                    tokio::spawn(async move {
+                        store
+                            .deliver_client_totp(&alias(&name), Timestamp::from_secs(1))
+                            .await
+                    })
+                })
+                .collect();
+            let mut delivered = 0;
+            for r in racers {
+                if r.await.unwrap().unwrap().is_some() {
+                    delivered += 1;
+                }
+            }
+            assert_eq!(delivered, 1, "{}: delivered {delivered} times", db.name);
+        }
+        db.finish().await;
+    }
+}

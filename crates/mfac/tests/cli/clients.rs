@@ -289,3 +289,88 @@ fn bad_notify_input_is_one_line_and_changes_nothing() {
     );
     assert_eq!(env.json(&["client", "show", "tux"])["notify"], "none");
 }
+
+/// The seed printed here is also handed once to the first `mfa enroll` (printing it does not
+/// count as delivery: the printout holds the key and the seed together anyway), unless
+/// `--authenticator-only` marks it delivered at once. `show` says which.
+#[test]
+fn the_seed_waits_for_mfa_enroll_unless_it_is_for_an_authenticator_only() {
+    let env = Env::with("");
+    let out = env.ok(&["client", "add", "tux"]);
+    assert!(
+        out.contains("The first `mfa enroll` with this key fetches this TOTP secret, once"),
+        "{out}"
+    );
+    let show = env.json(&["client", "show", "tux"]);
+    assert_eq!(show["totp_delivered_at"], serde_json::Value::Null, "{show}");
+    let text = env.ok(&["client", "show", "tux"]);
+    assert!(text.contains("seed:     not delivered yet"), "{text}");
+
+    let v = env.json(&["client", "add", "bob", "--authenticator-only"]);
+    assert_eq!(v["authenticator_only"], true, "{v}");
+    assert!(
+        v["totp_secret"].is_string(),
+        "still printed for the app: {v}"
+    );
+    let text = env.ok(&["client", "add", "eve", "--authenticator-only"]);
+    assert!(text.contains("for an authenticator app only"), "{text}");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deliver = |name: &str| {
+        rt.block_on(async {
+            let store = env.store().await;
+            let alias = mfa_core::Alias::new(name).unwrap();
+            let got = store
+                .deliver_client_totp(&alias, mfa_core::Timestamp::from_secs(1_800_000_000))
+                .await
+                .unwrap();
+            store.close().await;
+            got.map(|t| t.secret.to_base32())
+        })
+    };
+    assert_eq!(
+        deliver("bob"),
+        None,
+        "an authenticator-only seed was handed out"
+    );
+    let shown = env.json(&["client", "show", "bob"]);
+    assert!(shown["totp_delivered_at"].is_string(), "{shown}");
+    assert_eq!(
+        deliver("tux").as_deref(),
+        show_secret(&env, "tux").as_deref()
+    );
+    let text = env.ok(&["client", "show", "tux"]);
+    assert!(
+        text.contains("seed:     delivered 2027-01-15T08:00:00Z"),
+        "{text}"
+    );
+
+    // A reset makes the new seed deliverable again, unless it is for an authenticator only.
+    let reset = env.json(&["client", "reset-totp", "tux"]);
+    assert_eq!(reset["authenticator_only"], false, "{reset}");
+    assert_eq!(
+        deliver("tux").as_deref(),
+        reset["totp_secret"].as_str(),
+        "the reset seed"
+    );
+    env.ok(&["client", "reset-totp", "tux", "--authenticator-only"]);
+    assert_eq!(deliver("tux"), None);
+}
+
+/// The seed the store holds for `name`, base32.
+fn show_secret(env: &Env, name: &str) -> Option<String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let store = env.store().await;
+            let alias = mfa_core::Alias::new(name).unwrap();
+            let (totp, _) = store.client_totp(&alias).await.unwrap();
+            store.close().await;
+            Some(totp.secret.to_base32())
+        })
+}
