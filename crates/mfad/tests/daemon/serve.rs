@@ -53,3 +53,26 @@ fn refuses_a_key_file_others_can_read() {
     assert!(stderr.contains("readable by others"), "{stderr}");
     assert!(stderr.contains("chmod 600"), "{stderr}");
 }
+
+/// mfad.toml may hold a database password or the ntfy token: mfad (serve and check-config)
+/// refuses a file group or others can read, in one line that quotes nothing from it.
+#[test]
+fn refuses_a_config_file_others_can_read() {
+    let (_dir, config) = config_dir("[notify.ntfy]\ntoken = \"tk_sekrit_value\"\n");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for args in [vec!["serve"], vec!["check-config"]] {
+        let out = mfad()
+            .args(["--config", config.to_str().unwrap()])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("mode 0644"), "{stderr}");
+        assert!(stderr.contains("chmod 600"), "{stderr}");
+        assert!(!stderr.contains("tk_sekrit_value"), "{stderr}");
+    }
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    drop(start(&config));
+}
