@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mfa_secrets::Sealer;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 use crate::StoreError;
 
@@ -88,12 +88,7 @@ impl Store {
             .connect(&url_with_mode)
             .await
             .map_err(open_err)?;
-        let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator
-            .run(&pool)
+        migrate(&pool, backend)
             .await
             .map_err(|source| StoreError::Migrate {
                 url: redact(url),
@@ -146,6 +141,27 @@ impl Store {
             return Err(mfa_secrets::SecretsError::WrongKey { sealed_with, have }.into());
         }
         Ok(())
+    }
+}
+
+/// Runs the migrations once, even when several processes open a fresh database at once.
+/// sqlx holds an advisory lock for PostgreSQL but takes none for SQLite, where two first
+/// starts would both create the tables ("table meta already exists"). There the whole run is
+/// one `BEGIN IMMEDIATE` transaction: the database's own write lock, so the second process
+/// waits (busy_timeout) and then finds every migration applied. Each migration becomes a
+/// savepoint inside it; a migration needing `PRAGMA foreign_keys = OFF` would not work here.
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::migrate::MigrateError> {
+    match backend {
+        Backend::Postgres => POSTGRES_MIGRATIONS.run(pool).await,
+        Backend::Sqlite => {
+            let mut conn = pool.acquire().await?;
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            // `run(&mut *tx)` trips "Acquire is not general enough" in a Send future;
+            // `run_direct` is what sqlx provides for that (and what `run` calls).
+            SQLITE_MIGRATIONS.run_direct(None, &mut *tx, false).await?;
+            tx.commit().await?;
+            Ok(())
+        }
     }
 }
 
