@@ -27,6 +27,7 @@ log = "warn,mfad=info"
 max_failed_attempts = 1000
 ${db:+database_url = \"$db\"}
 TOML
+  chmod 600 "$dir/mfad.toml"  # mfad and mfac refuse a config others can read
   local mfac=("$bin/mfac" --config "$dir/mfad.toml")
   "${mfac[@]}" client add tux --json >/dev/null
   "${mfac[@]}" app add --user tux --host linux.example.org --service sshd --client tux --methods push,totp >/dev/null

@@ -18,6 +18,20 @@ pub enum ConfigError {
         source: std::io::Error,
     },
 
+    /// Group or others may read or write the config file, which may hold secrets (a database
+    /// password, the ntfy token, webhook credentials). The message names no value from it.
+    #[error(
+        "config file {} is open to group or others (mode {mode:04o}); it may hold secrets: run `chmod 600 {}` (owned by the user mfad runs as) and check who saw it",
+        path.display(),
+        path.display()
+    )]
+    Mode {
+        /// The refused file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+
     /// The file was read but is not valid TOML, or a key is unknown or has an invalid value.
     ///
     /// Renders as `<path>:<line>: <key>: <message>`, e.g.

@@ -101,11 +101,25 @@ fn locate(
     }
 }
 
+/// Reads the file, refusing it when group or others have any access: it may hold secrets.
+/// The mode is that of the file opened, so it cannot be swapped between check and read.
 fn read(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    use std::io::Read as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let io_err = |source| ConfigError::Io {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let mode = file.metadata().map_err(io_err)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::Mode {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(io_err)?;
     parse(&text, path)
 }
 

@@ -330,10 +330,49 @@ fn non_utf8_database_url_is_an_error() {
 
 // ---- discovery ------------------------------------------------------------------------
 
+/// Writes a config file as an admin should: mode 0600.
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path
+}
+
+/// mfad.toml may hold a database password, the ntfy token, webhook credentials: a file that
+/// group or others may read (or write) is refused, like the key file, without quoting it.
+#[test]
+fn config_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "postgres://mfa:hunter2@db/mfa";
+    let path = write(
+        dir.path(),
+        DEFAULT_FILE_NAME,
+        &format!("database_url = \"{secret}\"\n[notify.ntfy]\ntoken = \"tk_sekrit\"\n"),
+    );
+    for mode in [0o644, 0o640, 0o604, 0o620, 0o602, 0o660] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = load_with(None, &Env::default(), dir.path()).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Mode { mode: m, .. } if m == mode),
+            "mode {mode:o}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains(&format!("{mode:04o}")), "{text}");
+        assert!(text.contains("chmod 600"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("tk_sekrit"),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "{text}");
+    }
+    for mode in [0o600, 0o400] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let loaded = load_with(Some(&path), &Env::default(), dir.path()).unwrap();
+        assert_eq!(loaded.config.database_url.as_deref(), Some(secret));
+    }
 }
 
 #[test]
@@ -443,6 +482,7 @@ fn non_utf8_file_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, [b'l', b'o', b'g', 0xff]).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let err = load_with(Some(&path), &Env::default(), dir.path()).unwrap_err();
     assert!(matches!(err, ConfigError::Io { .. }), "{err:?}");
 }

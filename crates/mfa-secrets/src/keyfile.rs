@@ -49,12 +49,17 @@ fn read_key(path: &Path) -> Result<SealKey, SecretsError> {
     Ok(SealKey::from_bytes(key))
 }
 
+/// Creates the key so that nobody ever sees a partial file: the key is written and synced
+/// under a temporary name in the same directory, then linked to `path`. A link never replaces
+/// an existing file, so when several processes start at once exactly one key wins and the
+/// others read it.
 fn create_key(path: &Path) -> Result<SealKey, SecretsError> {
     let create_err = |source| SecretsError::KeyFileCreate {
         path: path.to_owned(),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir
         && !dir.exists()
     {
         fs::DirBuilder::new()
@@ -68,20 +73,35 @@ fn create_key(path: &Path) -> Result<SealKey, SecretsError> {
         "{}\n",
         data_encoding::BASE64.encode(key.as_bytes())
     ));
-    // create_new: if two processes start at once, one creates and the other reads.
-    let mut file = match OpenOptions::new()
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", crate::random_id(8)?));
+    let written = write_new(&tmp, text.as_bytes());
+    let linked = written.and_then(|()| fs::hard_link(&tmp, path));
+    // The temporary name goes whatever happened; the key (if linked) lives on under `path`.
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            sync_dir(dir.unwrap_or(Path::new("."))).map_err(create_err)?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => read_key(path),
+        Err(e) => Err(create_err(e)),
+    }
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => return read_key(path),
-        Err(e) => return Err(create_err(e)),
-    };
-    file.write_all(text.as_bytes()).map_err(create_err)?;
-    file.sync_all().map_err(create_err)?;
-    Ok(key)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Makes the new directory entry itself survive a power loss.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -114,6 +134,40 @@ mod tests {
         let err = load_or_create_key(&path).unwrap_err();
         assert!(matches!(err, SecretsError::KeyFileMode { mode: 0o644, .. }));
         assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    /// mfad and mfac started at once on a fresh data directory: every racer must get the one
+    /// key that ends up in the file, never a half-written file.
+    #[test]
+    fn racing_first_starts_agree_on_one_key() {
+        for round in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("data/mfa.key");
+            let barrier = std::sync::Barrier::new(8);
+            let ids: Vec<_> = std::thread::scope(|s| {
+                let racers: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            load_or_create_key(&path).map(|k| k.id())
+                        })
+                    })
+                    .collect();
+                racers.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            let on_disk = load_or_create_key(&path).unwrap().id();
+            for id in ids {
+                match id {
+                    Ok(id) => assert_eq!(id, on_disk, "round {round}"),
+                    Err(e) => panic!("round {round}: {e}"),
+                }
+            }
+            let names: Vec<_> = fs::read_dir(dir.path().join("data"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["mfa.key"], "round {round}: no temporary files left");
+        }
     }
 
     #[test]

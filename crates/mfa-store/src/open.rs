@@ -5,12 +5,15 @@ use std::time::Duration;
 
 use mfa_secrets::Sealer;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 use crate::StoreError;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Connections to an SQLite file: one writes at a time, the others read (WAL).
+const SQLITE_POOL_SIZE: u32 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -66,15 +69,17 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
-                Backend::Sqlite => 4,
+                Backend::Sqlite => SQLITE_POOL_SIZE,
                 Backend::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers proceed while one writer commits; NORMAL is durable in WAL.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                        // WAL lets readers proceed while one writer commits. FULL syncs the
+                        // log at every commit: with NORMAL a power loss can undo the last
+                        // commits, and with them a burnt code or a decided push.
+                        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
                             .await?;
                     }
                     Ok(())
@@ -83,12 +88,7 @@ impl Store {
             .connect(&url_with_mode)
             .await
             .map_err(open_err)?;
-        let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator
-            .run(&pool)
+        migrate(&pool, backend)
             .await
             .map_err(|source| StoreError::Migrate {
                 url: redact(url),
@@ -153,6 +153,27 @@ impl Store {
             return Err(mfa_secrets::SecretsError::WrongKey { sealed_with, have }.into());
         }
         Ok(())
+    }
+}
+
+/// Runs the migrations once, even when several processes open a fresh database at once.
+/// sqlx holds an advisory lock for PostgreSQL but takes none for SQLite, where two first
+/// starts would both create the tables ("table meta already exists"). There the whole run is
+/// one `BEGIN IMMEDIATE` transaction: the database's own write lock, so the second process
+/// waits (busy_timeout) and then finds every migration applied. Each migration becomes a
+/// savepoint inside it; a migration needing `PRAGMA foreign_keys = OFF` would not work here.
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::migrate::MigrateError> {
+    match backend {
+        Backend::Postgres => POSTGRES_MIGRATIONS.run(pool).await,
+        Backend::Sqlite => {
+            let mut conn = pool.acquire().await?;
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            // `run(&mut *tx)` trips "Acquire is not general enough" in a Send future;
+            // `run_direct` is what sqlx provides for that (and what `run` calls).
+            SQLITE_MIGRATIONS.run_direct(None, &mut *tx, false).await?;
+            tx.commit().await?;
+            Ok(())
+        }
     }
 }
 
@@ -230,5 +251,34 @@ mod tests {
             Backend::Postgres
         );
         assert!(Backend::from_url("mysql://h/d").is_err());
+    }
+
+    /// A burnt code or a decided push must survive power loss: in WAL mode only
+    /// `synchronous = FULL` (2) syncs the log at each commit. Checked on every connection the
+    /// pool holds at once, since the pragma is per connection.
+    #[tokio::test]
+    async fn every_sqlite_connection_syncs_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("mfa.db").display());
+        let key = mfa_secrets::SealKey::from_bytes([1; 32]);
+        let store = Store::open(&url, Sealer::new(key)).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..SQLITE_POOL_SIZE {
+            held.push(store.pool.acquire().await.unwrap());
+        }
+        for conn in &mut held {
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!(sync, 2, "synchronous must be FULL (2) on every connection");
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
+        drop(held);
+        store.close().await;
     }
 }

@@ -40,6 +40,15 @@ pub fn artefact(name: &str) -> PathBuf {
     path
 }
 
+/// Writes a config file as an admin must: mode 0600 (mfad and mfac refuse a config file that
+/// group or others may read, since it may hold secrets).
+pub fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
 /// A throwaway mfa installation: `mfad.toml` and its data directory in a temp dir.
 pub struct Install {
     pub dir: tempfile::TempDir,
@@ -61,7 +70,7 @@ impl Install {
             "server_name = \"mfa.test\"\n{listen}data_dir = \"{}\"\n{extra}",
             dir.path().join("data").display()
         );
-        std::fs::write(&config, text).expect("write mfad.toml");
+        write_private(&config, &text);
         Self { dir, config }
     }
 

@@ -61,6 +61,19 @@ pub async fn sqlite() -> TestDb {
 }
 
 pub async fn postgres(base_url: &str) -> TestDb {
+    let (admin, schema, url) = fresh_schema(base_url).await;
+    let store = Store::open(&url, sealer()).await.unwrap();
+    TestDb {
+        name: "postgres",
+        url,
+        store,
+        _dir: None,
+        schema: Some((admin, schema)),
+    }
+}
+
+/// A new, empty schema: its admin pool, its name, and a URL whose search path is that schema.
+pub async fn fresh_schema(base_url: &str) -> (AnyPool, String, String) {
     install_default_drivers();
     let admin = AnyPool::connect(base_url)
         .await
@@ -78,12 +91,5 @@ pub async fn postgres(base_url: &str) -> TestDb {
         .unwrap();
     let sep = if base_url.contains('?') { '&' } else { '?' };
     let url = format!("{base_url}{sep}options=-c%20search_path%3D{schema}");
-    let store = Store::open(&url, sealer()).await.unwrap();
-    TestDb {
-        name: "postgres",
-        url,
-        store,
-        _dir: None,
-        schema: Some((admin, schema)),
-    }
+    (admin, schema, url)
 }

@@ -115,6 +115,21 @@ fn key_file_readable_by_others_is_refused() {
     assert!(err.contains("readable by others"), "{err}");
 }
 
+/// mfac reads the same mfad.toml, and is no weaker than mfad: a config file group or others
+/// can read is refused before anything is opened.
+#[test]
+fn config_file_readable_by_others_is_refused() {
+    let env = Env::with("database_url = \"postgres://mfa:hunter2@127.0.0.1:1/none\"\n");
+    std::fs::set_permissions(&env.config, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let err = env.fails(&["client", "list"]);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("mode 0640") && err.contains("chmod 600"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
 #[test]
 fn unreadable_database_is_one_clear_line() {
     let env = Env::with("");
@@ -122,15 +137,14 @@ fn unreadable_database_is_one_clear_line() {
     let blocker = env.dir.path().join("not-a-dir");
     std::fs::write(&blocker, "x").unwrap();
     let config = env.dir.path().join("bad.toml");
-    std::fs::write(
+    mfa_testkit::write_private(
         &config,
-        format!(
+        &format!(
             "database_url = \"sqlite://{}/mfa.db\"\nkey_file = \"{}\"\n",
             blocker.display(),
             env.dir.path().join("k/mfa.key").display()
         ),
-    )
-    .unwrap();
+    );
     let (ok, _, err) = run_with_config(&config, &["client", "list"]);
     assert!(!ok);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -139,15 +153,14 @@ fn unreadable_database_is_one_clear_line() {
     // A file that is not a database at all.
     let garbage = env.dir.path().join("garbage.db");
     std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
-    std::fs::write(
+    mfa_testkit::write_private(
         &config,
-        format!(
+        &format!(
             "database_url = \"sqlite://{}\"\nkey_file = \"{}\"\n",
             garbage.display(),
             env.dir.path().join("k/mfa.key").display()
         ),
-    )
-    .unwrap();
+    );
     let (ok, _, err) = run_with_config(&config, &["client", "list"]);
     assert!(!ok);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");

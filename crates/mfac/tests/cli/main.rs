@@ -23,14 +23,13 @@ impl Env {
     pub fn with(extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("mfad.toml");
-        std::fs::write(
+        mfa_testkit::write_private(
             &config,
-            format!(
+            &format!(
                 "server_name = \"mfa.example.org\"\ndata_dir = \"{}\"\n{extra}",
                 dir.path().join("data").display()
             ),
-        )
-        .unwrap();
+        );
         Self { dir, config }
     }
 

@@ -20,7 +20,7 @@ pub fn config_dir(extra: &str) -> (tempfile::TempDir, PathBuf) {
         "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{extra}",
         dir.path().join("data").display()
     );
-    std::fs::write(&path, text).unwrap();
+    mfa_testkit::write_private(&path, &text);
     (dir, path)
 }
 
