@@ -11,6 +11,7 @@ mod otp;
 mod policy;
 mod protections;
 mod push;
+mod serve;
 mod sessions;
 mod stepup;
 mod totp;
