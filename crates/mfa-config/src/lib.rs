@@ -24,6 +24,6 @@ pub use load::{CONFIG_ENV, DATABASE_URL_ENV, DEFAULT_FILE_NAME, Loaded, load, pa
 pub use model::{Config, TotpConfig};
 pub use policy::PasswordConfig;
 pub use push::{
-    DEFAULT_NOTIFICATION_MESSAGE, HttpMethod, NotifyConfig, NotifyProvider, NtfyConfig,
+    DEFAULT_NOTIFICATION_MESSAGE, HttpMethod, Networks, NotifyConfig, NotifyProvider, NtfyConfig,
     UserSettings, WebhookConfig, user_setting,
 };

@@ -542,3 +542,24 @@ fn policy_keys_parse_and_are_checked() {
         "unknown field",
     );
 }
+
+#[test]
+fn connection_limits_parse_and_are_checked() {
+    let config = parse_ok("max_connections = 4000\nmax_connections_per_ip = 16\n");
+    assert_eq!(
+        (config.max_connections, config.max_connections_per_ip),
+        (4000, 16)
+    );
+    assert_invalid(
+        "max_connections = 5\n",
+        1,
+        "max_connections",
+        "must be between 16 and 1000000 connections, got 5",
+    );
+    assert_invalid(
+        "\nmax_connections_per_ip = 0\n",
+        2,
+        "max_connections_per_ip",
+        "must be between 1 and 1000000 connections, got 0",
+    );
+}

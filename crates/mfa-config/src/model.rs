@@ -104,6 +104,16 @@ pub struct Config {
     #[serde(deserialize_with = "validate::max_elevated_session")]
     pub max_elevated_session: u32,
 
+    /// Connections mfad serves at once; the excess is answered 503 and closed. Never more
+    /// than the open-file limit allows (three quarters of it). Default 768.
+    #[serde(deserialize_with = "validate::max_connections")]
+    pub max_connections: u32,
+
+    /// Connections one client address (an IPv6 /64) may hold at once; the excess is answered
+    /// 429 and closed. `trusted_reverse_proxies` are exempt. Default 128.
+    #[serde(deserialize_with = "validate::max_connections_per_ip")]
+    pub max_connections_per_ip: u32,
+
     /// The password policy (`[password]`).
     pub password: PasswordConfig,
 
@@ -137,6 +147,8 @@ impl Default for Config {
             mfa_policy: mfa_core::policy::MfaPolicy::default(),
             elevated_session: 900,
             max_elevated_session: 3600,
+            max_connections: 768,
+            max_connections_per_ip: 128,
             password: PasswordConfig::default(),
             totp: TotpConfig::default(),
             notify: NotifyConfig::default(),

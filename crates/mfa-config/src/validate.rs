@@ -156,6 +156,18 @@ pub(crate) fn max_elevated_session<'de, D: Deserializer<'de>>(d: D) -> Result<u3
     u32::try_from(n).map_err(D::Error::custom)
 }
 
+/// Connections served at once, 16..=1 000 000 (the open-file limit may cut it further).
+pub(crate) fn max_connections<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 16..=1_000_000, " connections")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
+/// Connections from one address at once, 1..=1 000 000.
+pub(crate) fn max_connections_per_ip<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 1..=1_000_000, " connections")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
 /// `http://` or `https://` and a host, no trailing slash (links are `{host_addr}/approve/...`).
 pub(crate) fn host_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let url = String::deserialize(d)?;

@@ -29,6 +29,17 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     LockedOut(String),
+    /// Raised before the router (serve module): the connection or its head is refused.
+    #[error("{0}")]
+    LengthRequired(String),
+    #[error("{0}")]
+    UriTooLong(String),
+    #[error("{0}")]
+    HeaderTooLarge(String),
+    #[error("{0}")]
+    TooManyConnections(String),
+    #[error("{0}")]
+    Busy(String),
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     /// Something that should not happen; logged in full, reported without detail.
@@ -50,9 +61,31 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::LockedOut(_) => (StatusCode::TOO_MANY_REQUESTS, "locked_out"),
+            ApiError::LengthRequired(_) => (StatusCode::LENGTH_REQUIRED, "length_required"),
+            ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            ApiError::HeaderTooLarge(_) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "header_too_large",
+            ),
+            ApiError::TooManyConnections(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_connections")
+            }
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+}
+
+impl ApiError {
+    /// The status and body this error is answered with.
+    pub(crate) fn parts(&self) -> (StatusCode, ErrorBody) {
+        let (status, code) = self.status_and_code();
+        let body = ErrorBody {
+            error: code.to_owned(),
+            message: self.to_string(),
+        };
+        (status, body)
     }
 }
 
@@ -61,11 +94,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        let (status, code) = self.status_and_code();
-        let body = ErrorBody {
-            error: code.to_owned(),
-            message: self.to_string(),
-        };
+        let (status, body) = self.parts();
         (status, Json(body)).into_response()
     }
 }

@@ -16,6 +16,7 @@ pub mod openapi;
 mod otp_api;
 mod policy;
 mod push;
+pub mod serve;
 mod server_api;
 mod state;
 mod vault_api;

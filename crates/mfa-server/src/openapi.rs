@@ -42,7 +42,11 @@ Request bodies are JSON sent with `Content-Type: application/json`, at most 16 K
 fields are refused. Every error is JSON, `{\"error\": \"<code>\", \"message\": \"<one line>\"}` \
 (schema `ErrorBody`), except on the HTML approve page. A path that does not exist answers 404 \
 `not_found`, and a method a path does not have answers 405 `method_not_allowed`, both with an \
-`ErrorBody`.
+`ErrorBody`. Before any route, a request head is checked: a malformed head answers 400 \
+`bad_request`, a target over 8 KiB 414 `uri_too_long`, a head over 16 KiB or 64 fields 431 \
+`header_too_large`, a `Transfer-Encoding` body 411 `length_required`, a `Content-Length` over \
+16 KiB 413 `payload_too_large`; too many connections answer 429 `too_many_connections` (one \
+address) or 503 `busy` (all), each with an `ErrorBody`.
 
 Bad bearer tokens and unknown approve links count as failures of the caller's address: after \
 `max_failed_attempts` of them within `block_duration` seconds the address is locked out and \

@@ -12,7 +12,7 @@ pub use proxy::Proxy;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// `target/debug` (or release): where cargo put this test and the workspace's binaries.
@@ -124,14 +124,20 @@ pub struct Daemon {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Daemon {
     pub fn start(config: &Path) -> Self {
-        let mut child = Command::new(artefact("mfad"))
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
+        let mut command = Command::new(artefact("mfad"));
+        command.arg("--config").arg(config).arg("serve");
+        Self::start_command(command)
+    }
+
+    /// Starts mfad as `command` runs it (say, through `sh -c 'ulimit -n 256; exec mfad ...'`;
+    /// the shell must `exec` so the child is mfad itself) and waits until it serves.
+    pub fn start_command(mut command: Command) -> Self {
+        let mut child = command
             .env_remove("MFA_DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -139,9 +145,12 @@ impl Daemon {
             .expect("spawn mfad");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             // Keep draining after start-up: a full pipe would block mfad's logging.
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line.clone());
                 let _ = tx.send(line);
             }
         });
@@ -154,6 +163,7 @@ impl Daemon {
                         return Self {
                             child,
                             base: format!("http://{addr}"),
+                            log,
                         };
                     }
                 }
@@ -167,6 +177,34 @@ impl Daemon {
         let _ = child.kill();
         let _ = child.wait();
         panic!("mfad did not report ready within 30 s");
+    }
+
+    /// mfad's process id (for /proc/PID/...).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether mfad is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits up to `within` for mfad to exit by itself; its status if it did.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            #[allow(clippy::disallowed_methods)] // test support: a blocking poll is the point
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Every line mfad has written to stderr so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     /// Stops mfad now (as a crash would).

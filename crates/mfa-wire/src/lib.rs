@@ -30,10 +30,11 @@ use serde::{Deserialize, Serialize};
     schema(example = json!({"error": "unauthorized", "message": "invalid API token"}))
 )]
 pub struct ErrorBody {
-    /// The kind of error, one per HTTP status: `bad_request` (400), `unauthorized` (401),
-    /// `forbidden` (403), `not_found` (404), `method_not_allowed` (405), `payload_too_large`
-    /// (413), `unsupported_media_type` (415), `locked_out` (429), `internal` (500),
-    /// `unavailable` (503).
+    /// The kind of error: `bad_request` (400), `unauthorized` (401), `forbidden` (403),
+    /// `not_found` (404), `method_not_allowed` (405), `length_required` (411),
+    /// `payload_too_large` (413), `uri_too_long` (414), `unsupported_media_type` (415),
+    /// `header_too_large` (431), `locked_out` or `too_many_connections` (429), `internal`
+    /// (500), `unavailable` or `busy` (503).
     pub error: String,
     /// One line saying what is wrong and, where it helps, what to do. Never a secret.
     pub message: String,

@@ -110,16 +110,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .context("cannot read the listening address")?;
     // Tests (and admins using port 0) read the real address from this line.
     tracing::info!(listen = %bound, backend = ?store.backend(), "mfad ready");
+    let limits = mfa_server::serve::Limits::from_config(&config);
     let state = mfa_server::AppState::new(store.clone(), config, Arc::new(SystemClock));
     mfa_server::spawn_background(&state)
         .await
         .context("cannot start the background tasks")?;
-    let app =
-        mfa_server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")?;
+    mfa_server::serve::serve(
+        listener,
+        mfa_server::router(state),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     store.close().await;
     tracing::info!("mfad stopped");
     Ok(())

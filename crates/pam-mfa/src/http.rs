@@ -93,8 +93,12 @@ fn is_tls_failure(e: &ureq::Error) -> bool {
     }
 }
 
+/// The error codes of an mfad that is up but turns connections away (`mfa_server::serve`).
+const BUSY_CODES: [&str; 2] = ["busy", "too_many_connections"];
+
 /// Sorts an answer into success, refusal (4xx, nonsense, TLS trouble) and outage (no
-/// connection, timeout, 5xx): only an outage lets `failmode = "safe"` through.
+/// connection, timeout, a 5xx other than "busy"): only an outage lets `failmode = "safe"`
+/// through.
 fn read<T: DeserializeOwned>(
     response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<T, ApiError> {
@@ -105,17 +109,19 @@ fn read<T: DeserializeOwned>(
         Err(e) => return Err(ApiError::Unreachable(e.to_string())),
     };
     let status = response.status().as_u16();
-    if status >= 500 {
-        return Err(ApiError::Unreachable(format!(
-            "mfad answered HTTP {status}"
-        )));
-    }
     if status >= 400 {
-        let detail = response
-            .body_mut()
-            .read_json::<ErrorBody>()
-            .map(|b| b.message)
-            .unwrap_or_else(|_| "no details".into());
+        let body = response.body_mut().read_json::<ErrorBody>().ok();
+        // A running mfad that turns connections away (its cap is full) answered: a flood of
+        // connections must not turn into a safe-mode allow.
+        let busy = body
+            .as_ref()
+            .is_some_and(|b| BUSY_CODES.contains(&b.error.as_str()));
+        let detail = body.map_or_else(|| "no details".into(), |b| b.message);
+        if status >= 500 && !busy {
+            return Err(ApiError::Unreachable(format!(
+                "mfad answered HTTP {status}: {detail}"
+            )));
+        }
         return Err(ApiError::Refused(format!("HTTP {status}: {detail}")));
     }
     response

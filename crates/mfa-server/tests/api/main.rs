@@ -15,6 +15,7 @@ mod policy;
 mod protections;
 mod push;
 mod revocation;
+mod serve;
 mod sessions;
 mod stepup;
 mod totp;

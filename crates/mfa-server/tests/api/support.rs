@@ -1,7 +1,6 @@
 //! The test kit: a fresh database (SQLite, or a PostgreSQL schema), mfad's router on a free
 //! port, and helpers to enrol clients, apps and servers.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -9,6 +8,7 @@ use mfa_core::{Alias, Clock, Methods, Pattern, SystemClock};
 use mfa_otp::{Secret, Totp, TotpParams};
 use mfa_secrets::{SealKey, Sealer, Token};
 use mfa_server::AppState;
+use mfa_server::serve::Limits;
 use mfa_store::{NewApp, NewClient, Store};
 use serde_json::Value;
 
@@ -80,12 +80,30 @@ impl TestServer {
         Self::start_on(store, extra, clock, dir).await
     }
 
+    /// Served with `limits` changed by `adjust` (short timeouts, small caps).
+    pub async fn start_with_limits(extra: &str, adjust: impl FnOnce(&mut Limits)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(dir.path()).await;
+        Self::serve(store, extra, Arc::new(SystemClock), dir, adjust).await
+    }
+
     /// A node on an existing store (several nodes may share one PostgreSQL database).
     pub async fn start_on(
         store: Store,
         extra: &str,
         clock: Arc<dyn Clock>,
         dir: tempfile::TempDir,
+    ) -> Self {
+        Self::serve(store, extra, clock, dir, |_| {}).await
+    }
+
+    /// mfad's router behind mfad's own serving loop (`mfa_server::serve`).
+    async fn serve(
+        store: Store,
+        extra: &str,
+        clock: Arc<dyn Clock>,
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Limits),
     ) -> Self {
         let config = mfa_config::parse(
             &format!("server_name = \"mfa.test\"\n{extra}"),
@@ -100,9 +118,15 @@ impl TestServer {
         }
         let state = AppState::new(store, config, clock);
         mfa_server::spawn_background(&state).await.unwrap();
-        let app =
-            mfa_server::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let mut limits = Limits::from_config(&state.config);
+        adjust(&mut limits);
+        let app = mfa_server::router(state.clone());
+        tokio::spawn(mfa_server::serve::serve(
+            listener,
+            app,
+            limits,
+            std::future::pending(),
+        ));
         Self {
             base: format!("http://{addr}"),
             state,

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod check_config;
+mod flood;
 mod openapi;
 mod serve;
 

@@ -112,3 +112,31 @@ fn mfad_and_mfac_starting_together_on_a_fresh_directory_both_succeed() {
         );
     }
 }
+
+/// SIGTERM stops mfad promptly even with an idle keep-alive connection open (the serving
+/// loop closes idle connections at once and waits only for answers in progress).
+#[tokio::test]
+async fn sigterm_stops_mfad_with_idle_connections_open() {
+    let (_dir, config) = config_dir("");
+    let mut daemon = start(&config);
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("{}/healthz", daemon.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &daemon.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = daemon.wait_exit(std::time::Duration::from_secs(10));
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "{exit:?}: {:?}",
+        daemon.log()
+    );
+    assert!(daemon.log().iter().any(|l| l.contains("mfad stopped")));
+    drop(http);
+}

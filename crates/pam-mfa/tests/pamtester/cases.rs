@@ -342,3 +342,34 @@ fn a_locked_out_user_is_told_until_when() {
         "{out}"
     );
 }
+
+/// A connection flood that fills mfad's connection cap is answered by a running mfad (503
+/// `busy`): that is no outage, so even `failmode = safe` denies (else a flood opens the host).
+#[test]
+fn a_busy_mfad_denies_even_in_safe_mode() {
+    let setup = Setup::new("max_connections = 16", "push,totp");
+    let addr = setup.base().trim_start_matches("http://").to_owned();
+    let target: std::net::SocketAddr = addr.parse().unwrap();
+    // 16 idle connections from other loopback addresses hold every slot (for up to 10 s).
+    let flood: Vec<std::net::TcpStream> = (0..16).map(|i| connect_from(2 + i, target)).collect();
+    crate::harness::nap(300);
+    let (ok, out) = authenticate(&setup, "", "failmode=safe", "192.0.2.1", |_, _| {});
+    drop(flood);
+    assert!(!ok, "a busy mfad let a safe-mode login in: {out}");
+    assert!(!out.contains("WITHOUT MFA"), "{out}");
+}
+
+/// An idle TCP connection to `target` from 127.0.0.`host`.
+fn connect_from(host: u8, target: std::net::SocketAddr) -> std::net::TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, host], 0)))
+            .unwrap();
+        socket.connect(target).await.unwrap().into_std().unwrap()
+    })
+}
