@@ -7,8 +7,9 @@ use mfa_store::{App, Attempt, LockSubject, LockoutChange, NewSession, Remember, 
 use mfa_wire::{AuthResult, ServerAuthRequest, ServerAuthResponse};
 
 use crate::factors::{self, Refusal};
+use crate::login::Login;
 use crate::offer::{Code, Offer};
-use crate::push::{self, Completes, Login};
+use crate::push::{self, Completes};
 use crate::{ApiError, AppState, guard};
 
 /// Recovery codes left at or below which an answer warns.

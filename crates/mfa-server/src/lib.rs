@@ -2,6 +2,7 @@
 //! responses. The daemon binary only loads config, opens the store and serves this router.
 
 mod auth_flow;
+mod background;
 mod client_api;
 mod error;
 mod extract;
@@ -82,7 +83,7 @@ pub fn router(state: AppState) -> Router {
 pub async fn spawn_background(state: &AppState) -> Result<(), ApiError> {
     let epoch = state.store.credential_epoch().await?;
     tokio::spawn(state.hub.clone().watch_revocations(epoch));
-    tokio::spawn(push::sweep_forever(state.clone()));
-    tokio::spawn(push::withdraw_abandoned(state.clone()));
+    tokio::spawn(background::sweep_forever(state.clone()));
+    tokio::spawn(background::withdraw_abandoned(state.clone()));
     Ok(())
 }

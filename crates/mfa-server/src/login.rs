@@ -2,8 +2,63 @@
 
 use mfa_core::{Alias, Pattern};
 
-use crate::ApiError;
-use crate::push::Login;
+use mfa_store::{AuditEntry, LockSubject};
+
+use crate::{ApiError, guard};
+
+/// Who is logging in, as the asking server described it (already validated).
+pub struct Login {
+    pub user: String,
+    /// Empty only for a step-up that names no host.
+    pub host: String,
+    /// The service logged into; for a step-up, the action.
+    pub service: String,
+    pub client_ip: Option<String>,
+    pub server: String,
+    /// A step-up (`POST /v1/stepup`, or `/v1/auth` with `action`) rather than a login.
+    pub step_up: bool,
+}
+
+impl Login {
+    /// The request as the policy sees it.
+    pub fn policy_request(&self) -> mfa_core::policy::Request {
+        if self.step_up {
+            let host = (!self.host.is_empty()).then_some(self.host.as_str());
+            mfa_core::policy::Request::step_up(&self.user, &self.service, host)
+        } else {
+            mfa_core::policy::Request::login(&self.user, &self.host, &self.service)
+        }
+    }
+
+    /// What the audit log and the approving person see as the service: `action:NAME` for a
+    /// step-up.
+    pub fn service_label(&self) -> String {
+        if self.step_up {
+            format!("action:{}", self.service)
+        } else {
+            self.service.clone()
+        }
+    }
+
+    /// What this login's failures count against: its user and its source address.
+    pub fn subjects(&self) -> Vec<LockSubject> {
+        guard::login_subjects(&self.user, self.client_ip.as_deref())
+    }
+
+    pub fn audit(&self, method: &str, result: &str, reason: Option<String>) -> AuditEntry {
+        AuditEntry {
+            user: self.user.clone(),
+            host: (!self.host.is_empty()).then(|| self.host.clone()),
+            service: Some(self.service_label()),
+            client_ip: self.client_ip.clone(),
+            method: Some(method.to_owned()),
+            result: result.to_owned(),
+            reason,
+            server: Some(self.server.clone()),
+            ..AuditEntry::default()
+        }
+    }
+}
 
 /// Validates the (user, host, service, client_ip) a server sent.
 pub fn parse_login(

@@ -8,7 +8,7 @@ use mfa_core::Method;
 use mfa_core::policy::{Allowed, Env, Outcome, Policy, decide};
 use mfa_store::App;
 
-use crate::push::Login;
+use crate::login::Login;
 use crate::{ApiError, AppState};
 
 /// What the gate decided before any factor is checked.

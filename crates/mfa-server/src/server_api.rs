@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Query, State};
 use mfa_secrets::TokenHash;
-use mfa_store::{AuthRequest, RequestState, Server, Verdict};
+use mfa_store::{AuthRequest, PushState, Server, Verdict};
 use mfa_wire::{
     AuthResult, AuthStatus, PreauthRequest, PreauthResponse, PreauthResult, ServerAuthRequest,
     ServerAuthResponse, StepupRequest,
@@ -17,11 +17,13 @@ use serde::Deserialize;
 use crate::auth_flow::{self, answer};
 use crate::extract::{ApiJson, ApiPath, AuthServer};
 use crate::hub::Event;
+use crate::login::Login;
 use crate::login::{parse_login, parse_step_up};
 use crate::offer::{Offer, names};
 use crate::policy::Gate;
-use crate::push::{self, Login, WithdrawReason};
+use crate::push;
 use crate::{ApiError, AppState, guard};
+use mfa_core::push::WithdrawReason;
 
 /// The longest a status poll may wait.
 pub const MAX_WAIT_SECS: u64 = 60;
@@ -225,11 +227,9 @@ fn status(r: &AuthRequest) -> AuthStatus {
     AuthStatus {
         txid: r.txid.clone(),
         result: match r.state {
-            RequestState::Pending => AuthResult::Pending,
-            RequestState::Approved => AuthResult::Allow,
-            RequestState::Denied | RequestState::Expired | RequestState::Withdrawn => {
-                AuthResult::Deny
-            }
+            PushState::Pending => AuthResult::Pending,
+            PushState::Approved => AuthResult::Allow,
+            PushState::Denied | PushState::Expired | PushState::Withdrawn => AuthResult::Deny,
         },
         state: r.state.to_string(),
         reason: r.reason.clone(),
@@ -291,7 +291,7 @@ pub async fn auth_status(
     // Subscribe before the first read, so a decision between read and wait is not missed.
     let mut events = state.hub.subscribe();
     let request = own_request(&state, &server, &txid).await?;
-    if request.state == RequestState::Pending {
+    if request.state == PushState::Pending {
         // Somebody waits for it until then: after a restart, pushes nobody waits for go.
         let until = state
             .clock
@@ -301,11 +301,11 @@ pub async fn auth_status(
     }
     loop {
         let request = own_request(&state, &server, &txid).await?;
-        if request.state == RequestState::Pending && !request.is_open(state.clock.now()) {
+        if request.state == PushState::Pending && !request.is_open(state.clock.now()) {
             push::expire(&state, &txid).await?;
             continue;
         }
-        if request.state != RequestState::Pending || tokio::time::Instant::now() >= deadline {
+        if request.state != PushState::Pending || tokio::time::Instant::now() >= deadline {
             return Ok(Json(final_status(&state, &request).await?));
         }
         // Wake on this push's event, at its expiry, or after a second at most (events are best
@@ -333,7 +333,7 @@ pub async fn auth_status(
 /// The answer for a push that is decided (or that the wait ran out on).
 async fn final_status(state: &AppState, request: &AuthRequest) -> Result<AuthStatus, ApiError> {
     let mut answer = status(request);
-    if request.state == RequestState::Approved && request.remember.is_some() {
+    if request.state == PushState::Approved && request.remember.is_some() {
         answer.elevated_until = state
             .store
             .session_for_txid(&request.txid)

@@ -19,8 +19,9 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mfa_core::Alias;
+use mfa_core::push::{FRAUD_REASON, WRONG_NUMBER};
 use mfa_secrets::{TokenHash, ct_eq, random_id};
-use mfa_store::{AuthRequest, FRAUD_REASON, RequestState};
+use mfa_store::{AuthRequest, PushState};
 use mfa_wire::{ClientDecision, Decision, DecisionResult};
 use serde::Deserialize;
 
@@ -179,7 +180,7 @@ async fn open_request(
         .map_err(|e| failure(&e))?;
     if request.is_open(state.clock.now()) {
         Ok((request, client))
-    } else if request.state == RequestState::Pending {
+    } else if request.state == PushState::Pending {
         Err(gone_state("expired"))
     } else {
         Err(gone_state(&request.state.to_string()))
@@ -355,7 +356,7 @@ fn outcome(r: &AuthRequest, result: &DecisionResult) -> Page {
                 r.user
             ),
         ),
-        (_, Some("wrong number")) => (
+        (_, Some(WRONG_NUMBER)) => (
             "Denied: wrong number",
             format!(
                 "The number did not match the one at the login prompt, so the login of {who} was denied. \

@@ -35,9 +35,8 @@ pub use credentials::StoredPassword;
 pub use error::StoreError;
 pub use events::{EVENTS_CHANNEL, EventListener};
 pub use groups::{Group, HostGroup, User};
-pub use lockouts::{
-    Attempt, FRAUD_REASON, LockKind, LockSubject, Lockout, LockoutChange, LockoutRule,
-};
+pub use lockouts::{Attempt, LockKind, LockSubject, Lockout, LockoutChange, LockoutRule};
+pub use mfa_core::PushState;
 pub use open::{Backend, Store};
 pub use otp::{CodeCheck, NewOneTimeCode, NewOtpCredential, OtpAttempt, OtpCredential, Throttle};
 pub use params::{
@@ -47,7 +46,7 @@ pub use params::{
 pub use policy::PolicyInputs;
 pub use purge::{KEEP_DECIDED_SECS, Purged, Retention};
 pub use record::{Recorded, Verdict};
-pub use requests::{ApproveLink, AuthRequest, Remember, RequestState, Transition, WRONG_NUMBER};
+pub use requests::{ApproveLink, AuthRequest, Remember};
 pub use revocation::REVOKED_EVENT;
 pub use rules::{NewRule, PolicyRule, RuleHost, describe_match};
 pub use servers::Server;

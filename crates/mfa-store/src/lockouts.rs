@@ -59,9 +59,6 @@ impl LockSubject {
     }
 }
 
-/// The reason a "this was not me" report locks a user; such locks last until an admin clears them.
-pub const FRAUD_REASON: &str = "fraud reported";
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lockout {
     pub kind: LockKind,

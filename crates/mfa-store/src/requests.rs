@@ -1,59 +1,13 @@
-use std::fmt;
-use std::str::FromStr;
-
-use mfa_core::{Alias, Methods, Timestamp};
+use mfa_core::push::{Move, Push, When};
+use mfa_core::{Alias, Methods, PushState, Timestamp};
 use mfa_secrets::TokenHash;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::error::invalid;
 use crate::{
-    AuditEntry, LockSubject, Lockout, LockoutChange, LockoutRule, NewSession, Recorded, Store,
-    StoreError, Verdict,
+    AuditEntry, LockoutChange, LockoutRule, NewSession, Recorded, Store, StoreError, Verdict,
 };
-
-/// Where an auth request stands. Only `Pending` moves, and only once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestState {
-    Pending,
-    Approved,
-    Denied,
-    Expired,
-    /// Its server no longer waits for it (a code was typed, the login gave up or is gone).
-    Withdrawn,
-}
-
-impl RequestState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Pending => "pending",
-            RequestState::Approved => "approved",
-            RequestState::Denied => "denied",
-            RequestState::Expired => "expired",
-            RequestState::Withdrawn => "withdrawn",
-        }
-    }
-}
-
-impl fmt::Display for RequestState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RequestState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "pending" => Ok(RequestState::Pending),
-            "approved" => Ok(RequestState::Approved),
-            "denied" => Ok(RequestState::Denied),
-            "expired" => Ok(RequestState::Expired),
-            "withdrawn" => Ok(RequestState::Withdrawn),
-            other => Err(format!("unknown request state {other:?}")),
-        }
-    }
-}
 
 /// A push: who is logging in where, which clients were asked, and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +22,7 @@ pub struct AuthRequest {
     pub clients: Vec<Alias>,
     /// The number the person must type back, when number matching is on.
     pub number: Option<u8>,
-    pub state: RequestState,
+    pub state: PushState,
     pub reason: Option<String>,
     pub decided_by: Option<String>,
     pub created_at: Timestamp,
@@ -90,9 +44,18 @@ pub struct Remember {
 }
 
 impl AuthRequest {
+    /// What the push life cycle's rules need of it.
+    pub fn push(&self) -> Push {
+        Push {
+            state: self.state,
+            expires_at: self.expires_at,
+            number: self.number,
+        }
+    }
+
     /// Pending and not yet past its expiry.
     pub fn is_open(&self, now: Timestamp) -> bool {
-        self.state == RequestState::Pending && now < self.expires_at
+        self.push().is_open(now)
     }
 
     /// The factors an approval completes: the push, and what was verified before it.
@@ -101,29 +64,6 @@ impl AuthRequest {
             .clone()
             .unwrap_or_else(|| Methods::from_one(mfa_core::Method::Push))
     }
-}
-
-/// The reason of a push denied because the approval carried the wrong number.
-pub const WRONG_NUMBER: &str = "wrong number";
-
-/// How a pending push may end; each is one conditional UPDATE that only one caller wins.
-#[derive(Debug, Clone)]
-pub enum Transition {
-    /// A client's answer. An approval with the wrong number (checked in the statement) denies,
-    /// reason `wrong number`; so does one while `locks` holds a lock in force (reason: the
-    /// lock): a success must never outrun a lockout.
-    Answer {
-        approve: bool,
-        number: Option<u8>,
-        /// The reason a refusal records (`denied by tux`, `fraud reported`).
-        deny_reason: String,
-        by: String,
-        locks: Vec<LockSubject>,
-    },
-    /// Past its expiry: reason `timeout`.
-    Expire,
-    /// Its server no longer waits for it.
-    Withdraw { reason: String, by: String },
 }
 
 /// A single-use token that lets one client decide one request (web link, ntfy action).
@@ -285,21 +225,23 @@ impl Store {
         rows.iter().map(request_from_row).collect()
     }
 
-    /// Ends pending request `txid` by `transition`, in one transaction with what `verdict`
-    /// makes of the result (its audit entry and lockout change) and, for an approval that asked
-    /// for one, the elevated session. `None` when it was not pending (or, for an answer, already
-    /// expired; for an expiry, not yet due): of any number of racing callers on any number of
-    /// nodes exactly one gets `Some`.
+    /// Persists `mv`, a move of pending request `txid` (from [`Push`]'s rules), by one
+    /// conditional UPDATE, in one transaction with what `verdict` makes of the result (its
+    /// audit entry and lockout change) and, for an approval that asked for one, the elevated
+    /// session. `None` when the request was no longer pending (or, for an answer, expired;
+    /// for an expiry, not yet due): of racing callers on any number of nodes exactly one gets
+    /// `Some`.
     pub async fn settle_request(
         &self,
         txid: &str,
-        transition: &Transition,
+        mv: &Move,
+        by: Option<&str>,
         rule: LockoutRule,
         now: Timestamp,
         verdict: impl FnOnce(&AuthRequest) -> (AuditEntry, LockoutChange),
     ) -> Result<Option<(AuthRequest, Recorded)>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let Some(row) = transition_row(&mut tx, txid, transition, now).await? else {
+        let Some(row) = move_row(&mut tx, txid, mv, by, now).await? else {
             tx.rollback().await?;
             return Ok(None);
         };
@@ -307,7 +249,7 @@ impl Store {
         let (audit, lockouts) = verdict(&request);
         let factors = request.completes();
         let session = match (&request.remember, request.state) {
-            (Some(m), RequestState::Approved) => Some(NewSession {
+            (Some(m), PushState::Approved) => Some(NewSession {
                 user: &request.user,
                 client_ip: request.client_ip.as_deref(),
                 scope: &m.scope,
@@ -374,75 +316,32 @@ impl Store {
     }
 }
 
-/// The conditional UPDATE of a transition, returning the request as it left it.
-async fn transition_row(
+/// The conditional UPDATE of a move, returning the request as it left it.
+async fn move_row(
     conn: &mut sqlx::AnyConnection,
     txid: &str,
-    transition: &Transition,
+    mv: &Move,
+    by: Option<&str>,
     now: Timestamp,
 ) -> Result<Option<AnyRow>, StoreError> {
-    let returning = concat!(" RETURNING ", request_columns!());
-    let query = match transition {
-        Transition::Answer {
-            approve,
-            number,
-            deny_reason,
-            by,
-            locks,
-        } => {
-            let lock = match approve {
-                true => first_lock(conn, locks, now).await?,
-                false => None,
-            };
-            let (approve, deny_reason) = match lock {
-                Some(l) => (false, l.message()),
-                None => (*approve, deny_reason.clone()),
-            };
-            // The number is compared in the statement that decides: the first answer decides,
-            // and nothing is compared that is not also the decision.
-            sqlx::query(AssertSqlSafe(format!(
-                "UPDATE auth_requests SET \
-                   state = CASE WHEN $1 = 1 AND (number IS NULL OR number = $2) THEN 'approved' ELSE 'denied' END, \
-                   reason = CASE WHEN $1 = 1 AND (number IS NULL OR number = $2) THEN NULL \
-                                 WHEN $1 = 1 THEN '{WRONG_NUMBER}' ELSE $3 END, \
-                   decided_by = $4, decided_at = $5 \
-                 WHERE txid = $6 AND state = 'pending' AND expires_at > $5{returning}"
-            )))
-            .bind(i64::from(approve))
-            .bind(number.map(i64::from))
-            .bind(deny_reason)
-            .bind(by.clone())
-            .bind(now.millis())
-            .bind(txid.to_owned())
-        }
-        Transition::Expire => sqlx::query(AssertSqlSafe(format!(
-            "UPDATE auth_requests SET state = 'expired', reason = 'timeout', decided_at = $1 \
-             WHERE txid = $2 AND state = 'pending' AND expires_at <= $1{returning}"
-        )))
-        .bind(now.millis())
-        .bind(txid.to_owned()),
-        Transition::Withdraw { reason, by } => sqlx::query(AssertSqlSafe(format!(
-            "UPDATE auth_requests SET state = 'withdrawn', reason = $1, decided_by = $2, \
-             decided_at = $3 WHERE txid = $4 AND state = 'pending' AND expires_at > $3{returning}"
-        )))
-        .bind(reason.clone())
-        .bind(by.clone())
-        .bind(now.millis())
-        .bind(txid.to_owned()),
+    let due = match mv.when {
+        When::Open => "expires_at > $4",
+        When::Overdue => "expires_at <= $4",
     };
-    Ok(query.fetch_optional(&mut *conn).await?)
-}
-
-/// The first lock in force on any of `subjects`.
-async fn first_lock(
-    conn: &mut sqlx::AnyConnection,
-    subjects: &[LockSubject],
-    now: Timestamp,
-) -> Result<Option<Lockout>, StoreError> {
-    for s in subjects {
-        if let Some(l) = crate::lockouts::lock_in_force(conn, s.kind, &s.name, now).await? {
-            return Ok(Some(l));
-        }
-    }
-    Ok(None)
+    Ok(sqlx::query(AssertSqlSafe(format!(
+        concat!(
+            "UPDATE auth_requests SET state = $1, reason = $2, decided_by = $3, decided_at = $4 \
+             WHERE txid = $5 AND state = 'pending' AND {}",
+            " RETURNING ",
+            request_columns!()
+        ),
+        due
+    )))
+    .bind(mv.to.as_str())
+    .bind(mv.reason.clone())
+    .bind(by.map(str::to_owned))
+    .bind(now.millis())
+    .bind(txid.to_owned())
+    .fetch_optional(&mut *conn)
+    .await?)
 }

@@ -199,7 +199,7 @@ async fn an_unanswered_push_expires_on_its_own_and_is_audited() {
         ("expired", Some("timeout"))
     );
     let state = f.srv.state.store.request(&txid).await.unwrap().state;
-    assert_eq!(state, mfa_store::RequestState::Expired);
+    assert_eq!(state, mfa_store::PushState::Expired);
 }
 
 #[tokio::test]

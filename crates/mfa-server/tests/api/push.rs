@@ -222,14 +222,14 @@ async fn after_a_restart_pushes_nobody_waits_for_are_withdrawn() {
     let mut withdrawn = None;
     for _ in 0..100 {
         let r = second.state.store.request(&gone).await.unwrap();
-        if r.state != mfa_store::RequestState::Pending {
+        if r.state != mfa_store::PushState::Pending {
             withdrawn = Some(r);
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let r = withdrawn.expect("the abandoned push is still approvable");
-    assert_eq!(r.state, mfa_store::RequestState::Withdrawn);
+    assert_eq!(r.state, mfa_store::PushState::Withdrawn);
     assert_eq!(
         r.reason.as_deref(),
         Some("withdrawn: the login is gone (mfad restarted)")
@@ -237,7 +237,7 @@ async fn after_a_restart_pushes_nobody_waits_for_are_withdrawn() {
     let r = second.state.store.request(&back).await.unwrap();
     assert_eq!(
         r.state,
-        mfa_store::RequestState::Pending,
+        mfa_store::PushState::Pending,
         "the polled push was withdrawn"
     );
 }

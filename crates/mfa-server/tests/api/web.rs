@@ -9,7 +9,7 @@ use crate::support::{Fixture, TestServer, fixture_on, login};
 use axum::http::HeaderMap;
 use mfa_core::{Alias, FixedClock, Timestamp};
 use mfa_secrets::Token;
-use mfa_store::{ApproveLink, AuthRequest, RequestState};
+use mfa_store::{ApproveLink, AuthRequest, PushState};
 
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
@@ -470,7 +470,7 @@ async fn every_value_on_the_page_is_html_escaped() {
         app_id: 1,
         clients: vec![Alias::new("tux").unwrap()],
         number: Some(42),
-        state: RequestState::Pending,
+        state: PushState::Pending,
         reason: None,
         decided_by: None,
         created_at: now,

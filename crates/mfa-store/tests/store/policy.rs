@@ -566,7 +566,7 @@ async fn policy_inputs_gather_what_the_decision_needs() {
 
 #[tokio::test]
 async fn a_push_remembers_what_it_completes() {
-    use mfa_store::{AuthRequest, Remember, RequestState};
+    use mfa_store::{AuthRequest, PushState, Remember};
     for db in backends().await {
         let s = &db.store;
         let mut r = AuthRequest {
@@ -579,7 +579,7 @@ async fn a_push_remembers_what_it_completes() {
             app_id: 1,
             clients: vec![alias("tux")],
             number: Some(42),
-            state: RequestState::Pending,
+            state: PushState::Pending,
             reason: None,
             decided_by: None,
             created_at: t(0),

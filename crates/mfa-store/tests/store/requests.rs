@@ -1,8 +1,9 @@
+use mfa_core::push::{Answer, LockoutEffect, Move, When, WithdrawReason};
 use mfa_core::{Alias, Timestamp};
 use mfa_secrets::Token;
 use mfa_store::{
     ApproveLink, Attempt, AuditEntry, AuthRequest, LockKind, LockSubject, LockoutChange,
-    LockoutRule, RequestState, Retention, Transition, WRONG_NUMBER,
+    LockoutRule, PushState, Retention,
 };
 
 use crate::support::backends;
@@ -22,7 +23,7 @@ pub fn request(txid: &str, clients: &[&str], now: Timestamp) -> AuthRequest {
         app_id: 1,
         clients: clients.iter().map(|c| alias(c)).collect(),
         number: Some(42),
-        state: RequestState::Pending,
+        state: PushState::Pending,
         reason: None,
         decided_by: None,
         created_at: now,
@@ -99,14 +100,13 @@ fn rule() -> LockoutRule {
     }
 }
 
-fn deny_answer() -> Transition {
-    Transition::Answer {
-        approve: false,
-        number: None,
-        deny_reason: "denied by tux".into(),
-        by: "client:tux".into(),
-        locks: vec![],
-    }
+/// tux's denial of a pending push, as `mfa_core::push` makes it.
+fn deny_answer() -> Move {
+    let now = Timestamp::from_secs(1_800_000_000);
+    request("any", &["tux"], now)
+        .push()
+        .answer("tux", Answer::Deny, None, now)
+        .unwrap()
 }
 
 /// Makes every audit insert for user `boom` fail, as a full disk or a lost connection would.
@@ -149,12 +149,12 @@ async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
         let user = LockSubject::new(LockKind::User, "boom");
         let verdict = |r: &AuthRequest| (denied(r), LockoutChange::Failure(vec![user.clone()]));
         let failed = s
-            .settle_request("t1", &deny_answer(), rule(), now, verdict)
+            .settle_request("t1", &deny_answer(), None, rule(), now, verdict)
             .await;
         assert!(failed.is_err(), "{}: the audit insert should fail", db.name);
         assert_eq!(
             s.request("t1").await.unwrap().state,
-            RequestState::Pending,
+            PushState::Pending,
             "{}",
             db.name
         );
@@ -171,13 +171,13 @@ async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
             .unwrap();
         let tux = LockSubject::new(LockKind::User, "tux");
         let (decided, _) = s
-            .settle_request("t2", &deny_answer(), rule(), now, |r| {
+            .settle_request("t2", &deny_answer(), None, rule(), now, |r| {
                 (denied(r), LockoutChange::Failure(vec![tux.clone()]))
             })
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(decided.state, RequestState::Denied);
+        assert_eq!(decided.state, PushState::Denied);
         assert_eq!(failures(&db, &tux).await, 1, "{}", db.name);
         let audit = s.audit_entries(&Default::default()).await.unwrap();
         assert_eq!(audit.len(), 1, "{}", db.name);
@@ -186,47 +186,74 @@ async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
     }
 }
 
+/// Each move is one conditional UPDATE: the first wins, later ones (an answer after a
+/// withdrawal, an expiry before its time) change nothing.
 #[tokio::test]
-async fn an_answer_compares_the_number_in_the_statement_that_decides() {
+async fn a_push_moves_once_and_only_as_its_condition_allows() {
     let now = Timestamp::from_secs(1_800_000_000);
     for db in backends().await {
         let s = &db.store;
-        s.create_request(&request("t1", &["tux"], now), &links(&["tux"]))
-            .await
-            .unwrap();
-        let approve = |n: u8| Transition::Answer {
-            approve: true,
-            number: Some(n),
-            deny_reason: String::new(),
-            by: "client:tux".into(),
-            locks: vec![],
-        };
+        let r = request("t1", &["tux"], now);
+        s.create_request(&r, &links(&["tux"])).await.unwrap();
         let none = |r: &AuthRequest| (denied(r), LockoutChange::None);
-        let (r, _) = s
-            .settle_request("t1", &approve(41), rule(), now, none)
+        let expire = Move {
+            to: PushState::Expired,
+            reason: Some("timeout".into()),
+            when: When::Overdue,
+            lockouts: LockoutEffect::Failure,
+            audit: "expired",
+        };
+        assert!(
+            s.settle_request("t1", &expire, None, rule(), now, none)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}: expired before its time",
+            db.name
+        );
+        let withdraw = r.push().withdraw(WithdrawReason::CodeUsed, now).unwrap();
+        let (moved, _) = s
+            .settle_request("t1", &withdraw, Some("server:ssh-1"), rule(), now, none)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(
-            (r.state, r.reason.as_deref()),
-            (RequestState::Denied, Some(WRONG_NUMBER))
+            (
+                moved.state,
+                moved.reason.as_deref(),
+                moved.decided_by.as_deref()
+            ),
+            (
+                PushState::Withdrawn,
+                Some("withdrawn: a code was used at the login"),
+                Some("server:ssh-1")
+            )
         );
-        // The first answer decided: the right number comes too late.
         assert!(
-            s.settle_request("t1", &approve(42), rule(), now, none)
+            s.settle_request("t1", &deny_answer(), Some("client:tux"), rule(), now, none)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}: a second move won",
+            db.name
+        );
+        // Past its expiry an answer cannot land, an expiry can.
+        s.create_request(&request("t2", &["tux"], now), &links(&["tux"]))
+            .await
+            .unwrap();
+        let late = now.plus_secs(30);
+        assert!(
+            s.settle_request("t2", &deny_answer(), None, rule(), late, none)
                 .await
                 .unwrap()
                 .is_none()
         );
-        s.create_request(&request("t2", &["tux"], now), &links(&["tux"]))
-            .await
-            .unwrap();
-        let (r, _) = s
-            .settle_request("t2", &approve(42), rule(), now, none)
+        let (moved, _) = s
+            .settle_request("t2", &expire, None, rule(), late, none)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(r.state, RequestState::Approved, "{}", db.name);
+        assert_eq!(moved.state, PushState::Expired, "{}", db.name);
         db.finish().await;
     }
 }
@@ -337,7 +364,7 @@ async fn purging_keeps_the_tables_bounded() {
                 .await
                 .unwrap();
         }
-        s.lock_until_cleared(LockKind::User, "alice", mfa_store::FRAUD_REASON, t0)
+        s.lock_until_cleared(LockKind::User, "alice", mfa_core::push::FRAUD_REASON, t0)
             .await
             .unwrap();
         assert_eq!(lockout_rows(&db).await, 100_051, "{}", db.name);
@@ -363,7 +390,7 @@ async fn purging_keeps_the_tables_bounded() {
         s.create_request(&request("open", &["tux"], t0), &links(&["tux"]))
             .await
             .unwrap();
-        s.settle_request("old", &deny_answer(), rule(), t0, |r| {
+        s.settle_request("old", &deny_answer(), None, rule(), t0, |r| {
             (denied(r), LockoutChange::None)
         })
         .await

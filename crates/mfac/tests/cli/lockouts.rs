@@ -1,5 +1,6 @@
+use mfa_core::push::FRAUD_REASON;
 use mfa_core::{Clock, SystemClock};
-use mfa_store::{FRAUD_REASON, LockKind, LockoutRule};
+use mfa_store::{LockKind, LockoutRule};
 
 use crate::Env;
 
