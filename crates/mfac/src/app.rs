@@ -3,9 +3,9 @@ use mfa_store::{App, NewApp};
 use serde::Serialize;
 
 use crate::cli::{AppAdd, AppCommand};
-use crate::client::parse_alias;
 use crate::context::Context;
 use crate::output::{print_done, print_item, print_json, print_list};
+use crate::shared::parse_alias;
 
 #[derive(Serialize)]
 struct AppView {

@@ -4,9 +4,9 @@ use mfa_store::{AuditEntry, AuditFilter};
 use serde::Serialize;
 
 use crate::cli::AuditArgs;
-use crate::client::parse_alias;
 use crate::context::Context;
 use crate::output::print_list;
+use crate::shared::parse_alias;
 
 /// One entry as `mfac audit --json` prints it: every field always present, `null` when unset.
 #[derive(Serialize)]

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::cli::{ClientCommand, NotifyArgs};
 use crate::context::Context;
 use crate::output::{list_or_none, print_done, print_json, print_list, qr_for_terminal};
+use crate::shared::parse_alias;
 
 /// Client keys look like `mfak_...` so a leaked one is recognisable.
 pub const CLIENT_KEY_PREFIX: &str = "mfak";
@@ -117,10 +118,6 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
             crate::credentials::recovery_codes(ctx, &parse_alias(&alias)?).await
         }
     }
-}
-
-pub fn parse_alias(s: &str) -> anyhow::Result<Alias> {
-    Ok(Alias::new(s)?)
 }
 
 /// ntfy topics are 1-64 of these characters (ntfy refuses others).

@@ -4,9 +4,9 @@ use mfa_store::{AuditFilter, LockKind, Lockout};
 use serde::Serialize;
 
 use crate::cli::LockoutCommand;
-use crate::client::parse_alias;
 use crate::context::Context;
 use crate::output::{print_json, print_list};
+use crate::shared::parse_alias;
 
 /// What `lockout list` shows for a lock that lasts until an admin clears it.
 const UNTIL_CLEARED: &str = "until cleared";

@@ -14,6 +14,7 @@ mod output;
 mod rule;
 mod server;
 mod session;
+mod shared;
 mod token;
 mod user;
 mod vault;
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
 
 async fn run(args: cli::Args) -> anyhow::Result<()> {
     let (global, command) = args.into_command()?;
-    let ctx = context::Context::open(&global).await?;
+    let ctx = context::Context::open(global.config.as_deref(), global.json).await?;
     let result = match command {
         cli::Command::Client(cmd) => client::run(&ctx, cmd).await,
         cli::Command::App(cmd) => app::run(&ctx, cmd).await,
