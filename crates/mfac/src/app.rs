@@ -1,11 +1,46 @@
+use clap::{Args, Subcommand};
 use mfa_core::{Methods, Pattern};
 use mfa_store::{App, NewApp};
 use serde::Serialize;
 
-use crate::cli::{AppAdd, AppCommand};
-use crate::client::parse_alias;
 use crate::context::Context;
 use crate::output::{print_done, print_item, print_json, print_list};
+use crate::shared::parse_alias;
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Route a user's logins on a host and service to clients.
+    Add(AppAdd),
+    /// List apps.
+    List {
+        /// Only this user's apps.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Show one app.
+    Show { id: i64 },
+    /// Remove an app.
+    Remove { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub struct AppAdd {
+    /// The login user name.
+    #[arg(long)]
+    pub user: String,
+    /// Host name, `*.domain` or `*`.
+    #[arg(long)]
+    pub host: String,
+    /// PAM service (sshd, sudo, ...) or `*`.
+    #[arg(long)]
+    pub service: String,
+    /// Client alias(es), comma-separated: each gets the push.
+    #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
+    pub client: Vec<String>,
+    /// Allowed methods: push, totp, password (comma- or space-separated).
+    #[arg(long, num_args = 1.., required = true)]
+    pub methods: Vec<String>,
+}
 
 #[derive(Serialize)]
 struct AppView {

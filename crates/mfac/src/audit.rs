@@ -1,12 +1,25 @@
 use anyhow::anyhow;
+use clap::Args;
 use mfa_core::Timestamp;
 use mfa_store::{AuditEntry, AuditFilter};
 use serde::Serialize;
 
-use crate::cli::AuditArgs;
-use crate::client::parse_alias;
 use crate::context::Context;
 use crate::output::print_list;
+use crate::shared::parse_alias;
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this user's entries.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// From this time on: RFC 3339 (2026-11-26T09:00:00Z) or a duration ago (30m, 1h, 2d).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// At most the newest N entries.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+}
 
 /// One entry as `mfac audit --json` prints it: every field always present, `null` when unset.
 #[derive(Serialize)]

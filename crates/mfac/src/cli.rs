@@ -1,7 +1,22 @@
+//! The top-level command line: global flags, one subcommand per command module (each owns its
+//! clap types), and the seed's `--add-client`/`--add-app` syntax.
+
 use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Args as ClapArgs, Parser, Subcommand};
+
+use crate::app::{AppAdd, AppCommand};
+use crate::audit::AuditArgs;
+use crate::client::{ClientCommand, NotifyArgs};
+use crate::group::{GroupCommand, HostGroupCommand};
+use crate::lockout::LockoutCommand;
+use crate::rule::{PolicyCommand, RuleCommand};
+use crate::server::ServerCommand;
+use crate::session::SessionCommand;
+use crate::token::TokenCommand;
+use crate::user::UserCommand;
+use crate::vault::VaultCommand;
 
 /// The mfa admin CLI.
 ///
@@ -70,224 +85,22 @@ pub enum Command {
     Vault(VaultCommand),
     /// Login users' own settings: bypass for automation accounts.
     #[command(subcommand)]
-    User(crate::user::UserCommand),
+    User(UserCommand),
     /// Groups of login users, for rules.
     #[command(subcommand)]
-    Group(crate::group::GroupCommand),
+    Group(GroupCommand),
     /// Groups of hosts, for rules.
     #[command(subcommand)]
-    HostGroup(crate::group::HostGroupCommand),
+    HostGroup(HostGroupCommand),
     /// Rules: who needs which factors where (the most specific rule wins).
     #[command(subcommand)]
-    Rule(crate::rule::RuleCommand),
+    Rule(RuleCommand),
     /// What mfad would decide for a login or a step-up, and why.
     #[command(subcommand)]
-    Policy(crate::rule::PolicyCommand),
+    Policy(PolicyCommand),
     /// Elevated sessions: an MFA remembered for a user, address and scope.
     #[command(subcommand)]
-    Session(crate::session::SessionCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ClientCommand {
-    /// Enrol a client: prints its key (once), TOTP secret, otpauth:// URI and QR code. The
-    /// secret is also handed once to the first `mfa enroll` with the key.
-    Add {
-        alias: String,
-        #[command(flatten)]
-        notify: NotifyArgs,
-        /// The TOTP secret is for an authenticator app only: mark it delivered now, so no
-        /// `mfa enroll` ever receives it (`mfa code` then does not work for this client).
-        #[arg(long)]
-        authenticator_only: bool,
-    },
-    /// Change how a client hears of a push.
-    Modify {
-        alias: String,
-        #[command(flatten)]
-        notify: NotifyArgs,
-    },
-    /// List clients.
-    List,
-    /// Show one client and the apps that route to it.
-    Show { alias: String },
-    /// Remove a client (refused while apps name it).
-    Remove { alias: String },
-    /// Give a client a new TOTP secret; the old one stops working. The new one is handed once
-    /// to the next `mfa enroll`.
-    ResetTotp {
-        alias: String,
-        /// The new secret is for an authenticator app only: no `mfa enroll` receives it.
-        #[arg(long)]
-        authenticator_only: bool,
-    },
-    /// Give a client a new key; the old one stops working.
-    RotateKey { alias: String },
-    /// Set a client's password (read from stdin, or asked for twice on a terminal; never an
-    /// argument), or remove it.
-    Password {
-        alias: String,
-        /// Remove the password instead.
-        #[arg(long)]
-        remove: bool,
-    },
-    /// Print 10 new single-use recovery codes (once); the client's old codes stop working.
-    RecoveryCodes { alias: String },
-}
-
-/// How a client hears of a push besides its WebSocket.
-#[derive(Debug, Default, ClapArgs)]
-pub struct NotifyArgs {
-    /// default (the config's notify.default), none, webhook or ntfy.
-    #[arg(long, value_name = "PROVIDER")]
-    pub notify: Option<String>,
-    /// The ntfy topic (with --notify ntfy); without it an unguessable one is made.
-    #[arg(long, value_name = "TOPIC")]
-    pub ntfy_topic: Option<String>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AppCommand {
-    /// Route a user's logins on a host and service to clients.
-    Add(AppAdd),
-    /// List apps.
-    List {
-        /// Only this user's apps.
-        #[arg(long)]
-        user: Option<String>,
-    },
-    /// Show one app.
-    Show { id: i64 },
-    /// Remove an app.
-    Remove { id: i64 },
-}
-
-#[derive(Debug, ClapArgs)]
-pub struct AppAdd {
-    /// The login user name.
-    #[arg(long)]
-    pub user: String,
-    /// Host name, `*.domain` or `*`.
-    #[arg(long)]
-    pub host: String,
-    /// PAM service (sshd, sudo, ...) or `*`.
-    #[arg(long)]
-    pub service: String,
-    /// Client alias(es), comma-separated: each gets the push.
-    #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
-    pub client: Vec<String>,
-    /// Allowed methods: push, totp, password (comma- or space-separated).
-    #[arg(long, num_args = 1.., required = true)]
-    pub methods: Vec<String>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ServerCommand {
-    /// Allow a server to ask for MFA for some hosts: prints its API token (once).
-    Add {
-        name: String,
-        /// Hosts it may ask about, comma-separated: exact names, `*.domain` or `*`.
-        #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
-        hosts: Vec<String>,
-    },
-    /// List servers.
-    List,
-    /// Remove a server; its token stops working.
-    Remove { name: String },
-    /// Give a server a new API token (printed once); the old one stops working.
-    RotateToken { name: String },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum LockoutCommand {
-    /// List the locks in force.
-    List,
-    /// Lift a lock and forget its failures: `user NAME`, `ip ADDRESS` (a login source) or
-    /// `caller ADDRESS` (an HTTP caller that sent bad tokens).
-    Clear {
-        /// user, ip or caller.
-        kind: String,
-        /// The user name or address.
-        subject: String,
-    },
-}
-
-#[derive(Debug, ClapArgs)]
-pub struct AuditArgs {
-    /// Only this user's entries.
-    #[arg(long)]
-    pub user: Option<String>,
-    /// From this time on: RFC 3339 (2026-11-26T09:00:00Z) or a duration ago (30m, 1h, 2d).
-    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
-    pub since: Option<String>,
-    /// At most the newest N entries.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Add an API token: prints it (once).
-    Add {
-        name: String,
-        /// What it may do, comma-separated: otp, vault:read, vault:write.
-        #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
-        scope: Vec<String>,
-        /// Limit its vault access to these vault app ids (comma-separated; see `mfac vault list`).
-        #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "ID")]
-        apps: Vec<String>,
-    },
-    /// List API tokens (never the tokens themselves).
-    List,
-    /// Remove an API token; it stops working at once.
-    Remove { name: String },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum VaultCommand {
-    /// Add a seed: NAME (--secret BASE32 | --uri otpauth://totp/...) [--attribute A].
-    Add(VaultAdd),
-    /// List vault apps (never their seeds).
-    List,
-    /// Print an app's current code and how long it stays valid (audited).
-    Code {
-        /// The app's id, or its name if no other app has it.
-        app: String,
-    },
-    /// Remove an app from the vault.
-    Remove {
-        /// The app's id, or its name if no other app has it.
-        app: String,
-    },
-}
-
-#[derive(Debug, ClapArgs)]
-pub struct VaultAdd {
-    /// What the seed is for, e.g. "AWS root".
-    pub name: String,
-    /// The seed in base32 (spaces and dashes allowed).
-    #[arg(
-        long,
-        value_name = "BASE32",
-        required_unless_present = "uri",
-        conflicts_with = "uri"
-    )]
-    pub secret: Option<String>,
-    /// A whole otpauth://totp/... URI (as in a QR code); it carries its own parameters.
-    #[arg(long, value_name = "URI")]
-    pub uri: Option<String>,
-    /// Free text shown beside the name, e.g. the account.
-    #[arg(long)]
-    pub attribute: Option<String>,
-    /// With --secret: SHA1 (default), SHA256 or SHA512.
-    #[arg(long)]
-    pub algorithm: Option<String>,
-    /// With --secret: 6 (default), 7 or 8.
-    #[arg(long)]
-    pub digits: Option<String>,
-    /// With --secret: seconds per code, 15..=120 (default 30).
-    #[arg(long)]
-    pub period: Option<String>,
+    Session(SessionCommand),
 }
 
 impl Args {

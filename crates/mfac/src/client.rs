@@ -1,4 +1,5 @@
 use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
 use mfa_config::NotifyProvider;
 use mfa_core::Alias;
 use mfa_otp::{OtpAuthUri, OtpKind, Secret, TotpParams};
@@ -6,9 +7,67 @@ use mfa_secrets::{Token, random_id};
 use mfa_store::{Client, NewClient, Notify};
 use serde::Serialize;
 
-use crate::cli::{ClientCommand, NotifyArgs};
 use crate::context::Context;
 use crate::output::{list_or_none, print_done, print_json, print_list, qr_for_terminal};
+use crate::shared::parse_alias;
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Enrol a client: prints its key (once), TOTP secret, otpauth:// URI and QR code. The
+    /// secret is also handed once to the first `mfa enroll` with the key.
+    Add {
+        alias: String,
+        #[command(flatten)]
+        notify: NotifyArgs,
+        /// The TOTP secret is for an authenticator app only: mark it delivered now, so no
+        /// `mfa enroll` ever receives it (`mfa code` then does not work for this client).
+        #[arg(long)]
+        authenticator_only: bool,
+    },
+    /// Change how a client hears of a push.
+    Modify {
+        alias: String,
+        #[command(flatten)]
+        notify: NotifyArgs,
+    },
+    /// List clients.
+    List,
+    /// Show one client and the apps that route to it.
+    Show { alias: String },
+    /// Remove a client (refused while apps name it).
+    Remove { alias: String },
+    /// Give a client a new TOTP secret; the old one stops working. The new one is handed once
+    /// to the next `mfa enroll`.
+    ResetTotp {
+        alias: String,
+        /// The new secret is for an authenticator app only: no `mfa enroll` receives it.
+        #[arg(long)]
+        authenticator_only: bool,
+    },
+    /// Give a client a new key; the old one stops working.
+    RotateKey { alias: String },
+    /// Set a client's password (read from stdin, or asked for twice on a terminal; never an
+    /// argument), or remove it.
+    Password {
+        alias: String,
+        /// Remove the password instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Print 10 new single-use recovery codes (once); the client's old codes stop working.
+    RecoveryCodes { alias: String },
+}
+
+/// How a client hears of a push besides its WebSocket.
+#[derive(Debug, Default, Args)]
+pub struct NotifyArgs {
+    /// default (the config's notify.default), none, webhook or ntfy.
+    #[arg(long, value_name = "PROVIDER")]
+    pub notify: Option<String>,
+    /// The ntfy topic (with --notify ntfy); without it an unguessable one is made.
+    #[arg(long, value_name = "TOPIC")]
+    pub ntfy_topic: Option<String>,
+}
 
 /// Client keys look like `mfak_...` so a leaked one is recognisable.
 pub const CLIENT_KEY_PREFIX: &str = "mfak";
@@ -117,10 +176,6 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
             crate::credentials::recovery_codes(ctx, &parse_alias(&alias)?).await
         }
     }
-}
-
-pub fn parse_alias(s: &str) -> anyhow::Result<Alias> {
-    Ok(Alias::new(s)?)
 }
 
 /// ntfy topics are 1-64 of these characters (ntfy refuses others).

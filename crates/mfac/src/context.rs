@@ -1,9 +1,9 @@
+use std::path::Path;
+
 use anyhow::Context as _;
 use mfa_config::Config;
 use mfa_core::{Clock, SystemClock, Timestamp};
 use mfa_store::Store;
-
-use crate::cli::Global;
 
 /// What every command needs: the config, the open store, how to print.
 pub struct Context {
@@ -13,8 +13,10 @@ pub struct Context {
 }
 
 impl Context {
-    pub async fn open(global: &Global) -> anyhow::Result<Self> {
-        let loaded = mfa_config::load(global.config.as_deref())?;
+    /// Loads the config (`config`: --config, else mfa_config's search) and opens its store;
+    /// `json`: print JSON (--json).
+    pub async fn open(config: Option<&Path>, json: bool) -> anyhow::Result<Self> {
+        let loaded = mfa_config::load(config)?;
         let config = loaded.config;
         let store = Store::open_with_key_file(&config.database_url(), &config.key_file())
             .await
@@ -22,7 +24,7 @@ impl Context {
         Ok(Self {
             config,
             store,
-            json: global.json,
+            json,
         })
     }
 

@@ -7,9 +7,9 @@ use mfa_core::{Alias, Pattern};
 use mfa_store::{Group, HostGroup, RuleHost};
 use serde::Serialize;
 
-use crate::client::parse_alias;
 use crate::context::Context;
 use crate::output::{list_or_none, print_done, print_item, print_json, print_list};
+use crate::shared::parse_alias;
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {

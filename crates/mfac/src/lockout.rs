@@ -1,12 +1,26 @@
 use anyhow::bail;
+use clap::Subcommand;
 use ipnet::IpNet;
 use mfa_store::{AuditFilter, LockKind, Lockout};
 use serde::Serialize;
 
-use crate::cli::LockoutCommand;
-use crate::client::parse_alias;
 use crate::context::Context;
 use crate::output::{print_json, print_list};
+use crate::shared::parse_alias;
+
+#[derive(Debug, Subcommand)]
+pub enum LockoutCommand {
+    /// List the locks in force.
+    List,
+    /// Lift a lock and forget its failures: `user NAME`, `ip ADDRESS` (a login source) or
+    /// `caller ADDRESS` (an HTTP caller that sent bad tokens).
+    Clear {
+        /// user, ip or caller.
+        kind: String,
+        /// The user name or address.
+        subject: String,
+    },
+}
 
 /// What `lockout list` shows for a lock that lasts until an admin clears it.
 const UNTIL_CLEARED: &str = "until cleared";

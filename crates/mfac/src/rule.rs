@@ -12,9 +12,9 @@ use mfa_core::{Pattern, in_networks};
 use mfa_store::{LockKind, NewRule, PolicyRule, RuleHost, describe_match};
 use serde::Serialize;
 
-use crate::client::parse_alias;
 use crate::context::Context;
 use crate::output::{print_done, print_json, print_list};
+use crate::shared::parse_alias;
 
 #[derive(Debug, Subcommand)]
 pub enum RuleCommand {

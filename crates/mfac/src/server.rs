@@ -1,12 +1,29 @@
 use anyhow::{Context as _, bail};
+use clap::Subcommand;
 use mfa_core::Pattern;
 use mfa_secrets::Token;
 use mfa_store::Server;
 use serde::Serialize;
 
-use crate::cli::ServerCommand;
 use crate::context::Context;
 use crate::output::{WithToken, print_done, print_json, print_list, print_new_token};
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Allow a server to ask for MFA for some hosts: prints its API token (once).
+    Add {
+        name: String,
+        /// Hosts it may ask about, comma-separated: exact names, `*.domain` or `*`.
+        #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
+        hosts: Vec<String>,
+    },
+    /// List servers.
+    List,
+    /// Remove a server; its token stops working.
+    Remove { name: String },
+    /// Give a server a new API token (printed once); the old one stops working.
+    RotateToken { name: String },
+}
 
 /// API tokens look like `mfas_...` so a leaked one is recognisable.
 pub const API_TOKEN_PREFIX: &str = "mfas";

@@ -5,9 +5,9 @@ use clap::Subcommand;
 use mfa_store::Session;
 use serde::Serialize;
 
-use crate::client::parse_alias;
 use crate::context::Context;
 use crate::output::{print_done, print_json, print_list};
+use crate::shared::parse_alias;
 
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {

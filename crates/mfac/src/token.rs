@@ -1,12 +1,30 @@
 use anyhow::{Context as _, anyhow, bail};
+use clap::Subcommand;
 use mfa_core::{Alias, Scopes};
 use mfa_secrets::Token;
 use mfa_store::{ApiToken, NewApiToken};
 use serde::Serialize;
 
-use crate::cli::TokenCommand;
 use crate::context::Context;
 use crate::output::{WithToken, print_done, print_json, print_list, print_new_token};
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Add an API token: prints it (once).
+    Add {
+        name: String,
+        /// What it may do, comma-separated: otp, vault:read, vault:write.
+        #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// Limit its vault access to these vault app ids (comma-separated; see `mfac vault list`).
+        #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "ID")]
+        apps: Vec<String>,
+    },
+    /// List API tokens (never the tokens themselves).
+    List,
+    /// Remove an API token; it stops working at once.
+    Remove { name: String },
+}
 
 /// API tokens for the OTP service and the vault look like `mfat_...`.
 pub const TOKEN_PREFIX: &str = "mfat";

@@ -9,9 +9,9 @@ use mfa_core::policy::Subject;
 use mfa_store::AuditEntry;
 use serde::Serialize;
 
-use crate::client::parse_alias;
 use crate::context::Context;
 use crate::output::{list_or_none, print_item, print_json, print_list};
+use crate::shared::parse_alias;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {

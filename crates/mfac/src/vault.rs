@@ -1,10 +1,57 @@
 use anyhow::{anyhow, bail};
+use clap::{Args, Subcommand};
 use mfa_store::{AuditEntry, VaultApp, VaultSeedInput};
 use serde::Serialize;
 
-use crate::cli::{VaultAdd, VaultCommand};
 use crate::context::Context;
 use crate::output::{print_json, print_list};
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Add a seed: NAME (--secret BASE32 | --uri otpauth://totp/...) [--attribute A].
+    Add(VaultAdd),
+    /// List vault apps (never their seeds).
+    List,
+    /// Print an app's current code and how long it stays valid (audited).
+    Code {
+        /// The app's id, or its name if no other app has it.
+        app: String,
+    },
+    /// Remove an app from the vault.
+    Remove {
+        /// The app's id, or its name if no other app has it.
+        app: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct VaultAdd {
+    /// What the seed is for, e.g. "AWS root".
+    pub name: String,
+    /// The seed in base32 (spaces and dashes allowed).
+    #[arg(
+        long,
+        value_name = "BASE32",
+        required_unless_present = "uri",
+        conflicts_with = "uri"
+    )]
+    pub secret: Option<String>,
+    /// A whole otpauth://totp/... URI (as in a QR code); it carries its own parameters.
+    #[arg(long, value_name = "URI")]
+    pub uri: Option<String>,
+    /// Free text shown beside the name, e.g. the account.
+    #[arg(long)]
+    pub attribute: Option<String>,
+    /// With --secret: SHA1 (default), SHA256 or SHA512.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// With --secret: 6 (default), 7 or 8.
+    #[arg(long)]
+    pub digits: Option<String>,
+    /// With --secret: seconds per code, 15..=120 (default 30).
+    #[arg(long)]
+    pub period: Option<String>,
+}
 
 /// A vault app as listed: never its seed (the same shape as `GET /v1/vault/apps`).
 #[derive(Serialize)]
