@@ -5,6 +5,7 @@
 mod alias;
 mod clock;
 mod error;
+pub mod login;
 mod method;
 mod network;
 mod pattern;

@@ -1,19 +1,18 @@
-//! `POST /v1/auth` once the gate asked for factors and the offer fits: count the attempt,
-//! check the password, then the code, then send the push or allow. Each ending is written with
-//! its audit entry and lockout change in one transaction.
+//! `POST /v1/auth` once the gate asked for factors: the login's rules (`mfa_core::login`) say
+//! what to do next; this module does the I/O each step asks for, then writes the ending (its
+//! audit entry, lockout change and elevated session in one transaction) or sends the push.
 
-use mfa_core::{Alias, Method, Methods};
+use mfa_core::Method;
+use mfa_core::login::{CodeChecked, Counting, Ending, Flow, PasswordFound, Step};
+use mfa_secrets::PasswordHash;
 use mfa_store::{App, Attempt, LockSubject, LockoutChange, NewSession, Remember, Verdict};
 use mfa_wire::{AuthResult, ServerAuthRequest, ServerAuthResponse};
 
-use crate::factors::{self, Refusal};
+use crate::factors;
 use crate::login::Login;
 use crate::offer::{Code, Offer};
 use crate::push::{self, Completes};
 use crate::{ApiError, AppState, guard};
-
-/// Recovery codes left at or below which an answer warns.
-const FEW_RECOVERY_CODES: i64 = 3;
 
 pub fn answer(result: AuthResult, reason: impl Into<String>) -> ServerAuthResponse {
     ServerAuthResponse {
@@ -28,141 +27,148 @@ pub fn answer(result: AuthResult, reason: impl Into<String>) -> ServerAuthRespon
     }
 }
 
-/// What the request proved so far.
-#[derive(Default)]
-struct Verified {
-    factors: Vec<Method>,
-    warnings: Vec<String>,
-    client: Option<Alias>,
-}
-
-/// Checks what `offer` carries for `login` routed to `route` and answers.
+/// Runs the login's steps for what `offer` carries and answers.
 pub async fn run(
     state: &AppState,
     login: &Login,
     route: &App,
     offer: &Offer<'_>,
     body: &ServerAuthRequest,
+    methods: &[Method],
     required: &[Method],
 ) -> Result<ServerAuthResponse, ApiError> {
     let subjects = login.subjects();
-    let label = offer.label();
-    // Count before compare: however many guesses race, at most max_failed_attempts of them
-    // are compared per window.
-    if offer.compares_secret()
-        && let Attempt::Refused(lock) = state
-            .store
-            .begin_attempt(&subjects, guard::rule(state), state.clock.now())
-            .await?
-    {
-        let reason = lock.message();
-        let audit = login.audit(&label, "deny", Some(reason.clone()));
-        guard::record(state, &Verdict::audit_only(audit)).await?;
-        return Ok(answer(AuthResult::Deny, reason));
-    }
-    let verified = match verify(state, route, offer, required).await? {
-        Ok(v) => v,
-        Err(refusal) => return refuse(state, login, subjects, refusal).await,
-    };
-    let remember = remember_secs(state, body.remember).map(|seconds| Remember {
-        scope: login.policy_request().scope(),
-        seconds,
-    });
-    if offer.push {
-        if offer.compares_secret() {
-            // What came with the push was right: that attempt did not fail.
-            state
-                .store
-                .change_lockouts(
-                    &LockoutChange::Refund(subjects),
-                    guard::rule(state),
-                    state.clock.now(),
-                )
-                .await?;
+    let policy = state.config.password.policy();
+    let mut flow = Flow::new(offer.shape(), methods, required, policy, state.clock.now());
+    // The hash of the password found, for a change (one conditional update on it).
+    let mut stored: Option<PasswordHash> = None;
+    loop {
+        match flow.next() {
+            Step::CountAttempt => flow.counted(count_attempt(state, &subjects).await?),
+            Step::CheckPassword => {
+                let password = offer.password.unwrap_or_default();
+                let found = match factors::find_password(state, route, password).await? {
+                    Some((client, pw)) => {
+                        let changed_at = pw.changed_at;
+                        stored = Some(pw.hash);
+                        PasswordFound::Match {
+                            client: client.to_string(),
+                            changed_at,
+                        }
+                    }
+                    None => PasswordFound::None,
+                };
+                flow.password_found(found, password, offer.new_password);
+            }
+            Step::ChangePassword { client } => {
+                let changed = match (&stored, offer.new_password) {
+                    (Some(old), Some(new)) => {
+                        let client = mfa_core::Alias::new(&client)
+                            .map_err(|e| ApiError::Internal(e.to_string()))?;
+                        factors::change_password(state, &client, old, new).await?
+                    }
+                    _ => false,
+                };
+                flow.password_changed(changed);
+            }
+            Step::CheckCode(_) => flow.code_checked(check_code(state, route, offer).await?),
+            Step::SendPush {
+                factors,
+                counting,
+                warnings,
+            } => {
+                change(state, &subjects, counting).await?;
+                let remember = remember(state, login, body);
+                let number_matching =
+                    state.config.number_matching && body.number_matching != Some(false);
+                let completes = Completes { factors, remember };
+                return send_push(state, login, route, number_matching, completes, warnings).await;
+            }
+            Step::Done(ending) => return finish(state, login, body, subjects, ending).await,
         }
-        let number_matching = state.config.number_matching && body.number_matching != Some(false);
-        return send_push(state, login, route, verified, remember, number_matching).await;
     }
-    allow(state, login, &label, verified, remember, subjects).await
 }
 
-/// The password first (a wrong or expired one ends here, before a code is burned or a push
-/// is sent), then the code.
-async fn verify(
+/// Counts the attempt before anything is compared; `Some(why)` when it is refused.
+async fn count_attempt(
+    state: &AppState,
+    subjects: &[LockSubject],
+) -> Result<Option<String>, ApiError> {
+    let attempt = state
+        .store
+        .begin_attempt(subjects, guard::rule(state), state.clock.now())
+        .await?;
+    Ok(match attempt {
+        Attempt::Go => None,
+        Attempt::Refused(lock) => Some(lock.message()),
+    })
+}
+
+async fn check_code(
     state: &AppState,
     route: &App,
     offer: &Offer<'_>,
-    required: &[Method],
-) -> Result<Result<Verified, Refusal>, ApiError> {
-    let mut v = Verified::default();
-    if let Some(password) = offer.password {
-        match factors::check_password(state, route, password, offer.new_password).await? {
-            Ok(ok) => {
-                v.factors.push(Method::Password);
-                v.warnings.extend(ok.warning);
-                v.client = Some(ok.client);
-            }
-            Err(refusal) => return Ok(Err(refusal)),
-        }
-    }
-    match &offer.code {
+) -> Result<CodeChecked, ApiError> {
+    Ok(match &offer.code {
         Some(Code::Totp(code)) => match factors::check_totp(state, route, code).await? {
-            Some(c) => {
-                v.factors.push(Method::Totp);
-                v.client = Some(c);
-            }
-            None => return Ok(Err(Refusal::wrong("totp", "invalid or already used code"))),
+            Some(client) => CodeChecked::Right {
+                client: client.to_string(),
+                left: None,
+            },
+            None => CodeChecked::Wrong,
         },
         Some(Code::Recovery(hash)) => match factors::check_recovery(state, route, hash).await? {
-            Some((c, left)) => {
-                tracing::info!(client = %c, left, "recovery code used");
-                if left <= FEW_RECOVERY_CODES {
-                    v.warnings.push(format!(
-                        "{left} recovery code{} left: ask an admin for new ones (mfac client recovery-codes {c})",
-                        if left == 1 { "" } else { "s" }
-                    ));
+            Some((client, left)) => {
+                tracing::info!(%client, left, "recovery code used");
+                CodeChecked::Right {
+                    client: client.to_string(),
+                    left: Some(left),
                 }
-                v.factors.push(offer.recovery_stands_for(required));
-                v.client = Some(c);
             }
-            None => {
-                return Ok(Err(Refusal::wrong(
-                    "recovery",
-                    "invalid or already used recovery code",
-                )));
-            }
+            None => CodeChecked::Wrong,
         },
-        None => {}
-    }
-    Ok(Ok(v))
+        None => CodeChecked::Wrong,
+    })
 }
 
-/// A refused factor: a wrong secret is the failure counted in advance (it may lock now); a
-/// policy refusal (an expired password, say) is not a failure, so its count is given back.
-async fn refuse(
+/// `counting` for the login's subjects, as the store writes it.
+fn lockout_change(subjects: &[LockSubject], counting: Counting) -> LockoutChange {
+    let subjects = subjects.to_vec();
+    match counting {
+        Counting::None => LockoutChange::None,
+        Counting::Failed => LockoutChange::AttemptFailed(subjects),
+        Counting::Refund => LockoutChange::Refund(subjects),
+        Counting::Success => LockoutChange::Success(subjects),
+    }
+}
+
+/// A change of the counts that comes with no audit entry (before a push goes out).
+async fn change(
     state: &AppState,
-    login: &Login,
-    subjects: Vec<LockSubject>,
-    refusal: Refusal,
-) -> Result<ServerAuthResponse, ApiError> {
-    let lockouts = if refusal.failure {
-        LockoutChange::AttemptFailed(subjects)
-    } else {
-        LockoutChange::Refund(subjects)
+    subjects: &[LockSubject],
+    counting: Counting,
+) -> Result<(), ApiError> {
+    if counting != Counting::None {
+        let change = lockout_change(subjects, counting);
+        state
+            .store
+            .change_lockouts(&change, guard::rule(state), state.clock.now())
+            .await?;
+    }
+    Ok(())
+}
+
+/// The elevated session the caller asked for, cut to `max_elevated_session`.
+fn remember(state: &AppState, login: &Login, body: &ServerAuthRequest) -> Option<Remember> {
+    let want = match body.remember {
+        None | Some(mfa_wire::Remember::Default(false)) => return None,
+        Some(mfa_wire::Remember::Default(true)) => state.config.elevated_session,
+        Some(mfa_wire::Remember::Seconds(n)) => n,
     };
-    let audit = login.audit(refusal.method, "deny", Some(refusal.reason.clone()));
-    guard::record(
-        state,
-        &Verdict {
-            audit,
-            lockouts,
-            session: None,
-        },
-    )
-    .await?;
-    Ok(ServerAuthResponse {
-        change_password: refusal.change_password.then_some(true),
-        ..answer(AuthResult::Deny, refusal.reason)
+    let seconds = want.min(state.config.max_elevated_session);
+    (seconds > 0).then(|| Remember {
+        scope: login.policy_request().scope(),
+        seconds,
     })
 }
 
@@ -171,23 +177,17 @@ async fn send_push(
     state: &AppState,
     login: &Login,
     route: &App,
-    verified: Verified,
-    remember: Option<Remember>,
     number_matching: bool,
+    completes: Completes,
+    warnings: Vec<String>,
 ) -> Result<ServerAuthResponse, ApiError> {
-    let factors = if verified.factors.is_empty() {
-        None
-    } else {
-        let all = verified.factors.iter().copied().chain([Method::Push]);
-        Some(Methods::new(all).map_err(|e| ApiError::Internal(e.to_string()))?)
-    };
     let request = push::create(
         state,
         login,
         route.id,
         &route.clients,
         number_matching,
-        Completes { factors, remember },
+        completes,
     )
     .await?;
     Ok(ServerAuthResponse {
@@ -196,66 +196,78 @@ async fn send_push(
         txid: Some(request.txid),
         number: request.number,
         expires_at: Some(request.expires_at.to_string()),
-        warning: join_warnings(&verified.warnings),
+        warning: join_warnings(&warnings),
         change_password: None,
         elevated_until: None,
     })
 }
 
-/// Everything asked for is verified: forget the failures, audit, make the elevated session,
-/// in one transaction.
-async fn allow(
+/// Writes the ending — audit entry, lockout change and (for an allow that asked for one) the
+/// elevated session, in one transaction — and answers.
+async fn finish(
     state: &AppState,
     login: &Login,
-    label: &str,
-    verified: Verified,
-    remember: Option<Remember>,
+    body: &ServerAuthRequest,
     subjects: Vec<LockSubject>,
+    ending: Ending,
 ) -> Result<ServerAuthResponse, ApiError> {
-    let mut audit = login.audit(label, "allow", None);
-    audit.client = verified.client.map(|c| c.to_string());
-    let factors = Methods::new(verified.factors.iter().copied())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let session = remember.as_ref().map(|m| NewSession {
-        user: &login.user,
-        client_ip: login.client_ip.as_deref(),
-        scope: &m.scope,
-        factors: &factors,
-        server: Some(&login.server),
-        txid: None,
-        now: state.clock.now(),
-        seconds: m.seconds,
-    });
-    let recorded = guard::record(
-        state,
-        &Verdict {
-            audit,
-            lockouts: LockoutChange::Success(subjects),
-            session,
-        },
-    )
-    .await?;
-    Ok(ServerAuthResponse {
-        result: AuthResult::Allow,
-        reason: None,
-        txid: None,
-        number: None,
-        expires_at: None,
-        warning: join_warnings(&verified.warnings),
-        change_password: None,
-        elevated_until: recorded.session.map(|s| s.expires_at.to_string()),
-    })
-}
-
-/// How long the elevated session a caller asked for lasts (cut to `max_elevated_session`).
-fn remember_secs(state: &AppState, asked: Option<mfa_wire::Remember>) -> Option<u32> {
-    let want = match asked {
-        None | Some(mfa_wire::Remember::Default(false)) => return None,
-        Some(mfa_wire::Remember::Default(true)) => state.config.elevated_session,
-        Some(mfa_wire::Remember::Seconds(n)) => n,
+    let (allow, reason, method, counting, client) = match &ending {
+        Ending::Allow { method, client, .. } => {
+            (true, None, method, Counting::Success, client.clone())
+        }
+        Ending::Deny {
+            reason,
+            method,
+            counting,
+            ..
+        } => (false, Some(reason.clone()), method, *counting, None),
     };
-    let secs = want.min(state.config.max_elevated_session);
-    (secs > 0).then_some(secs)
+    let mut audit = login.audit(method, if allow { "allow" } else { "deny" }, reason);
+    audit.client = client;
+    let remember = allow.then(|| remember(state, login, body)).flatten();
+    let factors = match &ending {
+        Ending::Allow { factors, .. } => Some(factors.clone()),
+        Ending::Deny { .. } => None,
+    };
+    let session = match (&remember, &factors) {
+        (Some(m), Some(factors)) => Some(NewSession {
+            user: &login.user,
+            client_ip: login.client_ip.as_deref(),
+            scope: &m.scope,
+            factors,
+            server: Some(&login.server),
+            txid: None,
+            now: state.clock.now(),
+            seconds: m.seconds,
+        }),
+        _ => None,
+    };
+    let verdict = Verdict {
+        audit,
+        lockouts: lockout_change(&subjects, counting),
+        session,
+    };
+    let recorded = guard::record(state, &verdict).await?;
+    Ok(match ending {
+        Ending::Allow { warnings, .. } => ServerAuthResponse {
+            result: AuthResult::Allow,
+            reason: None,
+            txid: None,
+            number: None,
+            expires_at: None,
+            warning: join_warnings(&warnings),
+            change_password: None,
+            elevated_until: recorded.session.map(|s| s.expires_at.to_string()),
+        },
+        Ending::Deny {
+            reason,
+            change_password,
+            ..
+        } => ServerAuthResponse {
+            change_password: change_password.then_some(true),
+            ..answer(AuthResult::Deny, reason)
+        },
+    })
 }
 
 fn join_warnings(w: &[String]) -> Option<String> {

@@ -1,49 +1,12 @@
-//! Checking the factors a `POST /v1/auth` carries: the password (argon2id, with the password
-//! policy's ages), a TOTP code, a recovery code. Each check that must happen once (a TOTP
-//! step, a recovery code, a password change) is one conditional statement in the store.
+//! The I/O of checking the factors a `POST /v1/auth` carries: the password (argon2id), a TOTP
+//! code, a recovery code. Each check that must happen once (a TOTP step, a recovery code, a
+//! password change) is one conditional statement in the store.
 
 use mfa_core::Alias;
-use mfa_core::policy::PasswordState;
 use mfa_secrets::{PasswordHash, TokenHash};
-use mfa_store::App;
+use mfa_store::{App, StoredPassword};
 
 use crate::{ApiError, AppState};
-
-/// Why a factor was refused, and what that means for the caller.
-pub struct Refusal {
-    /// The factor refused, as the audit log names it.
-    pub method: &'static str,
-    pub reason: String,
-    /// Counts against the user's and address's lockouts (a wrong secret, not a policy matter).
-    pub failure: bool,
-    /// The password was right but has expired: send it again with `new_password`.
-    pub change_password: bool,
-}
-
-impl Refusal {
-    pub fn wrong(method: &'static str, reason: &str) -> Self {
-        Self {
-            method,
-            reason: reason.to_owned(),
-            failure: true,
-            change_password: false,
-        }
-    }
-
-    fn policy(reason: String) -> Self {
-        Self {
-            method: "password",
-            reason,
-            failure: false,
-            change_password: false,
-        }
-    }
-}
-
-pub struct PasswordOk {
-    pub client: Alias,
-    pub warning: Option<String>,
-}
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
@@ -63,77 +26,41 @@ async fn hash(password: String) -> Result<PasswordHash, ApiError> {
         .map_err(internal)
 }
 
-/// Checks `password` against the route's clients' passwords, then the password policy; with
-/// `new_password`, changes it (when the policy lets the person).
-pub async fn check_password(
+/// The routed client whose password `password` is (argon2id, one client after another), with
+/// its stored hash; the password policy's judgement is the login's (`mfa_core::login`).
+pub async fn find_password(
     state: &AppState,
     route: &App,
     password: &str,
-    new_password: Option<&str>,
-) -> Result<Result<PasswordOk, Refusal>, ApiError> {
-    let policy = state.config.password.policy();
-    let now = state.clock.now();
+) -> Result<Option<(Alias, StoredPassword)>, ApiError> {
     for client in &route.clients {
         let Some(stored) = state.store.client_password(client).await? else {
             continue;
         };
-        if !verify(stored.hash.clone(), password.to_owned()).await? {
-            continue;
+        if verify(stored.hash.clone(), password.to_owned()).await? {
+            return Ok(Some((client.clone(), stored)));
         }
-        let age = policy.state(stored.changed_at, now);
-        if let PasswordState::Inactive { expired_at } = age {
-            return Ok(Err(Refusal::policy(mfa_core::policy::inactive_message(
-                expired_at,
-            ))));
-        }
-        let Some(new) = new_password else {
-            if let PasswordState::Expired {
-                expired_at,
-                usable_until,
-            } = age
-            {
-                return Ok(Err(Refusal {
-                    method: "password",
-                    reason: format!(
-                        "the password expired on {expired_at}: send it again with new_password to change it (possible until {usable_until})"
-                    ),
-                    failure: false,
-                    change_password: true,
-                }));
-            }
-            return Ok(Ok(PasswordOk {
-                client: client.clone(),
-                warning: age.warning(now),
-            }));
-        };
-        if let Err(why) = policy.may_change(stored.changed_at, now) {
-            return Ok(Err(Refusal::policy(why)));
-        }
-        if let Err(why) = policy.check_new(new) {
-            return Ok(Err(Refusal::policy(format!("new_password: {why}"))));
-        }
-        if new == password {
-            return Ok(Err(Refusal::policy(
-                "new_password: the new password must differ from the old one".into(),
-            )));
-        }
-        let new_hash = hash(new.to_owned()).await?;
-        if !state
-            .store
-            .change_client_password(client, &stored.hash, &new_hash, now)
-            .await?
-        {
-            return Ok(Err(Refusal::policy(
-                "the password was changed meanwhile: try again with the new one".into(),
-            )));
-        }
-        tracing::info!(%client, "password changed");
-        return Ok(Ok(PasswordOk {
-            client: client.clone(),
-            warning: None,
-        }));
     }
-    Ok(Err(Refusal::wrong("password", "wrong password")))
+    Ok(None)
+}
+
+/// Replaces `client`'s password `old` by `new`, in one conditional statement: false when
+/// another change came first.
+pub async fn change_password(
+    state: &AppState,
+    client: &Alias,
+    old: &PasswordHash,
+    new: &str,
+) -> Result<bool, ApiError> {
+    let new_hash = hash(new.to_owned()).await?;
+    let changed = state
+        .store
+        .change_client_password(client, old, &new_hash, state.clock.now())
+        .await?;
+    if changed {
+        tracing::info!(%client, "password changed");
+    }
+    Ok(changed)
 }
 
 /// A code from any of the route's clients counts; the matched step is burned atomically, so a

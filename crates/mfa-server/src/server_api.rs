@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use mfa_core::Method;
 use mfa_secrets::TokenHash;
 use mfa_store::{AuthRequest, PushState, Server, Verdict};
 use mfa_wire::{
@@ -19,7 +20,7 @@ use crate::extract::{ApiJson, ApiPath, AuthServer};
 use crate::hub::Event;
 use crate::login::Login;
 use crate::login::{parse_login, parse_step_up};
-use crate::offer::{Offer, names};
+use crate::offer::Offer;
 use crate::policy::Gate;
 use crate::push;
 use crate::{ApiError, AppState, guard};
@@ -77,6 +78,10 @@ async fn admit(
         Gate::Auth { .. } => {}
     }
     Ok(gate)
+}
+
+fn names(methods: &[Method]) -> Vec<String> {
+    methods.iter().map(|m| m.to_string()).collect()
 }
 
 fn preauth_answer(gate: Gate) -> PreauthResponse {
@@ -149,11 +154,8 @@ pub async fn auth(
         } => (methods, required, route),
     };
     let offer = Offer::from_body(&body, &required)?;
-    if let Some(reason) = offer.mismatch(&methods, &required) {
-        audit(&state, &login, &offer.label(), "deny", &reason).await?;
-        return Ok(Json(answer(AuthResult::Deny, reason)));
-    }
-    let response = auth_flow::run(&state, &login, &route, &offer, &body, &required).await?;
+    let response =
+        auth_flow::run(&state, &login, &route, &offer, &body, &methods, &required).await?;
     Ok(Json(response))
 }
 
