@@ -4,7 +4,8 @@ use mfa_core::{Alias, Methods, Pattern, Route, Timestamp};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::{invalid, is_foreign_key_violation, is_unique_violation};
+use crate::error::{is_foreign_key_violation, is_unique_violation};
+use crate::rows::invalid;
 use crate::{Store, StoreError};
 
 /// A (user, host, service) login routed to one or more clients, with the methods it allows.
@@ -168,7 +169,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        crate::servers::one_row(done.rows_affected(), || format!("app {id}"))
+        crate::rows::one_row(done.rows_affected(), || format!("app {id}"))
     }
 
     /// Joins app rows with their client links (two queries rather than one row per link).

@@ -4,9 +4,10 @@ use mfa_secrets::TokenHash;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::{invalid, is_foreign_key_violation, is_unique_violation};
+use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::revocation::bump_epoch;
-use crate::servers::one_row;
+use crate::rows::invalid;
+use crate::rows::one_row;
 use crate::{Store, StoreError};
 
 /// An enrolled person or device. Its key and seed stay inside the store.

@@ -6,7 +6,7 @@ use mfa_core::{Alias, Timestamp};
 use mfa_secrets::{PasswordHash, TokenHash};
 use sqlx::Row;
 
-use crate::servers::one_row;
+use crate::rows::one_row;
 use crate::{Store, StoreError};
 
 /// A client's password as stored: its hash and when it was set.

@@ -44,8 +44,3 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_foreign_key_violation())
 }
-
-/// Turns a value read back from the database into a domain type, or a clear error.
-pub(crate) fn invalid<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> StoreError + '_ {
-    move |e| StoreError::Invalid(format!("{what}: {e}"))
-}

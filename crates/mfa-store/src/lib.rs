@@ -22,6 +22,7 @@ mod purge;
 mod record;
 mod requests;
 mod revocation;
+mod rows;
 mod rules;
 mod servers;
 mod sessions;

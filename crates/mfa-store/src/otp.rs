@@ -10,7 +10,7 @@ use mfa_otp::{Algorithm, Digits, OtpKind, Secret};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::invalid;
+use crate::rows::invalid;
 use crate::{Store, StoreError};
 
 /// A HOTP or TOTP credential, without its seed.
@@ -212,7 +212,7 @@ impl Store {
             .bind(owner.to_owned())
             .execute(&self.pool)
             .await?;
-        crate::servers::one_row(done.rows_affected(), || format!("otp credential {id}"))
+        crate::rows::one_row(done.rows_affected(), || format!("otp credential {id}"))
     }
 
     /// Counts an attempt on credential `id` of `owner` and hands out what checking the code

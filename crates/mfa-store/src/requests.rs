@@ -4,7 +4,7 @@ use mfa_secrets::TokenHash;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::error::invalid;
+use crate::rows::invalid;
 use crate::{
     AuditEntry, LockoutChange, LockoutRule, NewSession, Recorded, Store, StoreError, Verdict,
 };

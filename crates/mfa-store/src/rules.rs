@@ -8,8 +8,9 @@ use mfa_core::{Alias, Pattern, Timestamp};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::{invalid, is_foreign_key_violation, is_unique_violation};
-use crate::servers::one_row;
+use crate::error::{is_foreign_key_violation, is_unique_violation};
+use crate::rows::invalid;
+use crate::rows::one_row;
 use crate::{Store, StoreError};
 
 /// Where a stored rule applies: a host group is named here and resolved when rules are used.

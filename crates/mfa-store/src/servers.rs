@@ -3,8 +3,10 @@ use mfa_secrets::TokenHash;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::{invalid, is_unique_violation};
+use crate::error::is_unique_violation;
 use crate::revocation::bump_epoch;
+use crate::rows::invalid;
+use crate::rows::one_row;
 use crate::{Store, StoreError};
 
 /// A trusted server (integration): a host allowed to ask for MFA for the hosts it names.
@@ -116,14 +118,5 @@ impl Store {
         bump_epoch(&mut tx, self.backend()).await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-/// Ok when a statement touched its one row, NotFound otherwise.
-pub(crate) fn one_row(affected: u64, what: impl FnOnce() -> String) -> Result<(), StoreError> {
-    if affected == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::NotFound(what()))
     }
 }

@@ -7,7 +7,7 @@ use mfa_secrets::random_id;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::invalid;
+use crate::rows::invalid;
 use crate::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,10 @@ use mfa_secrets::TokenHash;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::{invalid, is_unique_violation};
+use crate::error::is_unique_violation;
 use crate::revocation::bump_epoch;
-use crate::servers::one_row;
+use crate::rows::invalid;
+use crate::rows::one_row;
 use crate::{Store, StoreError};
 
 /// An API token for the OTP service and the vault: a name, what it may do, and (for the vault)

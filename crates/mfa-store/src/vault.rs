@@ -6,8 +6,8 @@ use mfa_otp::{Algorithm, Digits, Secret, Totp, TotpParams};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::invalid;
-use crate::servers::one_row;
+use crate::rows::invalid;
+use crate::rows::one_row;
 use crate::{Store, StoreError};
 
 /// A vault entry, without its seed.
