@@ -231,11 +231,11 @@ async fn finish(
     };
     let session = match (&remember, &factors) {
         (Some(m), Some(factors)) => Some(NewSession {
-            user: &login.user,
-            client_ip: login.client_ip.as_deref(),
-            scope: &m.scope,
-            factors,
-            server: Some(&login.server),
+            user: login.user.clone(),
+            client_ip: login.client_ip.clone(),
+            scope: m.scope.clone(),
+            factors: factors.clone(),
+            server: Some(login.server.clone()),
             txid: None,
             now: state.clock.now(),
             seconds: m.seconds,

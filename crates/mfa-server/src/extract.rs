@@ -10,6 +10,7 @@ use mfa_secrets::{Token, TokenHash};
 use mfa_store::{ApiToken, Client, Server};
 use serde::de::DeserializeOwned;
 
+use crate::token_cache::TokenCache;
 use crate::{ApiError, AppState, guard};
 
 /// `Json<T>`, but a rejection is an [`ApiError`] (a JSON body naming the problem).
@@ -70,6 +71,32 @@ fn bearer(headers: &HeaderMap) -> Option<Token> {
         .then(|| Token::from_presented(token))
 }
 
+/// `lookup(hash)` through `cache`, when revocations are watched (`seen`). The generation is read
+/// before the database, so a revocation during the lookup makes the entry stale, not lost.
+async fn cached<T, F, Fut>(
+    cache: &TokenCache<T>,
+    seen: Option<u64>,
+    hash: TokenHash,
+    lookup: F,
+) -> Result<Option<T>, mfa_store::StoreError>
+where
+    T: Clone,
+    F: FnOnce(TokenHash) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, mfa_store::StoreError>>,
+{
+    let Some(generation) = seen else {
+        return lookup(hash).await;
+    };
+    if let Some(hit) = cache.get(&hash, generation) {
+        return Ok(Some(hit));
+    }
+    let found = lookup(hash.clone()).await?;
+    if let Some(value) = &found {
+        cache.put(&hash, value.clone(), generation);
+    }
+    Ok(found)
+}
+
 /// Resolves a bearer token to its owner. A request with a valid token is never refused for its
 /// address; a caller that keeps presenting bad ones is locked out (429), by its address, like a
 /// user who keeps typing bad codes. Every refusal is audited with the caller's address.
@@ -107,9 +134,13 @@ impl FromRequestParts<AppState> for AuthServer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let store = state.store.clone();
+        let (store, cache) = (state.store.clone(), state.servers.clone());
+        let seen = state.hub.revocations_seen();
         authenticate(parts, state, "API token", |h| async move {
-            store.server_by_token(&h).await
+            cached(&cache, seen, h, |h| async move {
+                store.server_by_token(&h).await
+            })
+            .await
         })
         .await
         .map(|(server, hash)| AuthServer(server, hash))
@@ -142,9 +173,13 @@ impl FromRequestParts<AppState> for AuthToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let store = state.store.clone();
+        let (store, cache) = (state.store.clone(), state.api_tokens.clone());
+        let seen = state.hub.revocations_seen();
         authenticate(parts, state, "API token", |h| async move {
-            store.api_token_by_hash(&h).await
+            cached(&cache, seen, h, |h| async move {
+                store.api_token_by_hash(&h).await
+            })
+            .await
         })
         .await
         .map(|(token, _)| AuthToken(token))

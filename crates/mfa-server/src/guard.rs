@@ -54,7 +54,7 @@ pub async fn lock_reason(
 }
 
 /// Writes a decision: its audit entry and lockout change in one transaction.
-pub async fn record(state: &AppState, verdict: &Verdict<'_>) -> Result<Recorded, ApiError> {
+pub async fn record(state: &AppState, verdict: &Verdict) -> Result<Recorded, ApiError> {
     let recorded = state
         .store
         .record(verdict, rule(state), state.clock.now())

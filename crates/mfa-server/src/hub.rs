@@ -1,6 +1,8 @@
 //! Push events between the parts of mfad that wait on them (long polls, WebSockets), and
 //! between nodes: in process with SQLite, through PostgreSQL LISTEN/NOTIFY otherwise.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use mfa_store::Store;
@@ -54,17 +56,46 @@ impl Event {
 pub struct Hub {
     tx: broadcast::Sender<Event>,
     store: Store,
+    revocations: Arc<Revocations>,
+}
+
+/// How many revocations this node has seen, for what caches credentials
+/// ([`crate::token_cache`]); meaningful only once the revocation watcher runs.
+#[derive(Debug, Default)]
+struct Revocations {
+    watching: AtomicBool,
+    seen: AtomicU64,
 }
 
 impl Hub {
     /// With PostgreSQL, also starts the task that relays other nodes' events.
     pub fn new(store: Store) -> Self {
         let (tx, _) = broadcast::channel(1024);
-        let hub = Self { tx, store };
+        let hub = Self {
+            tx,
+            store,
+            revocations: Arc::default(),
+        };
         if hub.store.backend() == mfa_store::Backend::Postgres {
             tokio::spawn(hub.clone().relay_node_events());
         }
         hub
+    }
+
+    /// The revocations this node has seen so far: a credential read from the database may be
+    /// reused while this stays the same. `None` while nobody watches for revocations (no
+    /// [`crate::spawn_background`]): then nothing may be reused.
+    pub fn revocations_seen(&self) -> Option<u64> {
+        let r = &self.revocations;
+        r.watching
+            .load(Ordering::Acquire)
+            .then(|| r.seen.load(Ordering::Acquire))
+    }
+
+    /// A revocation (or possibly missed events): forget reused credentials, tell waiters.
+    fn revoked(&self, event: Event) {
+        self.revocations.seen.fetch_add(1, Ordering::AcqRel);
+        let _ = self.tx.send(event);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -93,12 +124,13 @@ impl Hub {
     pub async fn watch_revocations(self, mut seen: i64) {
         let mut tick = tokio::time::interval(REVOCATION_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.revocations.watching.store(true, Ordering::Release);
         loop {
             tick.tick().await;
             match self.store.credential_epoch().await {
                 Ok(epoch) => {
                     if epoch != seen {
-                        let _ = self.tx.send(Event::Revoked);
+                        self.revoked(Event::Revoked);
                     }
                     seen = epoch;
                 }
@@ -112,17 +144,17 @@ impl Hub {
             match self.store.event_listener().await {
                 Ok(Some(mut listener)) => {
                     // Anything published while we were away is picked up by a resync.
-                    let _ = self.tx.send(Event::Resync);
+                    self.revoked(Event::Resync);
                     loop {
                         match listener.next().await {
-                            Ok(Some(payload)) => {
-                                if let Some(event) = Event::decode(&payload) {
+                            Ok(Some(payload)) => match Event::decode(&payload) {
+                                Some(event @ Event::Revoked) => self.revoked(event),
+                                Some(event) => {
                                     let _ = self.tx.send(event);
                                 }
-                            }
-                            Ok(None) => {
-                                let _ = self.tx.send(Event::Resync);
-                            }
+                                None => {}
+                            },
+                            Ok(None) => self.revoked(Event::Resync),
                             Err(e) => {
                                 tracing::warn!(error = %e, "event listener failed; reconnecting");
                                 break;

@@ -9,13 +9,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mfa_core::{Scope, Timestamp};
-use mfa_otp::{Algorithm, Digits, Hotp, OtpAuthUri, OtpKind, Secret, Totp, TotpParams};
-use mfa_store::{CodeCheck, OtpAttempt, OtpCredential, Throttle};
+use mfa_otp::{Hotp, OtpAuthUri, OtpKind, Secret, Totp, TotpParams};
+use mfa_store::{CodeCheck, OtpCredential, OtpMatch, OtpVerdict, Throttle};
 use mfa_wire::{NewOneTimeCode, NewOtpCredential, OneTimeCode, OtpType, VerifyCode, VerifyResult};
-use qrcode::QrCode;
-use qrcode::render::svg;
 
 use crate::extract::{ApiJson, ApiPath, AuthToken};
+use crate::fields::{check_period, parse_algorithm, parse_digits, qr_svg, text, typed};
+use crate::openapi::doc::*;
 use crate::{ApiError, AppState};
 
 /// HOTP codes are looked for this many counters ahead, so a token pressed without logging in
@@ -30,30 +30,8 @@ pub const DEFAULT_CODE_ATTEMPTS: u32 = 5;
 
 const INVALID_CODE: &str = "invalid or already used code";
 
-pub(crate) fn parse_algorithm(a: Option<&str>) -> Result<Algorithm, ApiError> {
-    mfa_store::parse_algorithm(a).map_err(ApiError::BadRequest)
-}
-
-pub(crate) fn parse_digits(d: Option<u64>) -> Result<Digits, ApiError> {
-    mfa_store::parse_digits(d).map_err(ApiError::BadRequest)
-}
-
-pub(crate) fn check_period(p: u64) -> Result<u32, ApiError> {
-    mfa_store::check_period(p).map_err(ApiError::BadRequest)
-}
-
-/// Optional free text (issuer, label, vault name, attribute).
-pub(crate) fn text(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
-    mfa_store::check_text(field, value).map_err(ApiError::BadRequest)
-}
-
 fn new_id() -> Result<String, ApiError> {
     mfa_secrets::random_id(16).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-/// What was typed, without the spaces people put in codes ("123 456").
-fn typed(code: &str) -> String {
-    code.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 /// The throttle: `max_failed_attempts` tries per credential within `block_duration` seconds.
@@ -62,16 +40,6 @@ fn throttle(state: &AppState) -> Throttle {
         max_attempts: state.config.max_failed_attempts,
         window_secs: i64::from(state.config.block_duration),
     }
-}
-
-pub(crate) fn qr_svg(data: &str) -> Result<String, ApiError> {
-    let code = QrCode::new(data.as_bytes())
-        .map_err(|e| ApiError::Internal(format!("cannot draw the QR code: {e}")))?;
-    Ok(code
-        .render::<svg::Color<'_>>()
-        .min_dimensions(256, 256)
-        .quiet_zone(true)
-        .build())
 }
 
 fn view(c: &OtpCredential) -> mfa_wire::OtpCredential {
@@ -96,6 +64,30 @@ fn view(c: &OtpCredential) -> mfa_wire::OtpCredential {
 }
 
 /// `POST /v1/otp/credentials`: a new HOTP or TOTP credential with a secret the server makes.
+#[utoipa::path(
+    post,
+    path = "/v1/otp/credentials",
+    tag = "otp",
+    operation_id = "create_otp_credential",
+    summary = "Create a HOTP or TOTP credential",
+    description = "The server makes the secret (as long as the hash: 20, 32 or 64 bytes). The answer is\n\
+        the only one with the secret, its `otpauth://` URI and the URI as an SVG QR code.",
+    security(("api_token" = ["otp"])),
+    request_body = mfa_wire::NewOtpCredential,
+    responses(
+        (status = 201, description = "The credential, with its secret (this once).", body = mfa_wire::OtpCredential),
+        (status = 400, description = "`bad_request`: as for every JSON body, or an unknown `algorithm`, \
+            `digits` out of 6..=8, `period` out of 15..=120 (or given for `hotp`), an unusable `issuer` or `label`.",
+            body = ErrorBody),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = NO_OTP_SCOPE, body = ErrorBody),
+        (status = 413, description = TOO_LARGE, body = ErrorBody),
+        (status = 415, description = NOT_JSON, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn create_credential(
     State(state): State<AppState>,
     token: AuthToken,
@@ -151,6 +143,25 @@ pub async fn create_credential(
 }
 
 /// `GET /v1/otp/credentials/{id}`: its parameters (never the secret).
+#[utoipa::path(
+    get,
+    path = "/v1/otp/credentials/{id}",
+    tag = "otp",
+    operation_id = "get_otp_credential",
+    summary = "A credential's parameters",
+    description = "Never the secret.",
+    security(("api_token" = ["otp"])),
+    params(("id" = String, Path, description = "The credential's id.")),
+    responses(
+        (status = 200, description = "The credential, without its secret.", body = mfa_wire::OtpCredential),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = NO_OTP_SCOPE, body = ErrorBody),
+        (status = 404, description = OTP_NOT_FOUND, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn get_credential(
     State(state): State<AppState>,
     token: AuthToken,
@@ -162,6 +173,24 @@ pub async fn get_credential(
 }
 
 /// `DELETE /v1/otp/credentials/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/otp/credentials/{id}",
+    tag = "otp",
+    operation_id = "delete_otp_credential",
+    summary = "Delete a credential",
+    security(("api_token" = ["otp"])),
+    params(("id" = String, Path, description = "The credential's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = NO_OTP_SCOPE, body = ErrorBody),
+        (status = 404, description = OTP_NOT_FOUND, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn delete_credential(
     State(state): State<AppState>,
     token: AuthToken,
@@ -186,6 +215,35 @@ fn refused(reason: &str) -> VerifyResult {
 
 /// `POST /v1/otp/credentials/{id}/verify`: `{ok: true}` once per code; a wrong or replayed
 /// code is `{ok: false}`; too many tries in the window is 429 until the window has passed.
+#[utoipa::path(
+    post,
+    path = "/v1/otp/credentials/{id}/verify",
+    tag = "otp",
+    operation_id = "verify_otp_credential",
+    summary = "Verify a code of a credential",
+    description = "Every accepted code is used up: TOTP accepts the steps within the server's skew and\n\
+        burns them; HOTP looks 10 counters ahead and resynchronises. A wrong or replayed code is\n\
+        `{\"ok\": false}`, not an HTTP error. Every verification counts: too many within the\n\
+        window and the credential answers 429 until it has passed.",
+    security(("api_token" = ["otp"])),
+    params(("id" = String, Path, description = "The credential's id.")),
+    request_body = mfa_wire::VerifyCode,
+    responses(
+        (status = 200, description = "Accepted (`ok: true`, HOTP with the next `counter`) or not.", body = mfa_wire::VerifyResult,
+            example = json!({"ok": false, "reason": "invalid or already used code"})),
+        (status = 400, description = BAD_JSON, body = ErrorBody),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = NO_OTP_SCOPE, body = ErrorBody),
+        (status = 404, description = OTP_NOT_FOUND, body = ErrorBody),
+        (status = 413, description = TOO_LARGE, body = ErrorBody),
+        (status = 415, description = NOT_JSON, body = ErrorBody),
+        (status = 429, description = "`locked_out`: too many verifications of this credential within \
+            `block_duration` seconds (\"try again after TIME\"), or the caller's address is locked out \
+            after too many bad tokens.", body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn verify_credential(
     State(state): State<AppState>,
     token: AuthToken,
@@ -196,55 +254,43 @@ pub async fn verify_credential(
     let ApiJson(body) = body?;
     let code = typed(&body.code);
     let now = state.clock.now();
-    let attempt = state
+    let (unix, skew) = (now.unix_secs(), state.config.totp.skew);
+    let check =
+        move |credential: &OtpCredential, secret: Secret, last_step: Option<u64>| match credential
+            .kind
+        {
+            OtpKind::Totp { period } => {
+                let params = TotpParams {
+                    algorithm: credential.algorithm,
+                    digits: credential.digits,
+                    period,
+                };
+                let totp = Totp::new(secret, params);
+                totp.verify(&code, unix, skew, last_step)
+                    .map(OtpMatch::Step)
+            }
+            OtpKind::Hotp { counter } => {
+                let hotp = Hotp::new(secret, credential.algorithm, credential.digits);
+                hotp.verify(&code, counter, HOTP_LOOK_AHEAD)
+                    .map(OtpMatch::Counter)
+            }
+        };
+    let verdict = state
         .store
-        .begin_otp_attempt(&id, owner.name.as_str(), throttle(&state), now)
+        .verify_otp(&id, owner.name.as_str(), throttle(&state), now, check)
         .await?;
-    let (credential, secret, last_step) = match attempt {
-        OtpAttempt::Go {
-            credential,
-            secret,
-            last_step,
-        } => (credential, secret, last_step),
-        OtpAttempt::Throttled { until } => return Err(throttled(&id, until)),
-    };
-    let unix = now.unix_secs();
-    let accepted = match credential.kind {
-        OtpKind::Totp { period } => {
-            let params = TotpParams {
-                algorithm: credential.algorithm,
-                digits: credential.digits,
-                period,
-            };
-            match Totp::new(secret, params).verify(&code, unix, state.config.totp.skew, last_step) {
-                Some(step) => state
-                    .store
-                    .accept_otp_step(&id, step)
-                    .await?
-                    .then_some(None),
-                None => None,
-            }
-        }
-        OtpKind::Hotp { counter } => {
-            let hotp = Hotp::new(secret, credential.algorithm, credential.digits);
-            match hotp.verify(&code, counter, HOTP_LOOK_AHEAD) {
-                Some(matched) => state
-                    .store
-                    .accept_otp_counter(&id, matched)
-                    .await?
-                    .then(|| matched.checked_add(1)),
-                None => None,
-            }
-        }
-    };
-    Ok(Json(match accepted {
-        Some(counter) => VerifyResult {
+    Ok(Json(match verdict {
+        OtpVerdict::Accepted(matched) => VerifyResult {
             ok: true,
             reason: None,
-            counter,
+            counter: match matched {
+                OtpMatch::Counter(c) => c.checked_add(1),
+                OtpMatch::Step(_) => None,
+            },
             attempts_left: None,
         },
-        None => refused(INVALID_CODE),
+        OtpVerdict::Refused => refused(INVALID_CODE),
+        OtpVerdict::Throttled { until } => return Err(throttled(&id, until)),
     }))
 }
 
@@ -256,6 +302,28 @@ fn throttled(id: &str, until: Timestamp) -> ApiError {
 
 /// `POST /v1/otp/codes`: a one-time code for the caller to deliver (e-mail, SMS); returned
 /// this once.
+#[utoipa::path(
+    post,
+    path = "/v1/otp/codes",
+    tag = "otp",
+    operation_id = "create_one_time_code",
+    summary = "Create a one-time code (the e-mail/SMS kind)",
+    description = "The code is in this answer only (mfad keeps a keyed hash), for the caller to deliver.",
+    security(("api_token" = ["otp"])),
+    request_body = mfa_wire::NewOneTimeCode,
+    responses(
+        (status = 201, description = "The code, this once.", body = mfa_wire::OneTimeCode),
+        (status = 400, description = "`bad_request`: as for every JSON body, or `ttl_seconds` out of \
+            1..=86400, `digits` out of 6..=8, `max_attempts` out of 1..=10.", body = ErrorBody),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = NO_OTP_SCOPE, body = ErrorBody),
+        (status = 413, description = TOO_LARGE, body = ErrorBody),
+        (status = 415, description = NOT_JSON, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn create_code(
     State(state): State<AppState>,
     token: AuthToken,
@@ -318,6 +386,31 @@ pub async fn create_code(
 
 /// `POST /v1/otp/codes/{id}/verify`: `{ok: true}` once; wrong, used, expired and dead codes are
 /// `{ok: false, reason}`.
+#[utoipa::path(
+    post,
+    path = "/v1/otp/codes/{id}/verify",
+    tag = "otp",
+    operation_id = "verify_one_time_code",
+    summary = "Verify a one-time code",
+    description = "`{\"ok\": true}` once. Every try, right or wrong, uses an attempt; a wrong, used, expired\n\
+        or exhausted code is `{\"ok\": false, \"reason\": ...}`, not an HTTP error.",
+    security(("api_token" = ["otp"])),
+    params(("id" = String, Path, description = "The one-time code's id.")),
+    request_body = mfa_wire::VerifyCode,
+    responses(
+        (status = 200, description = "Accepted or not.", body = mfa_wire::VerifyResult,
+            example = json!({"ok": false, "reason": "wrong code", "attempts_left": 4})),
+        (status = 400, description = BAD_JSON, body = ErrorBody),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = NO_OTP_SCOPE, body = ErrorBody),
+        (status = 404, description = CODE_NOT_FOUND, body = ErrorBody),
+        (status = 413, description = TOO_LARGE, body = ErrorBody),
+        (status = 415, description = NOT_JSON, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn verify_code(
     State(state): State<AppState>,
     token: AuthToken,

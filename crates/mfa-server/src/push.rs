@@ -184,12 +184,13 @@ async fn settle(
     client: Option<&Alias>,
 ) -> Result<Option<AuthRequest>, ApiError> {
     let now = state.clock.now();
+    let (result, effect, client) = (mv.audit, mv.lockouts.clone(), client.cloned());
     let settled = state
         .store
-        .settle_request(&request.txid, mv, by, guard::rule(state), now, |r| {
+        .settle_request(&request.txid, mv, by, guard::rule(state), now, move |r| {
             (
-                request_audit(r, mv.audit, client),
-                lockout_change(r, &mv.lockouts),
+                request_audit(r, result, client.as_ref()),
+                lockout_change(r, &effect),
             )
         })
         .await?;

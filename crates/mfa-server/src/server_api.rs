@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Query, State};
 use mfa_core::Method;
+use mfa_core::push::WithdrawReason;
 use mfa_secrets::TokenHash;
 use mfa_store::{AuthRequest, PushState, Server, Verdict};
 use mfa_wire::{
@@ -18,13 +19,12 @@ use serde::Deserialize;
 use crate::auth_flow::{self, answer};
 use crate::extract::{ApiJson, ApiPath, AuthServer};
 use crate::hub::Event;
-use crate::login::Login;
-use crate::login::{parse_login, parse_step_up};
+use crate::login::{Login, parse_login, parse_step_up};
 use crate::offer::Offer;
+use crate::openapi::doc::*;
 use crate::policy::Gate;
 use crate::push;
 use crate::{ApiError, AppState, guard};
-use mfa_core::push::WithdrawReason;
 
 /// The longest a status poll may wait.
 pub const MAX_WAIT_SECS: u64 = 60;
@@ -101,6 +101,33 @@ fn preauth_answer(gate: Gate) -> PreauthResponse {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/preauth",
+    tag = "server",
+    operation_id = "preauth",
+    summary = "May this login go ahead, and how?",
+    description = "Runs the policy for (user, host, service, client IP): `allow` (no second factor needed,\n\
+        e.g. a trusted network, a bypass account or an elevated session), `deny` (no app for this\n\
+        login, a lockout; `reason` says why), `enroll` (MFA is required but the user has no\n\
+        suitable factor; `reason` says what to ask an admin for), or `auth` with the `methods` to\n\
+        use (any one of them), and `required` when every one of those is needed. Allow, deny and\n\
+        enroll are audited.",
+    security(("server_token" = [])),
+    request_body = mfa_wire::PreauthRequest,
+    responses(
+        (status = 200, description = "The decision.", body = mfa_wire::PreauthResponse,
+            example = json!({"result": "auth", "methods": ["push", "totp"]})),
+        (status = 400, description = BAD_JSON, body = ErrorBody),
+        (status = 401, description = NO_SERVER_TOKEN, body = ErrorBody),
+        (status = 403, description = HOST_FORBIDDEN, body = ErrorBody),
+        (status = 413, description = TOO_LARGE, body = ErrorBody),
+        (status = 415, description = NOT_JSON, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn preauth(
     State(state): State<AppState>,
     AuthServer(server, _): AuthServer,
@@ -120,6 +147,29 @@ pub async fn preauth(
 /// Just-in-time MFA for a sensitive action: `allow` when no MFA is needed or an elevated
 /// session covers it, else the same answers as preauth; `auth` is answered with
 /// `POST /v1/auth` and the same `action`.
+#[utoipa::path(
+    post,
+    path = "/v1/stepup",
+    tag = "server",
+    operation_id = "stepup",
+    summary = "May this user do this sensitive action now? (step-up)",
+    description = "Just-in-time MFA for an action (`deploy`, `db-write`): the same answers as\n\
+        `POST /v1/preauth`; `allow` when no MFA is needed or an elevated session covers it. An\n\
+        `auth` answer is answered with `POST /v1/auth` and the same `action`.",
+    security(("server_token" = [])),
+    request_body = mfa_wire::StepupRequest,
+    responses(
+        (status = 200, description = "The decision.", body = mfa_wire::PreauthResponse),
+        (status = 400, description = BAD_JSON, body = ErrorBody),
+        (status = 401, description = NO_SERVER_TOKEN, body = ErrorBody),
+        (status = 403, description = HOST_FORBIDDEN, body = ErrorBody),
+        (status = 413, description = TOO_LARGE, body = ErrorBody),
+        (status = 415, description = NOT_JSON, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn stepup(
     State(state): State<AppState>,
     AuthServer(server, _): AuthServer,
@@ -136,6 +186,37 @@ pub async fn stepup(
     Ok(Json(preauth_answer(gate)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth",
+    tag = "server",
+    operation_id = "auth",
+    summary = "Check the second factor(s), or send a push",
+    description = "For a login (`host`, `service`) or a step-up (`action`). TOTP codes, recovery codes and\n\
+        passwords are answered at once: `allow`, or `deny` with a `reason` (a wrong code counts\n\
+        against the user and the client IP). A push answers `pending` with a `txid`, the\n\
+        `number` to show at the login prompt (number matching) and `expires_at`; poll\n\
+        `GET /v1/auth/{txid}` for the decision. Several factors go in one request: the password\n\
+        is checked first, then the code, then the push is sent. A refusal by policy (no app, a\n\
+        lockout, a method the app does not allow) is a `deny`, not an HTTP error.",
+    security(("server_token" = [])),
+    request_body = mfa_wire::ServerAuthRequest,
+    responses(
+        (status = 200, description = "`allow`, `deny`, or `pending` for a push.", body = mfa_wire::ServerAuthResponse,
+            example = json!({"result": "pending", "txid": "k3v7q2m9x4w8r6t1", "number": 42, "expires_at": "2026-11-26T09:00:30Z"})),
+        (status = 400, description = "`bad_request`: as for every JSON body (not JSON, an unknown field, ...), \
+            or the request does not hold together: `method: totp` without a `passcode`, `method: password` \
+            without a `password`, `new_password` without `password`, both `service` and `action`, an invalid \
+            user, host, service or action name.", body = ErrorBody),
+        (status = 401, description = NO_SERVER_TOKEN, body = ErrorBody),
+        (status = 403, description = HOST_FORBIDDEN, body = ErrorBody),
+        (status = 413, description = TOO_LARGE, body = ErrorBody),
+        (status = 415, description = NOT_JSON, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn auth(
     State(state): State<AppState>,
     AuthServer(server, _): AuthServer,
@@ -257,6 +338,33 @@ async fn own_request(
 /// `DELETE /v1/auth/{txid}`: the server withdraws its own pending push; clients see it
 /// withdrawn, with the reason. A push already decided is left as it is. Answers the push's
 /// status.
+#[utoipa::path(
+    delete,
+    path = "/v1/auth/{txid}",
+    tag = "server",
+    operation_id = "cancel_auth",
+    summary = "Withdraw a pending push",
+    description = "The server that sent a push withdraws it (`reason=code_used`: a code was typed instead;\n\
+        `reason=abandoned`, the default: the login gave up): its state becomes `withdrawn`\n\
+        with reason `withdrawn: a code was used at the login` or `withdrawn: the login gave up`\n\
+        (not counted as a failure of the user), and the clients see it withdrawn with that\n\
+        reason. A push already decided or expired is left as it is. The answer is the push's\n\
+        state afterwards, as for `GET /v1/auth/{txid}`.",
+    security(("server_token" = [])),
+    params(
+        ("txid" = String, Path, description = "The push's transaction id, from `POST /v1/auth`."),
+        WithdrawQuery,
+    ),
+    responses(
+        (status = 200, description = "The push's state after the withdrawal.", body = mfa_wire::AuthStatus),
+        (status = 400, description = "`bad_request`: an unknown `reason` or query parameter.", body = ErrorBody),
+        (status = 401, description = NO_SERVER_TOKEN, body = ErrorBody),
+        (status = 404, description = "`not_found`: no such push, or another server's.", body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     AuthServer(server, _): AuthServer,
@@ -276,6 +384,31 @@ pub async fn cancel(
 
 /// Long poll: answers the moment the push is decided or expires, or after `wait` seconds; a
 /// token rotated or removed meanwhile ends it with 401.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/{txid}",
+    tag = "server",
+    operation_id = "auth_status",
+    summary = "Where a push stands (long poll)",
+    description = "With `wait=N` it answers the moment the push is approved, denied or expires, or after\n\
+        N seconds with `pending`. A push expires (and is denied, reason `timeout`) after the\n\
+        server's `auth_timeout`.",
+    security(("server_token" = [])),
+    params(
+        ("txid" = String, Path, description = "The push's transaction id, from `POST /v1/auth`."),
+        WaitQuery,
+    ),
+    responses(
+        (status = 200, description = "The push's state.", body = mfa_wire::AuthStatus,
+            example = json!({"txid": "k3v7q2m9x4w8r6t1", "result": "allow", "state": "approved"})),
+        (status = 400, description = "`bad_request`: `wait` is not a number in 0..=60, or an unknown query parameter.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: a missing or invalid API token, or one rotated or removed while the poll waited.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such push, or another server's.", body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn auth_status(
     State(state): State<AppState>,
     AuthServer(server, token): AuthServer,

@@ -2,10 +2,11 @@ use std::sync::Arc;
 
 use mfa_config::Config;
 use mfa_core::Clock;
-use mfa_store::Store;
+use mfa_store::{ApiToken, Server, Store};
 
 use crate::hub::Hub;
 use crate::notify::Notifier;
+use crate::token_cache::TokenCache;
 
 /// What handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -15,6 +16,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub hub: Hub,
     pub notifier: Notifier,
+    /// Server and API tokens recently presented, reused until a revocation is seen.
+    pub servers: Arc<TokenCache<Server>>,
+    pub api_tokens: Arc<TokenCache<ApiToken>>,
 }
 
 impl AppState {
@@ -23,6 +27,8 @@ impl AppState {
         Self {
             hub: Hub::new(store.clone()),
             notifier: Notifier::new(),
+            servers: Arc::default(),
+            api_tokens: Arc::default(),
             store,
             config: Arc::new(config),
             clock,

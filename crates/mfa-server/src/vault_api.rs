@@ -10,7 +10,8 @@ use mfa_store::{ApiToken, AuditEntry, VaultApp, VaultSeedInput};
 use mfa_wire::{NewVaultApp, VaultCode};
 
 use crate::extract::{ApiJson, ApiPath, AuthToken, PeerIp};
-use crate::otp_api::text;
+use crate::fields::text;
+use crate::openapi::doc::*;
 use crate::{ApiError, AppState};
 
 fn view(a: &VaultApp) -> mfa_wire::VaultApp {
@@ -41,6 +42,33 @@ fn app_id(token: &ApiToken, raw: &str) -> Result<i64, ApiError> {
 }
 
 /// `POST /v1/vault/apps` (`vault:write`).
+#[utoipa::path(
+    post,
+    path = "/v1/vault/apps",
+    tag = "vault",
+    operation_id = "add_vault_app",
+    summary = "Add a seed to the vault",
+    description = "As base32 (`secret`, with optional `algorithm`, `digits`, `period`) or as a whole\n\
+        `otpauth://totp/...` URI (`uri`, which carries its own parameters). Sealed at rest; it\n\
+        never leaves the server again.",
+    security(("api_token" = ["vault:write"])),
+    request_body = mfa_wire::NewVaultApp,
+    responses(
+        (status = 201, description = "The new app (never its seed).", body = mfa_wire::VaultApp),
+        (status = 400, description = "`bad_request`: as for every JSON body, or an empty `name`, bad base32, \
+            neither or both of `secret` and `uri`, a malformed or `hotp` URI, parameters given with `uri`, \
+            an unknown `algorithm`, `digits` or `period` out of range. A seed never appears in the message.",
+            body = ErrorBody),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks the `vault:write` scope (checked before the body is read).",
+            body = ErrorBody),
+        (status = 413, description = TOO_LARGE, body = ErrorBody),
+        (status = 415, description = NOT_JSON, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn add(
     State(state): State<AppState>,
     token: AuthToken,
@@ -74,6 +102,23 @@ pub async fn add(
 }
 
 /// `GET /v1/vault/apps` (`vault:read`): the apps this token may use, never their seeds.
+#[utoipa::path(
+    get,
+    path = "/v1/vault/apps",
+    tag = "vault",
+    operation_id = "list_vault_apps",
+    summary = "The vault's apps",
+    description = "Those this token may use (all, or its `--apps`); never a seed.",
+    security(("api_token" = ["vault:read"])),
+    responses(
+        (status = 200, description = "The apps (maybe none).", body = Vec<mfa_wire::VaultApp>),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks the `vault:read` scope.", body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     token: AuthToken,
@@ -89,6 +134,26 @@ pub async fn list(
 }
 
 /// `GET /v1/vault/apps/{id}` (`vault:read`).
+#[utoipa::path(
+    get,
+    path = "/v1/vault/apps/{id}",
+    tag = "vault",
+    operation_id = "get_vault_app",
+    summary = "One vault app",
+    security(("api_token" = ["vault:read"])),
+    params(("id" = i64, Path, description = "The app's id.")),
+    responses(
+        (status = 200, description = "The app (never its seed).", body = mfa_wire::VaultApp),
+        (status = 400, description = VAULT_ID, body = ErrorBody),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks the `vault:read` scope, or may not use this app (`--apps`).",
+            body = ErrorBody),
+        (status = 404, description = VAULT_NOT_FOUND, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     token: AuthToken,
@@ -100,6 +165,28 @@ pub async fn show(
 
 /// `GET /v1/vault/apps/{id}/code` (`vault:read`): the current code and how long it stays valid.
 /// Audited before it is handed out: user = the token's name, method `vault`, result `code`.
+#[utoipa::path(
+    get,
+    path = "/v1/vault/apps/{id}/code",
+    tag = "vault",
+    operation_id = "get_vault_code",
+    summary = "A vault app's current code",
+    description = "Audited before it is handed out: user = the token's name, method `vault`, result\n\
+        `code`, the caller's address.",
+    security(("api_token" = ["vault:read"])),
+    params(("id" = i64, Path, description = "The app's id.")),
+    responses(
+        (status = 200, description = "The code and how long it stays valid.", body = mfa_wire::VaultCode),
+        (status = 400, description = VAULT_ID, body = ErrorBody),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks the `vault:read` scope, or may not use this app (`--apps`).",
+            body = ErrorBody),
+        (status = 404, description = VAULT_NOT_FOUND, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn code(
     State(state): State<AppState>,
     token: AuthToken,
@@ -134,6 +221,26 @@ pub async fn code(
 }
 
 /// `DELETE /v1/vault/apps/{id}` (`vault:write`).
+#[utoipa::path(
+    delete,
+    path = "/v1/vault/apps/{id}",
+    tag = "vault",
+    operation_id = "remove_vault_app",
+    summary = "Remove a vault app",
+    security(("api_token" = ["vault:write"])),
+    params(("id" = i64, Path, description = "The app's id.")),
+    responses(
+        (status = 204, description = "Removed (with its seed)."),
+        (status = 400, description = VAULT_ID, body = ErrorBody),
+        (status = 401, description = NO_API_TOKEN, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks the `vault:write` scope, or may not use this app (`--apps`).",
+            body = ErrorBody),
+        (status = 404, description = VAULT_NOT_FOUND, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn remove(
     State(state): State<AppState>,
     token: AuthToken,

@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use crate::client_api::request_for_token;
 use crate::extract::{ApiPath, PeerIp};
+use crate::openapi::doc::*;
 use crate::push::{self, Channel};
 use crate::{ApiError, AppState};
 
@@ -42,6 +43,30 @@ const CSRF_BYTES: usize = 32;
 const CSRF_LEN: usize = 52;
 
 /// `GET /approve/{token}`.
+#[utoipa::path(
+    get,
+    path = "/approve/{token}",
+    tag = "approve",
+    operation_id = "approve_page",
+    summary = "The approve page",
+    description = "A server-rendered HTML page (no scripts, no external assets) showing the push — user,\n\
+        host, service, client IP, time — with a number field (when number matching is on),\n\
+        Approve, Deny and \"This was not me\". Sets the double-submit CSRF cookie\n\
+        (`mfa_csrf_<link id>`, `HttpOnly; SameSite=Strict`) the form needs. Every answer,\n\
+        errors included, is an HTML page.",
+    params(
+        ("token" = String, Path, description = "The single-use approve token of the link."),
+    ),
+    responses(
+        (status = 200, description = "The page with the form.", body = String, content_type = "text/html",
+            headers(("Set-Cookie" = String, description = "The CSRF cookie for this link."))),
+        (status = 404, description = HTML_NOT_FOUND, body = String, content_type = "text/html"),
+        (status = 410, description = HTML_GONE, body = String, content_type = "text/html"),
+        (status = 429, description = HTML_LOCKED, body = String, content_type = "text/html"),
+        (status = 500, description = HTML_INTERNAL, body = String, content_type = "text/html"),
+        (status = 503, description = HTML_UNAVAILABLE, body = String, content_type = "text/html"),
+    )
+)]
 pub async fn page(
     State(state): State<AppState>,
     PeerIp(peer): PeerIp,
@@ -84,6 +109,34 @@ pub struct Answer {
 }
 
 /// `POST /approve/{token}`.
+#[utoipa::path(
+    post,
+    path = "/approve/{token}",
+    tag = "approve",
+    operation_id = "approve_submit",
+    summary = "Answer the approve page's form",
+    description = "Decides the push (like `POST /v1/client/requests/{txid}`) and shows the outcome. The\n\
+        form's `csrf` must match the page's cookie, and a cross-site `Origin` or\n\
+        `Sec-Fetch-Site` is refused. Every answer, errors included, is an HTML page.",
+    params(
+        ("token" = String, Path, description = "The single-use approve token of the link."),
+    ),
+    request_body(content = Answer, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Approved, denied or reported: the outcome page (the CSRF cookie is cleared).",
+            body = String, content_type = "text/html"),
+        (status = 400, description = "The form could not be read, names no decision, or lacks the number \
+            (or has a malformed one) that approving needs: the form again, saying what is missing.",
+            body = String, content_type = "text/html"),
+        (status = 403, description = "The form was sent from another site (`Origin`, `Sec-Fetch-Site`), or its \
+            `csrf` does not match the cookie.", body = String, content_type = "text/html"),
+        (status = 404, description = HTML_NOT_FOUND, body = String, content_type = "text/html"),
+        (status = 410, description = HTML_GONE, body = String, content_type = "text/html"),
+        (status = 429, description = HTML_LOCKED, body = String, content_type = "text/html"),
+        (status = 500, description = HTML_INTERNAL, body = String, content_type = "text/html"),
+        (status = 503, description = HTML_UNAVAILABLE, body = String, content_type = "text/html"),
+    )
+)]
 pub async fn submit(
     State(state): State<AppState>,
     PeerIp(peer): PeerIp,
@@ -136,26 +189,10 @@ pub async fn submit(
         )
         .into_response()
     };
-    let decision = match answer.decision.as_deref().map(str::trim) {
-        Some("approve") => Decision::Approve,
-        Some("deny") => Decision::Deny,
-        Some("fraud") => Decision::Fraud,
-        _ => return again("Choose Approve or Deny."),
+    let answer = match read_answer(&request, &answer) {
+        Ok(answer) => answer,
+        Err(error) => return again(error),
     };
-    let number = match answer.number.as_deref().map(str::trim).unwrap_or("") {
-        "" => None,
-        typed if request.number.is_some() && decision == Decision::Approve => {
-            match typed.parse::<u8>() {
-                Ok(n) if typed.len() <= 2 && typed.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-                _ => return again("Type the two-digit number shown at the login prompt."),
-            }
-        }
-        _ => None,
-    };
-    if decision == Decision::Approve && request.number.is_some() && number.is_none() {
-        return again("Type the number shown at the login prompt to approve.");
-    }
-    let answer = ClientDecision { decision, number };
     match push::decide(&state, &request, &client, Channel::Link, &answer).await {
         Ok(result) if result.decided => {
             let mut page = outcome(&request, &result);
@@ -166,6 +203,26 @@ pub async fn submit(
         Err(ApiError::BadRequest(message)) => again(&message),
         Err(e) => failure(&e).into_response(),
     }
+}
+
+/// The decision and number a genuine form holds, or what to tell the person about it.
+fn read_answer(request: &AuthRequest, answer: &Answer) -> Result<ClientDecision, &'static str> {
+    let decision = match answer.decision.as_deref().map(str::trim) {
+        Some("approve") => Decision::Approve,
+        Some("deny") => Decision::Deny,
+        Some("fraud") => Decision::Fraud,
+        _ => return Err("Choose Approve or Deny."),
+    };
+    let wants_number = request.number.is_some() && decision == Decision::Approve;
+    let number = match answer.number.as_deref().map(str::trim).unwrap_or("") {
+        "" if wants_number => return Err("Type the number shown at the login prompt to approve."),
+        typed if wants_number => match typed.parse::<u8>() {
+            Ok(n) if typed.len() <= 2 && typed.bytes().all(|b| b.is_ascii_digit()) => Some(n),
+            _ => return Err("Type the two-digit number shown at the login prompt."),
+        },
+        _ => None,
+    };
+    Ok(ClientDecision { decision, number })
 }
 
 /// The request a link's token belongs to, while it can still be answered; otherwise the

@@ -14,9 +14,51 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::extract::AuthClient;
 use crate::hub::Event;
+use crate::openapi::doc::*;
 use crate::push::{self, Channel};
 use crate::{ApiError, AppState};
 
+#[utoipa::path(
+    get,
+    path = "/v1/client/ws",
+    tag = "client",
+    operation_id = "client_ws",
+    summary = "The client's live feed of pushes (WebSocket)",
+    description = "A WebSocket upgrade (`101 Switching Protocols`). Every frame is one JSON text message,\n\
+        tagged by `type`.\n\n\
+        mfad sends (schema `ServerMessage`): `hello` first (`alias`); a `request` for each push\n\
+        for this client (a `PendingRequest`, also one for every push still open when it\n\
+        connects); `withdrawn` when a push it was shown is decided elsewhere or expires\n\
+        (`txid`, `state`, `reason`); `result`, the answer to its own `decision` (`txid`,\n\
+        `state`, `decided`, `reason`); `error` when something it sent could not be used.\n\n\
+        The client sends (schema `ClientMessage`):\n\
+        `{\"type\": \"decision\", \"txid\": \"...\", \"decision\": \"approve\" | \"deny\" | \"fraud\", \"number\": 42}`.\n\
+        Messages are at most 16 KiB; mfad pings every 20 seconds.\n\n\
+        The client key is checked before the handshake; a request that is not a WebSocket\n\
+        handshake gets a 400 `bad_request`.",
+    security(("client_key" = [])),
+    params(
+        ("Connection" = String, Header, description = "`Upgrade`.", example = "Upgrade"),
+        ("Upgrade" = String, Header, description = "`websocket`.", example = "websocket"),
+        ("Sec-WebSocket-Version" = String, Header, description = "`13`.", example = "13"),
+        ("Sec-WebSocket-Key" = String, Header, description = "The handshake's random key (RFC 6455)."),
+    ),
+    responses(
+        (status = 101, description = "Switching Protocols: the WebSocket is open; the messages are `ServerMessage` and `ClientMessage`.",
+            headers(
+                ("Upgrade" = String, description = "`websocket`"),
+                ("Connection" = String, description = "`upgrade`"),
+                ("Sec-WebSocket-Accept" = String, description = "The handshake's answer (RFC 6455)."),
+            )),
+        (status = 400, description = "`bad_request`: not a WebSocket handshake (the `Connection`, `Upgrade`, \
+            `Sec-WebSocket-Version` or `Sec-WebSocket-Key` header is missing or wrong, or the connection \
+            cannot be upgraded).", body = ErrorBody),
+        (status = 401, description = NO_CLIENT_KEY, body = ErrorBody),
+        (status = 429, description = LOCKED, body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody),
+    )
+)]
 pub async fn upgrade(
     State(state): State<AppState>,
     AuthClient(client, key): AuthClient,

@@ -146,13 +146,20 @@ impl Store {
         alias: &Alias,
         code: &TokenHash,
     ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM recovery_codes WHERE client_alias = $1 AND code_hash = $2")
-                .bind(alias.as_str())
-                .bind(code.as_str())
-                .execute(&self.pool)
+        let (alias, code) = (alias.to_string(), code.as_str().to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "DELETE FROM recovery_codes WHERE client_alias = $1 AND code_hash = $2",
+                )
+                .bind(alias)
+                .bind(code)
+                .execute(conn)
                 .await?;
-        Ok(done.rows_affected() == 1)
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
     }
 
     pub async fn recovery_codes_left(&self, alias: &Alias) -> Result<i64, StoreError> {

@@ -23,6 +23,9 @@ pub enum StoreError {
     Secrets(#[from] mfa_secrets::SecretsError),
     #[error("stored data is invalid: {0}")]
     Invalid(String),
+    /// The transaction a write was part of did not commit; nothing of it was stored.
+    #[error("database write not committed: {0}")]
+    Commit(String),
 }
 
 impl StoreError {
@@ -30,9 +33,10 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-            )
+            StoreError::Commit(_)
+                | StoreError::Database(
+                    sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+                )
         )
     }
 }

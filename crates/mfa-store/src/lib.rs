@@ -28,6 +28,7 @@ mod servers;
 mod sessions;
 mod tokens;
 mod vault;
+mod writer;
 
 pub use apps::{App, NewApp};
 pub use audit::{AuditEntry, AuditFilter};
@@ -39,7 +40,10 @@ pub use groups::{Group, HostGroup, User};
 pub use lockouts::{Attempt, LockKind, LockSubject, Lockout, LockoutChange, LockoutRule};
 pub use mfa_core::PushState;
 pub use open::{Backend, Store};
-pub use otp::{CodeCheck, NewOneTimeCode, NewOtpCredential, OtpAttempt, OtpCredential, Throttle};
+pub use otp::{
+    CodeCheck, NewOneTimeCode, NewOtpCredential, OtpAttempt, OtpCredential, OtpMatch, OtpVerdict,
+    Throttle,
+};
 pub use params::{
     MAX_TEXT_CHARS, TOTP_PERIODS, VaultSeedInput, check_period, check_text, parse_algorithm,
     parse_digits, parse_vault_seed,

@@ -1,7 +1,7 @@
 use std::fmt;
 
 use mfa_core::Timestamp;
-use sqlx::Row;
+use sqlx::{Executor, Row};
 
 use crate::{Store, StoreError};
 
@@ -144,24 +144,9 @@ impl Store {
         rule: LockoutRule,
         now: Timestamp,
     ) -> Result<Attempt, StoreError> {
-        let mut tx = self.begin_write().await?;
-        for s in subjects {
-            if !reserve(&mut tx, s, rule, now).await? {
-                tx.rollback().await?;
-                // Out of attempts but not yet locked (the last ones are still being compared):
-                // refused all the same, until the window ends.
-                let lock = self.lockout(s.kind, &s.name, now).await?;
-                return Ok(Attempt::Refused(lock.unwrap_or_else(|| Lockout {
-                    kind: s.kind,
-                    subject: s.name.clone(),
-                    failures: i64::from(rule.max_failures),
-                    until: Some(now.plus_secs(rule.window_secs)),
-                    reason: "too many attempts".into(),
-                })));
-            }
-        }
-        tx.commit().await?;
-        Ok(Attempt::Go)
+        let subjects = subjects.to_vec();
+        self.write(move |conn| Box::pin(reserve_all(conn, subjects, rule, now)))
+            .await
     }
 
     /// Applies `change` on its own (one that comes with no audit entry).
@@ -171,10 +156,11 @@ impl Store {
         rule: LockoutRule,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        apply(&mut tx, change, rule, now).await?;
-        tx.commit().await?;
-        Ok(())
+        let change = change.clone();
+        self.write(move |conn| {
+            Box::pin(async move { apply(conn, &change, rule, now).await.map(drop) })
+        })
+        .await
     }
 
     /// Counts one failure for `subject`; locks it for the block duration once `max_failures`
@@ -186,10 +172,10 @@ impl Store {
         rule: LockoutRule,
         now: Timestamp,
     ) -> Result<Option<Timestamp>, StoreError> {
-        let mut tx = self.begin_write().await?;
         let change = LockoutChange::Failure(vec![LockSubject::new(kind, subject)]);
-        let locked = apply(&mut tx, &change, rule, now).await?;
-        tx.commit().await?;
+        let locked = self
+            .write(move |conn| Box::pin(async move { apply(conn, &change, rule, now).await }))
+            .await?;
         Ok(locked.into_iter().next().map(|(_, until)| until))
     }
 
@@ -250,6 +236,34 @@ fn lockout_from_row(row: &sqlx::any::AnyRow) -> Result<Lockout, StoreError> {
         until: (until != FOREVER).then(|| Timestamp::from_millis(until)),
         reason: row.try_get("reason")?,
     })
+}
+
+/// Counts an attempt against each of `subjects`, or none of them (a savepoint undoes the
+/// ones counted before a refusal).
+async fn reserve_all(
+    conn: &mut Conn,
+    subjects: Vec<LockSubject>,
+    rule: LockoutRule,
+    now: Timestamp,
+) -> Result<Attempt, StoreError> {
+    conn.execute("SAVEPOINT attempt").await?;
+    for s in &subjects {
+        if !reserve(conn, s, rule, now).await? {
+            conn.execute("ROLLBACK TO attempt; RELEASE attempt").await?;
+            // Out of attempts but not yet locked (the last ones are still being compared):
+            // refused all the same, until the window ends.
+            let lock = lock_in_force(conn, s.kind, &s.name, now).await?;
+            return Ok(Attempt::Refused(lock.unwrap_or_else(|| Lockout {
+                kind: s.kind,
+                subject: s.name.clone(),
+                failures: i64::from(rule.max_failures),
+                until: Some(now.plus_secs(rule.window_secs)),
+                reason: "too many attempts".into(),
+            })));
+        }
+    }
+    conn.execute("RELEASE attempt").await?;
+    Ok(Attempt::Go)
 }
 
 /// Applies `change`; returns the subjects it locked, with the lock's end.

@@ -8,6 +8,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Connection, Executor};
 
 use crate::StoreError;
+use crate::writer::{BoxFuture, Writer};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -39,6 +40,7 @@ pub struct Store {
     pub(crate) sealer: Sealer,
     pub(crate) url: String,
     backend: Backend,
+    writer: Writer,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,6 +97,7 @@ impl Store {
                 source,
             })?;
         let store = Self {
+            writer: Writer::new(&pool, backend),
             pool,
             sealer,
             url: url.to_owned(),
@@ -120,6 +123,20 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// Runs `f` in a write transaction and answers once it committed; on SQLite together with
+    /// the other writes queued meanwhile (group commit, see [`crate::writer`]). `f` must use only
+    /// the connection it is given: the pool's connections do not see its writes until then,
+    /// and a write through the pool would wait for the writer's lock.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        crate::writer::write(&self.pool, &self.writer, f).await
     }
 
     pub fn backend(&self) -> Backend {

@@ -3,12 +3,13 @@
 //!
 //! Every attempt is first counted by one conditional UPDATE (so concurrent guesses cannot slip
 //! past the throttle or the attempt limit), and a code is accepted by a second conditional UPDATE
-//! that only one caller can win.
+//! that only one caller can win. [`Store::verify_otp`] does both in one write transaction.
 
 use mfa_core::Timestamp;
 use mfa_otp::{Algorithm, Digits, OtpKind, Secret};
-use sqlx::Row;
+use mfa_secrets::Sealer;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use crate::rows::invalid;
 use crate::{Store, StoreError};
@@ -59,6 +60,24 @@ pub enum OtpAttempt {
         /// TOTP: the highest step accepted so far.
         last_step: Option<u64>,
     },
+    /// Too many attempts in the window: no code is checked before `until`.
+    Throttled { until: Timestamp },
+}
+
+/// What a code matched: the TOTP step or the HOTP counter to burn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpMatch {
+    Step(u64),
+    Counter(u64),
+}
+
+/// The outcome of [`Store::verify_otp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpVerdict {
+    /// The code matched and is burnt now.
+    Accepted(OtpMatch),
+    /// A wrong code, or one used already.
+    Refused,
     /// Too many attempts in the window: no code is checked before `until`.
     Throttled { until: Timestamp },
 }
@@ -161,25 +180,7 @@ impl Store {
                 Some(i64::try_from(counter).map_err(invalid("otp counter"))?),
             ),
         };
-        sqlx::query(
-            "INSERT INTO otp_credentials (id, owner, kind, secret_sealed, algorithm, digits, \
-             period, counter, issuer, label, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(new.id.to_owned())
-        .bind(new.owner.to_owned())
-        .bind(kind)
-        .bind(sealed)
-        .bind(new.algorithm.to_string())
-        .bind(i64::from(new.digits.get()))
-        .bind(period)
-        .bind(counter)
-        .bind(new.issuer.map(str::to_owned))
-        .bind(new.label.to_owned())
-        .bind(new.now.millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(OtpCredential {
+        let credential = OtpCredential {
             id: new.id.to_owned(),
             owner: new.owner.to_owned(),
             kind: new.kind,
@@ -188,7 +189,33 @@ impl Store {
             issuer: new.issuer.map(str::to_owned),
             label: new.label.to_owned(),
             created_at: new.now,
+        };
+        let c = credential.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO otp_credentials (id, owner, kind, secret_sealed, algorithm, \
+                     digits, period, counter, issuer, label, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(c.id)
+                .bind(c.owner)
+                .bind(kind)
+                .bind(sealed)
+                .bind(c.algorithm.to_string())
+                .bind(i64::from(c.digits.get()))
+                .bind(period)
+                .bind(counter)
+                .bind(c.issuer)
+                .bind(c.label)
+                .bind(c.created_at.millis())
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
         })
+        .await?;
+        Ok(credential)
     }
 
     /// The credential `id` of `owner`; another owner's is NotFound, like a missing one.
@@ -225,80 +252,69 @@ impl Store {
         throttle: Throttle,
         now: Timestamp,
     ) -> Result<OtpAttempt, StoreError> {
-        let window_start = now.plus_secs(-throttle.window_secs).millis();
-        let row = sqlx::query(concat!(
-            "UPDATE otp_credentials SET \
-               failures = CASE WHEN fail_since <= $3 THEN 1 ELSE failures + 1 END, \
-               fail_since = CASE WHEN fail_since <= $3 THEN $4 ELSE fail_since END \
-             WHERE id = $1 AND owner = $2 AND (fail_since <= $3 OR failures < $5) \
-             RETURNING ",
-            credential_columns!(),
-            ", secret_sealed, last_step"
-        ))
-        .bind(id.to_owned())
-        .bind(owner.to_owned())
-        .bind(window_start)
-        .bind(now.millis())
-        .bind(i64::from(throttle.max_attempts))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            let since: Option<i64> = sqlx::query_scalar(
-                "SELECT fail_since FROM otp_credentials WHERE id = $1 AND owner = $2",
-            )
-            .bind(id.to_owned())
-            .bind(owner.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-            let since = since.ok_or_else(|| not_found(id))?;
-            return Ok(OtpAttempt::Throttled {
-                until: Timestamp::from_millis(since).plus_secs(throttle.window_secs),
-            });
-        };
-        let credential = credential_from_row(&row)?;
-        let sealed: Vec<u8> = row.try_get("secret_sealed")?;
-        let last: Option<i64> = row.try_get("last_step")?;
-        let seed = self.sealer.open(&sealed, &otp_aad(id))?;
-        Ok(OtpAttempt::Go {
-            credential,
-            secret: Secret::from_bytes(&seed).map_err(invalid("otp seed"))?,
-            last_step: last.map(|s| to_u64(s, "otp last_step")).transpose()?,
+        let (id, owner, sealer) = (id.to_owned(), owner.to_owned(), self.sealer.clone());
+        self.write(move |conn| {
+            Box::pin(async move { count_attempt(conn, &sealer, &id, &owner, throttle, now).await })
         })
+        .await
     }
 
     /// Burns TOTP `step` of credential `id` in one conditional statement: true for exactly one
     /// caller however many present the same code at once. Resets the attempt count.
     pub async fn accept_otp_step(&self, id: &str, step: u64) -> Result<bool, StoreError> {
-        let step = i64::try_from(step).map_err(invalid("otp step"))?;
-        let done = sqlx::query(
-            "UPDATE otp_credentials SET last_step = $1, failures = 0 \
-             WHERE id = $2 AND kind = 'totp' AND (last_step IS NULL OR last_step < $1)",
-        )
-        .bind(step)
-        .bind(id.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let id = id.to_owned();
+        self.write(move |conn| Box::pin(async move { burn(conn, &id, OtpMatch::Step(step)).await }))
+            .await
     }
 
     /// Burns HOTP counter `matched` of credential `id` (the counter moves on to `matched + 1`,
     /// which also resynchronises a token pressed without logging in), in one conditional
     /// statement: true for exactly one caller. Resets the attempt count.
     pub async fn accept_otp_counter(&self, id: &str, matched: u64) -> Result<bool, StoreError> {
-        let matched = i64::try_from(matched).map_err(invalid("otp counter"))?;
-        let Some(next) = matched.checked_add(1) else {
-            return Ok(false);
-        };
-        let done = sqlx::query(
-            "UPDATE otp_credentials SET counter = $1, failures = 0 \
-             WHERE id = $2 AND kind = 'hotp' AND counter <= $3",
-        )
-        .bind(next)
-        .bind(id.to_owned())
-        .bind(matched)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let id = id.to_owned();
+        self.write(move |conn| {
+            Box::pin(async move { burn(conn, &id, OtpMatch::Counter(matched)).await })
+        })
+        .await
+    }
+
+    /// A whole verification in one write: counts the attempt, hands the credential to `check`
+    /// (which compares the code and names the step or counter it matched), and burns what it
+    /// matched. The attempt is counted before the comparison, and the burn is conditional, so
+    /// of concurrent submissions of one code exactly one is accepted.
+    pub async fn verify_otp<F>(
+        &self,
+        id: &str,
+        owner: &str,
+        throttle: Throttle,
+        now: Timestamp,
+        check: F,
+    ) -> Result<OtpVerdict, StoreError>
+    where
+        F: FnOnce(&OtpCredential, Secret, Option<u64>) -> Option<OtpMatch> + Send + 'static,
+    {
+        let (id, owner, sealer) = (id.to_owned(), owner.to_owned(), self.sealer.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let attempt = count_attempt(conn, &sealer, &id, &owner, throttle, now).await?;
+                let (credential, secret, last_step) = match attempt {
+                    OtpAttempt::Go {
+                        credential,
+                        secret,
+                        last_step,
+                    } => (credential, secret, last_step),
+                    OtpAttempt::Throttled { until } => return Ok(OtpVerdict::Throttled { until }),
+                };
+                let Some(matched) = check(&credential, secret, last_step) else {
+                    return Ok(OtpVerdict::Refused);
+                };
+                Ok(match burn(conn, &id, matched).await? {
+                    true => OtpVerdict::Accepted(matched),
+                    false => OtpVerdict::Refused,
+                })
+            })
+        })
+        .await
     }
 
     /// Stores a one-time code as a keyed hash (the code itself is never stored), and purges codes
@@ -307,28 +323,35 @@ impl Store {
         let hash = self
             .sealer
             .keyed_hash(&code_context(new.id), new.code.as_bytes());
-        sqlx::query("DELETE FROM otp_codes WHERE expires_at < $1")
-            .bind(new.now.plus_secs(-KEEP_EXPIRED_SECS).millis())
-            .execute(&self.pool)
-            .await?;
-        sqlx::query(
-            "INSERT INTO otp_codes (id, owner, code_hash, attempts, max_attempts, created_at, \
-             expires_at) VALUES ($1, $2, $3, 0, $4, $5, $6)",
-        )
-        .bind(new.id.to_owned())
-        .bind(new.owner.to_owned())
-        .bind(hash)
-        .bind(i64::from(new.max_attempts))
-        .bind(new.now.millis())
-        .bind(new.expires_at.millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (id, owner) = (new.id.to_owned(), new.owner.to_owned());
+        let (max_attempts, now, expires_at) = (new.max_attempts, new.now, new.expires_at);
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM otp_codes WHERE expires_at < $1")
+                    .bind(now.plus_secs(-KEEP_EXPIRED_SECS).millis())
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO otp_codes (id, owner, code_hash, attempts, max_attempts, \
+                     created_at, expires_at) VALUES ($1, $2, $3, 0, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(owner)
+                .bind(hash)
+                .bind(i64::from(max_attempts))
+                .bind(now.millis())
+                .bind(expires_at.millis())
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
-    /// Checks one-time code `id` of `owner`. The attempt is counted first, in one conditional
-    /// statement, so at most `max_attempts` codes are ever compared however many arrive at once;
-    /// the right one is then burned by a second, which only one caller can win.
+    /// Checks one-time code `id` of `owner`, in one write: the attempt is counted first, by one
+    /// conditional statement, so at most `max_attempts` codes are ever compared however many
+    /// arrive at once; the right one is then burned by a second, which only one caller can win.
     pub async fn check_one_time_code(
         &self,
         id: &str,
@@ -336,53 +359,153 @@ impl Store {
         code: &str,
         now: Timestamp,
     ) -> Result<CodeCheck, StoreError> {
-        let row = sqlx::query(
-            "UPDATE otp_codes SET attempts = attempts + 1 \
-             WHERE id = $1 AND owner = $2 AND used_at IS NULL AND expires_at > $3 \
-               AND attempts < max_attempts \
-             RETURNING code_hash, attempts, max_attempts",
+        let presented = self.sealer.keyed_hash(&code_context(id), code.as_bytes());
+        let (id, owner) = (id.to_owned(), owner.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move { check_code(conn, &id, &owner, &presented, now).await })
+        })
+        .await
+    }
+}
+
+/// Counts an attempt (see [`Store::begin_otp_attempt`]) on `conn`.
+async fn count_attempt(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    id: &str,
+    owner: &str,
+    throttle: Throttle,
+    now: Timestamp,
+) -> Result<OtpAttempt, StoreError> {
+    let window_start = now.plus_secs(-throttle.window_secs).millis();
+    let row = sqlx::query(concat!(
+        "UPDATE otp_credentials SET \
+           failures = CASE WHEN fail_since <= $3 THEN 1 ELSE failures + 1 END, \
+           fail_since = CASE WHEN fail_since <= $3 THEN $4 ELSE fail_since END \
+         WHERE id = $1 AND owner = $2 AND (fail_since <= $3 OR failures < $5) \
+         RETURNING ",
+        credential_columns!(),
+        ", secret_sealed, last_step"
+    ))
+    .bind(id.to_owned())
+    .bind(owner.to_owned())
+    .bind(window_start)
+    .bind(now.millis())
+    .bind(i64::from(throttle.max_attempts))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        let since: Option<i64> = sqlx::query_scalar(
+            "SELECT fail_since FROM otp_credentials WHERE id = $1 AND owner = $2",
         )
         .bind(id.to_owned())
         .bind(owner.to_owned())
-        .bind(now.millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
-        let Some(row) = row else {
-            let found: Option<(Option<i64>, i64)> = sqlx::query_as(
-                "SELECT used_at, expires_at FROM otp_codes WHERE id = $1 AND owner = $2",
+        let since = since.ok_or_else(|| not_found(id))?;
+        return Ok(OtpAttempt::Throttled {
+            until: Timestamp::from_millis(since).plus_secs(throttle.window_secs),
+        });
+    };
+    let credential = credential_from_row(&row)?;
+    let sealed: Vec<u8> = row.try_get("secret_sealed")?;
+    let last: Option<i64> = row.try_get("last_step")?;
+    let seed = sealer.open(&sealed, &otp_aad(id))?;
+    Ok(OtpAttempt::Go {
+        credential,
+        secret: Secret::from_bytes(&seed).map_err(invalid("otp seed"))?,
+        last_step: last.map(|s| to_u64(s, "otp last_step")).transpose()?,
+    })
+}
+
+/// Burns what a code matched, in one conditional statement that only one caller can win, and
+/// resets the attempt count. TOTP: the step (and every one before it); HOTP: the counter, which
+/// moves on to the matched one + 1.
+async fn burn(conn: &mut AnyConnection, id: &str, matched: OtpMatch) -> Result<bool, StoreError> {
+    let done = match matched {
+        OtpMatch::Step(step) => {
+            let step = i64::try_from(step).map_err(invalid("otp step"))?;
+            sqlx::query(
+                "UPDATE otp_credentials SET last_step = $1, failures = 0 \
+                 WHERE id = $2 AND kind = 'totp' AND (last_step IS NULL OR last_step < $1)",
             )
+            .bind(step)
             .bind(id.to_owned())
-            .bind(owner.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-            return match found {
-                None => Err(StoreError::NotFound(format!("one-time code {id}"))),
-                Some((Some(_), _)) => Ok(CodeCheck::Used),
-                Some((None, expires)) if expires <= now.millis() => Ok(CodeCheck::Expired),
-                Some(_) => Ok(CodeCheck::Exhausted),
-            };
-        };
-        let stored: String = row.try_get("code_hash")?;
-        let attempts: i64 = row.try_get("attempts")?;
-        let max: i64 = row.try_get("max_attempts")?;
-        let presented = self.sealer.keyed_hash(&code_context(id), code.as_bytes());
-        if !mfa_secrets::ct_eq(stored.as_bytes(), presented.as_bytes()) {
-            let left = u32::try_from(max.saturating_sub(attempts).max(0)).unwrap_or(0);
-            return Ok(CodeCheck::Wrong {
-                attempts_left: left,
-            });
+            .execute(&mut *conn)
+            .await?
         }
-        let done = sqlx::query(
-            "UPDATE otp_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1",
+        OtpMatch::Counter(matched) => {
+            let matched = i64::try_from(matched).map_err(invalid("otp counter"))?;
+            let Some(next) = matched.checked_add(1) else {
+                return Ok(false);
+            };
+            sqlx::query(
+                "UPDATE otp_credentials SET counter = $1, failures = 0 \
+                 WHERE id = $2 AND kind = 'hotp' AND counter <= $3",
+            )
+            .bind(next)
+            .bind(id.to_owned())
+            .bind(matched)
+            .execute(&mut *conn)
+            .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
+}
+
+/// Counts an attempt on one-time code `id` and burns it if `presented` (its keyed hash) is right.
+async fn check_code(
+    conn: &mut AnyConnection,
+    id: &str,
+    owner: &str,
+    presented: &str,
+    now: Timestamp,
+) -> Result<CodeCheck, StoreError> {
+    let row = sqlx::query(
+        "UPDATE otp_codes SET attempts = attempts + 1 \
+         WHERE id = $1 AND owner = $2 AND used_at IS NULL AND expires_at > $3 \
+           AND attempts < max_attempts \
+         RETURNING code_hash, attempts, max_attempts",
+    )
+    .bind(id.to_owned())
+    .bind(owner.to_owned())
+    .bind(now.millis())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        let found: Option<(Option<i64>, i64)> = sqlx::query_as(
+            "SELECT used_at, expires_at FROM otp_codes WHERE id = $1 AND owner = $2",
         )
-        .bind(now.millis())
         .bind(id.to_owned())
-        .execute(&self.pool)
+        .bind(owner.to_owned())
+        .fetch_optional(&mut *conn)
         .await?;
-        Ok(if done.rows_affected() == 1 {
-            CodeCheck::Accepted
-        } else {
-            CodeCheck::Used
-        })
+        return match found {
+            None => Err(StoreError::NotFound(format!("one-time code {id}"))),
+            Some((Some(_), _)) => Ok(CodeCheck::Used),
+            Some((None, expires)) if expires <= now.millis() => Ok(CodeCheck::Expired),
+            Some(_) => Ok(CodeCheck::Exhausted),
+        };
+    };
+    let stored: String = row.try_get("code_hash")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    let max: i64 = row.try_get("max_attempts")?;
+    if !mfa_secrets::ct_eq(stored.as_bytes(), presented.as_bytes()) {
+        let left = u32::try_from(max.saturating_sub(attempts).max(0)).unwrap_or(0);
+        return Ok(CodeCheck::Wrong {
+            attempts_left: left,
+        });
     }
+    let done = sqlx::query(
+        "UPDATE otp_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1",
+    )
+    .bind(now.millis())
+    .bind(id.to_owned())
+    .execute(&mut *conn)
+    .await?;
+    Ok(if done.rows_affected() == 1 {
+        CodeCheck::Accepted
+    } else {
+        CodeCheck::Used
+    })
 }

@@ -13,13 +13,13 @@ use crate::{
 
 /// What a decision writes.
 #[derive(Debug, Clone)]
-pub struct Verdict<'a> {
+pub struct Verdict {
     pub audit: AuditEntry,
     pub lockouts: LockoutChange,
-    pub session: Option<NewSession<'a>>,
+    pub session: Option<NewSession>,
 }
 
-impl Verdict<'_> {
+impl Verdict {
     pub fn audit_only(audit: AuditEntry) -> Self {
         Self {
             audit,
@@ -41,20 +41,19 @@ impl Store {
     /// Writes `verdict` in one transaction.
     pub async fn record(
         &self,
-        verdict: &Verdict<'_>,
+        verdict: &Verdict,
         rule: LockoutRule,
         now: Timestamp,
     ) -> Result<Recorded, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let recorded = write(&mut tx, verdict, rule, now).await?;
-        tx.commit().await?;
-        Ok(recorded)
+        let verdict = verdict.clone();
+        self.write(move |conn| Box::pin(async move { write(conn, &verdict, rule, now).await }))
+            .await
     }
 }
 
 pub(crate) async fn write(
     conn: &mut sqlx::AnyConnection,
-    verdict: &Verdict<'_>,
+    verdict: &Verdict,
     rule: LockoutRule,
     now: Timestamp,
 ) -> Result<Recorded, StoreError> {

@@ -67,6 +67,7 @@ impl AuthRequest {
 }
 
 /// A single-use token that lets one client decide one request (web link, ntfy action).
+#[derive(Clone)]
 pub struct ApproveLink {
     pub token_hash: TokenHash,
     pub client: Alias,
@@ -132,45 +133,49 @@ impl Store {
         r: &AuthRequest,
         links: &[ApproveLink],
     ) -> Result<(), StoreError> {
-        let clients: Vec<&str> = r.clients.iter().map(Alias::as_str).collect();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(concat!(
-            "INSERT INTO auth_requests (",
-            request_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-        ))
-        .bind(r.txid.clone())
-        .bind(r.user.clone())
-        .bind(r.host.clone())
-        .bind(r.service.clone())
-        .bind(r.client_ip.clone())
-        .bind(r.server.clone())
-        .bind(r.app_id)
-        .bind(clients.join(","))
-        .bind(r.number.map(i64::from))
-        .bind(r.state.as_str())
-        .bind(r.reason.clone())
-        .bind(r.decided_by.clone())
-        .bind(r.created_at.millis())
-        .bind(r.expires_at.millis())
-        .bind(r.decided_at.map(Timestamp::millis))
-        .bind(r.factors.as_ref().map(ToString::to_string))
-        .bind(r.remember.as_ref().map(|m| m.scope.clone()))
-        .bind(r.remember.as_ref().map(|m| i64::from(m.seconds)))
-        .execute(&mut *tx)
-        .await?;
-        for link in links {
-            sqlx::query(
-                "INSERT INTO approve_tokens (token_hash, txid, client_alias) VALUES ($1, $2, $3)",
-            )
-            .bind(link.token_hash.as_str())
-            .bind(r.txid.clone())
-            .bind(link.client.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let (r, links) = (r.clone(), links.to_vec());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let clients: Vec<&str> = r.clients.iter().map(Alias::as_str).collect();
+                sqlx::query(concat!(
+                    "INSERT INTO auth_requests (",
+                    request_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                ))
+                .bind(r.txid.clone())
+                .bind(r.user.clone())
+                .bind(r.host.clone())
+                .bind(r.service.clone())
+                .bind(r.client_ip.clone())
+                .bind(r.server.clone())
+                .bind(r.app_id)
+                .bind(clients.join(","))
+                .bind(r.number.map(i64::from))
+                .bind(r.state.as_str())
+                .bind(r.reason.clone())
+                .bind(r.decided_by.clone())
+                .bind(r.created_at.millis())
+                .bind(r.expires_at.millis())
+                .bind(r.decided_at.map(Timestamp::millis))
+                .bind(r.factors.as_ref().map(ToString::to_string))
+                .bind(r.remember.as_ref().map(|m| m.scope.clone()))
+                .bind(r.remember.as_ref().map(|m| i64::from(m.seconds)))
+                .execute(&mut *conn)
+                .await?;
+                for link in links {
+                    sqlx::query(
+                        "INSERT INTO approve_tokens (token_hash, txid, client_alias) VALUES ($1, $2, $3)",
+                    )
+                    .bind(link.token_hash.as_str())
+                    .bind(r.txid.clone())
+                    .bind(link.client.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     pub async fn request(&self, txid: &str) -> Result<AuthRequest, StoreError> {
@@ -238,51 +243,46 @@ impl Store {
         by: Option<&str>,
         rule: LockoutRule,
         now: Timestamp,
-        verdict: impl FnOnce(&AuthRequest) -> (AuditEntry, LockoutChange),
+        verdict: impl FnOnce(&AuthRequest) -> (AuditEntry, LockoutChange) + Send + 'static,
     ) -> Result<Option<(AuthRequest, Recorded)>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let Some(row) = move_row(&mut tx, txid, mv, by, now).await? else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let request = request_from_row(&row)?;
-        let (audit, lockouts) = verdict(&request);
-        let factors = request.completes();
-        let session = match (&request.remember, request.state) {
-            (Some(m), PushState::Approved) => Some(NewSession {
-                user: &request.user,
-                client_ip: request.client_ip.as_deref(),
-                scope: &m.scope,
-                factors: &factors,
-                server: Some(&request.server),
-                txid: Some(&request.txid),
-                now,
-                seconds: m.seconds,
-            }),
-            _ => None,
-        };
-        let v = Verdict {
-            audit,
-            lockouts,
-            session,
-        };
-        let recorded = crate::record::write(&mut tx, &v, rule, now).await?;
-        tx.commit().await?;
-        Ok(Some((request, recorded)))
+        let (txid, mv, by) = (txid.to_owned(), mv.clone(), by.map(str::to_owned));
+        self.write(move |conn| {
+            Box::pin(async move {
+                let Some(row) = move_row(conn, &txid, &mv, by.as_deref(), now).await? else {
+                    return Ok(None);
+                };
+                let request = request_from_row(&row)?;
+                let (audit, lockouts) = verdict(&request);
+                let v = Verdict {
+                    audit,
+                    lockouts,
+                    session: session_for(&request, now),
+                };
+                let recorded = crate::record::write(conn, &v, rule, now).await?;
+                Ok(Some((request, recorded)))
+            })
+        })
+        .await
     }
 
     /// Notes that a server waits for `txid` until `until` (a status poll): after a restart,
     /// pushes nobody waits for are withdrawn ([`Store::abandoned_requests`]).
     pub async fn polled(&self, txid: &str, until: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE auth_requests SET polled_until = $1 WHERE txid = $2 \
-             AND (polled_until IS NULL OR polled_until < $1)",
-        )
-        .bind(until.millis())
-        .bind(txid.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let txid = txid.to_owned();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE auth_requests SET polled_until = $1 WHERE txid = $2 \
+                     AND (polled_until IS NULL OR polled_until < $1)",
+                )
+                .bind(until.millis())
+                .bind(txid)
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Pending pushes made before `started` that no server has waited for since `since`: their
@@ -317,6 +317,23 @@ impl Store {
 }
 
 /// The conditional UPDATE of a move, returning the request as it left it.
+/// The elevated session an approval makes, when its push asked to be remembered.
+fn session_for(request: &AuthRequest, now: Timestamp) -> Option<NewSession> {
+    match (&request.remember, request.state) {
+        (Some(m), PushState::Approved) => Some(NewSession {
+            user: request.user.clone(),
+            client_ip: request.client_ip.clone(),
+            scope: m.scope.clone(),
+            factors: request.completes(),
+            server: Some(request.server.clone()),
+            txid: Some(request.txid.clone()),
+            now,
+            seconds: m.seconds,
+        }),
+        _ => None,
+    }
+}
+
 async fn move_row(
     conn: &mut sqlx::AnyConnection,
     txid: &str,

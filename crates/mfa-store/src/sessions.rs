@@ -28,13 +28,13 @@ pub struct Session {
 }
 
 #[derive(Debug, Clone)]
-pub struct NewSession<'a> {
-    pub user: &'a str,
-    pub client_ip: Option<&'a str>,
-    pub scope: &'a str,
-    pub factors: &'a Methods,
-    pub server: Option<&'a str>,
-    pub txid: Option<&'a str>,
+pub struct NewSession {
+    pub user: String,
+    pub client_ip: Option<String>,
+    pub scope: String,
+    pub factors: Methods,
+    pub server: Option<String>,
+    pub txid: Option<String>,
     pub now: Timestamp,
     pub seconds: u32,
 }
@@ -62,7 +62,7 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
 }
 
 impl Store {
-    pub async fn create_session(&self, new: NewSession<'_>) -> Result<Session, StoreError> {
+    pub async fn create_session(&self, new: NewSession) -> Result<Session, StoreError> {
         let mut conn = self.pool.acquire().await?;
         insert_session(&mut conn, &new).await
     }
@@ -158,7 +158,7 @@ impl Store {
 
 pub(crate) async fn insert_session(
     conn: &mut sqlx::AnyConnection,
-    new: &NewSession<'_>,
+    new: &NewSession,
 ) -> Result<Session, StoreError> {
     let id = random_id(10)?;
     let expires_at = new.now.plus_secs(i64::from(new.seconds));
@@ -168,24 +168,24 @@ pub(crate) async fn insert_session(
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
     .bind(id.clone())
-    .bind(new.user.to_owned())
-    .bind(new.client_ip.unwrap_or_default().to_owned())
-    .bind(new.scope.to_owned())
+    .bind(new.user.clone())
+    .bind(new.client_ip.clone().unwrap_or_default())
+    .bind(new.scope.clone())
     .bind(new.factors.to_string())
-    .bind(new.server.map(str::to_owned))
-    .bind(new.txid.map(str::to_owned))
+    .bind(new.server.clone())
+    .bind(new.txid.clone())
     .bind(new.now.millis())
     .bind(expires_at.millis())
     .execute(&mut *conn)
     .await?;
     Ok(Session {
         id,
-        user: new.user.to_owned(),
-        client_ip: new.client_ip.map(str::to_owned),
-        scope: new.scope.to_owned(),
+        user: new.user.clone(),
+        client_ip: new.client_ip.clone(),
+        scope: new.scope.clone(),
         factors: new.factors.clone(),
-        server: new.server.map(str::to_owned),
-        txid: new.txid.map(str::to_owned),
+        server: new.server.clone(),
+        txid: new.txid.clone(),
         created_at: new.now,
         expires_at,
     })

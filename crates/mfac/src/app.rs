@@ -69,75 +69,83 @@ impl From<&App> for AppView {
 
 pub async fn run(ctx: &Context, cmd: AppCommand) -> anyhow::Result<()> {
     match cmd {
-        AppCommand::Add(add) => {
-            let app = ctx.store.add_app(&parse_new_app(add)?, ctx.now()).await?;
-            if ctx.json {
-                return print_json(&AppView::from(&app));
-            }
-            println!(
-                "Added app {}: user {} on {} service {} -> {} ({}).",
-                app.id,
-                app.user,
-                app.host,
-                app.service,
-                join(&AppView::from(&app).clients),
-                app.methods
-            );
-            Ok(())
-        }
-        AppCommand::List { user } => {
-            let apps = match user {
-                Some(user) => {
-                    ctx.store
-                        .apps_for_user(parse_alias(&user)?.as_str())
-                        .await?
-                }
-                None => ctx.store.apps().await?,
-            };
-            let views: Vec<AppView> = apps.iter().map(AppView::from).collect();
-            print_list(
-                ctx.json,
-                &views,
-                &["ID", "USER", "HOST", "SERVICE", "METHODS", "CLIENTS"],
-                |v| {
-                    vec![
-                        v.id.to_string(),
-                        v.user.clone(),
-                        v.host.clone(),
-                        v.service.clone(),
-                        join(&v.methods),
-                        join(&v.clients),
-                    ]
-                },
-            )
-        }
-        AppCommand::Show { id } => {
-            let v = AppView::from(&ctx.store.app(id).await?);
-            print_item(
-                ctx.json,
-                &v,
-                &[
-                    ("id", v.id.to_string()),
-                    ("user", v.user.clone()),
-                    ("host", v.host.clone()),
-                    ("service", v.service.clone()),
-                    ("methods", join(&v.methods)),
-                    ("clients", join(&v.clients)),
-                    ("created", v.created_at.clone()),
-                ],
-            )
-        }
-        AppCommand::Remove { id } => {
-            ctx.store.remove_app(id).await?;
-            print_done(
-                ctx.json,
-                "id",
-                id,
-                "removed",
-                format_args!("App {id} removed."),
-            )
-        }
+        AppCommand::Add(args) => add(ctx, args).await,
+        AppCommand::List { user } => list(ctx, user.as_deref()).await,
+        AppCommand::Show { id } => show(ctx, id).await,
+        AppCommand::Remove { id } => remove(ctx, id).await,
     }
+}
+
+/// Route a user's logins on a host and service to clients.
+async fn add(ctx: &Context, add: AppAdd) -> anyhow::Result<()> {
+    let app = ctx.store.add_app(&parse_new_app(add)?, ctx.now()).await?;
+    if ctx.json {
+        return print_json(&AppView::from(&app));
+    }
+    println!(
+        "Added app {}: user {} on {} service {} -> {} ({}).",
+        app.id,
+        app.user,
+        app.host,
+        app.service,
+        join(&AppView::from(&app).clients),
+        app.methods
+    );
+    Ok(())
+}
+
+/// List apps.
+async fn list(ctx: &Context, user: Option<&str>) -> anyhow::Result<()> {
+    let apps = match user {
+        Some(user) => ctx.store.apps_for_user(parse_alias(user)?.as_str()).await?,
+        None => ctx.store.apps().await?,
+    };
+    let views: Vec<AppView> = apps.iter().map(AppView::from).collect();
+    print_list(
+        ctx.json,
+        &views,
+        &["ID", "USER", "HOST", "SERVICE", "METHODS", "CLIENTS"],
+        |v| {
+            vec![
+                v.id.to_string(),
+                v.user.clone(),
+                v.host.clone(),
+                v.service.clone(),
+                join(&v.methods),
+                join(&v.clients),
+            ]
+        },
+    )
+}
+
+/// Show one app.
+async fn show(ctx: &Context, id: i64) -> anyhow::Result<()> {
+    let v = AppView::from(&ctx.store.app(id).await?);
+    print_item(
+        ctx.json,
+        &v,
+        &[
+            ("id", v.id.to_string()),
+            ("user", v.user.clone()),
+            ("host", v.host.clone()),
+            ("service", v.service.clone()),
+            ("methods", join(&v.methods)),
+            ("clients", join(&v.clients)),
+            ("created", v.created_at.clone()),
+        ],
+    )
+}
+
+/// Remove an app.
+async fn remove(ctx: &Context, id: i64) -> anyhow::Result<()> {
+    ctx.store.remove_app(id).await?;
+    print_done(
+        ctx.json,
+        "id",
+        id,
+        "removed",
+        format_args!("App {id} removed."),
+    )
 }
 
 fn join(items: &[String]) -> String {

@@ -117,174 +117,210 @@ impl HostGroupView {
 
 pub async fn run_groups(ctx: &Context, cmd: GroupCommand) -> anyhow::Result<()> {
     match cmd {
-        GroupCommand::Add { name, members } => {
-            let g = ctx
-                .store
-                .add_group(&parse_alias(&name)?, &aliases(&members)?, ctx.now())
-                .await?;
-            let v = GroupView::new(&g, None);
-            if ctx.json {
-                return print_json(&v);
-            }
-            println!("Added group {}: {}.", v.name, list_or_none(&v.members));
-            Ok(())
-        }
-        GroupCommand::List => {
-            let views: Vec<GroupView> = ctx
-                .store
-                .groups()
-                .await?
-                .iter()
-                .map(|g| GroupView::new(g, None))
-                .collect();
-            print_list(ctx.json, &views, &["GROUP", "MEMBERS"], |v| {
-                vec![v.name.clone(), list_or_none(&v.members)]
-            })
-        }
-        GroupCommand::Show { name } => {
-            let g = ctx.store.group(&parse_alias(&name)?).await?;
-            let rules = ctx
-                .store
-                .rules()
-                .await?
-                .into_iter()
-                .filter(|r| r.subject == Subject::Group(g.name.clone()))
-                .map(|r| r.to_string())
-                .collect();
-            let v = GroupView::new(&g, Some(rules));
-            print_item(
-                ctx.json,
-                &v,
-                &[
-                    ("group", v.name.clone()),
-                    ("members", list_or_none(&v.members)),
-                    (
-                        "rules",
-                        list_or_none(v.rules.as_deref().unwrap_or_default()),
-                    ),
-                    ("created", v.created_at.clone()),
-                ],
-            )
-        }
+        GroupCommand::Add { name, members } => add_group(ctx, &name, &members).await,
+        GroupCommand::List => list_groups(ctx).await,
+        GroupCommand::Show { name } => show_group(ctx, &name).await,
         GroupCommand::Modify {
             name,
             members,
             add_members,
             remove_members,
-        } => {
-            let name = parse_alias(&name)?;
-            match members {
-                Some(m) => ctx.store.set_group_members(&name, &aliases(&m)?).await?,
-                None if add_members.is_empty() && remove_members.is_empty() => {
-                    bail!("nothing to change: give --members, --add-members or --remove-members")
-                }
-                None => {
-                    if !remove_members.is_empty() {
-                        ctx.store
-                            .remove_group_members(&name, &aliases(&remove_members)?)
-                            .await?;
-                    }
-                    if !add_members.is_empty() {
-                        ctx.store
-                            .add_group_members(&name, &aliases(&add_members)?)
-                            .await?;
-                    }
-                }
-            }
-            let v = GroupView::new(&ctx.store.group(&name).await?, None);
-            if ctx.json {
-                return print_json(&v);
-            }
-            println!("Group {} now has: {}.", v.name, list_or_none(&v.members));
-            Ok(())
+        } => modify_group(ctx, &name, members, add_members, remove_members).await,
+        GroupCommand::Remove { name } => remove_group(ctx, &name).await,
+    }
+}
+
+/// Add a group of login users.
+async fn add_group(ctx: &Context, name: &str, members: &[String]) -> anyhow::Result<()> {
+    let g = ctx
+        .store
+        .add_group(&parse_alias(name)?, &aliases(members)?, ctx.now())
+        .await?;
+    let v = GroupView::new(&g, None);
+    if ctx.json {
+        return print_json(&v);
+    }
+    println!("Added group {}: {}.", v.name, list_or_none(&v.members));
+    Ok(())
+}
+
+/// List groups and their members.
+async fn list_groups(ctx: &Context) -> anyhow::Result<()> {
+    let views: Vec<GroupView> = ctx
+        .store
+        .groups()
+        .await?
+        .iter()
+        .map(|g| GroupView::new(g, None))
+        .collect();
+    print_list(ctx.json, &views, &["GROUP", "MEMBERS"], |v| {
+        vec![v.name.clone(), list_or_none(&v.members)]
+    })
+}
+
+/// Show a group: members and the rules that name it.
+async fn show_group(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let g = ctx.store.group(&parse_alias(name)?).await?;
+    let rules = ctx
+        .store
+        .rules()
+        .await?
+        .into_iter()
+        .filter(|r| r.subject == Subject::Group(g.name.clone()))
+        .map(|r| r.to_string())
+        .collect();
+    let v = GroupView::new(&g, Some(rules));
+    print_item(
+        ctx.json,
+        &v,
+        &[
+            ("group", v.name.clone()),
+            ("members", list_or_none(&v.members)),
+            (
+                "rules",
+                list_or_none(v.rules.as_deref().unwrap_or_default()),
+            ),
+            ("created", v.created_at.clone()),
+        ],
+    )
+}
+
+/// Change a group's members.
+async fn modify_group(
+    ctx: &Context,
+    name: &str,
+    members: Option<Vec<String>>,
+    add_members: Vec<String>,
+    remove_members: Vec<String>,
+) -> anyhow::Result<()> {
+    let name = parse_alias(name)?;
+    match members {
+        Some(m) => ctx.store.set_group_members(&name, &aliases(&m)?).await?,
+        None if add_members.is_empty() && remove_members.is_empty() => {
+            bail!("nothing to change: give --members, --add-members or --remove-members")
         }
-        GroupCommand::Remove { name } => {
-            let name = parse_alias(&name)?;
-            ctx.store.remove_group(&name).await?;
-            print_done(
-                ctx.json,
-                "name",
-                name.as_str(),
-                "removed",
-                format_args!("Group {name} removed."),
-            )
+        None => {
+            if !remove_members.is_empty() {
+                ctx.store
+                    .remove_group_members(&name, &aliases(&remove_members)?)
+                    .await?;
+            }
+            if !add_members.is_empty() {
+                ctx.store
+                    .add_group_members(&name, &aliases(&add_members)?)
+                    .await?;
+            }
         }
     }
+    let v = GroupView::new(&ctx.store.group(&name).await?, None);
+    if ctx.json {
+        return print_json(&v);
+    }
+    println!("Group {} now has: {}.", v.name, list_or_none(&v.members));
+    Ok(())
+}
+
+/// Remove a group (refused while rules name it).
+async fn remove_group(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let name = parse_alias(name)?;
+    ctx.store.remove_group(&name).await?;
+    print_done(
+        ctx.json,
+        "name",
+        name.as_str(),
+        "removed",
+        format_args!("Group {name} removed."),
+    )
 }
 
 pub async fn run_host_groups(ctx: &Context, cmd: HostGroupCommand) -> anyhow::Result<()> {
     match cmd {
-        HostGroupCommand::Add { name, hosts } => {
-            let g = ctx
-                .store
-                .add_host_group(&parse_alias(&name)?, &patterns(&hosts)?, ctx.now())
-                .await?;
-            let v = HostGroupView::new(&g, None);
-            if ctx.json {
-                return print_json(&v);
-            }
-            println!("Added host group {}: {}.", v.name, list_or_none(&v.hosts));
-            Ok(())
-        }
-        HostGroupCommand::List => {
-            let views: Vec<HostGroupView> = ctx
-                .store
-                .host_groups()
-                .await?
-                .iter()
-                .map(|g| HostGroupView::new(g, None))
-                .collect();
-            print_list(ctx.json, &views, &["HOST GROUP", "HOSTS"], |v| {
-                vec![v.name.clone(), list_or_none(&v.hosts)]
-            })
-        }
-        HostGroupCommand::Show { name } => {
-            let g = ctx.store.host_group(&parse_alias(&name)?).await?;
-            let rules = ctx
-                .store
-                .rules()
-                .await?
-                .into_iter()
-                .filter(|r| r.host == RuleHost::Group(g.name.clone()))
-                .map(|r| r.to_string())
-                .collect();
-            let v = HostGroupView::new(&g, Some(rules));
-            print_item(
-                ctx.json,
-                &v,
-                &[
-                    ("host group", v.name.clone()),
-                    ("hosts", list_or_none(&v.hosts)),
-                    (
-                        "rules",
-                        list_or_none(v.rules.as_deref().unwrap_or_default()),
-                    ),
-                    ("created", v.created_at.clone()),
-                ],
-            )
-        }
-        HostGroupCommand::Modify { name, hosts } => {
-            let name = parse_alias(&name)?;
-            ctx.store
-                .set_host_group_hosts(&name, &patterns(&hosts)?)
-                .await?;
-            let v = HostGroupView::new(&ctx.store.host_group(&name).await?, None);
-            if ctx.json {
-                return print_json(&v);
-            }
-            println!("Host group {} now has: {}.", v.name, list_or_none(&v.hosts));
-            Ok(())
-        }
-        HostGroupCommand::Remove { name } => {
-            let name = parse_alias(&name)?;
-            ctx.store.remove_host_group(&name).await?;
-            print_done(
-                ctx.json,
-                "name",
-                name.as_str(),
-                "removed",
-                format_args!("Host group {name} removed."),
-            )
-        }
+        HostGroupCommand::Add { name, hosts } => add_host_group(ctx, &name, &hosts).await,
+        HostGroupCommand::List => list_host_groups(ctx).await,
+        HostGroupCommand::Show { name } => show_host_group(ctx, &name).await,
+        HostGroupCommand::Modify { name, hosts } => modify_host_group(ctx, &name, &hosts).await,
+        HostGroupCommand::Remove { name } => remove_host_group(ctx, &name).await,
     }
+}
+
+/// Add a named set of hosts.
+async fn add_host_group(ctx: &Context, name: &str, hosts: &[String]) -> anyhow::Result<()> {
+    let g = ctx
+        .store
+        .add_host_group(&parse_alias(name)?, &patterns(hosts)?, ctx.now())
+        .await?;
+    let v = HostGroupView::new(&g, None);
+    if ctx.json {
+        return print_json(&v);
+    }
+    println!("Added host group {}: {}.", v.name, list_or_none(&v.hosts));
+    Ok(())
+}
+
+/// List host groups.
+async fn list_host_groups(ctx: &Context) -> anyhow::Result<()> {
+    let views: Vec<HostGroupView> = ctx
+        .store
+        .host_groups()
+        .await?
+        .iter()
+        .map(|g| HostGroupView::new(g, None))
+        .collect();
+    print_list(ctx.json, &views, &["HOST GROUP", "HOSTS"], |v| {
+        vec![v.name.clone(), list_or_none(&v.hosts)]
+    })
+}
+
+/// Show a host group: hosts and the rules that name it.
+async fn show_host_group(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let g = ctx.store.host_group(&parse_alias(name)?).await?;
+    let rules = ctx
+        .store
+        .rules()
+        .await?
+        .into_iter()
+        .filter(|r| r.host == RuleHost::Group(g.name.clone()))
+        .map(|r| r.to_string())
+        .collect();
+    let v = HostGroupView::new(&g, Some(rules));
+    print_item(
+        ctx.json,
+        &v,
+        &[
+            ("host group", v.name.clone()),
+            ("hosts", list_or_none(&v.hosts)),
+            (
+                "rules",
+                list_or_none(v.rules.as_deref().unwrap_or_default()),
+            ),
+            ("created", v.created_at.clone()),
+        ],
+    )
+}
+
+/// Replace a host group's hosts.
+async fn modify_host_group(ctx: &Context, name: &str, hosts: &[String]) -> anyhow::Result<()> {
+    let name = parse_alias(name)?;
+    ctx.store
+        .set_host_group_hosts(&name, &patterns(hosts)?)
+        .await?;
+    let v = HostGroupView::new(&ctx.store.host_group(&name).await?, None);
+    if ctx.json {
+        return print_json(&v);
+    }
+    println!("Host group {} now has: {}.", v.name, list_or_none(&v.hosts));
+    Ok(())
+}
+
+/// Remove a host group (refused while rules name it).
+async fn remove_host_group(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let name = parse_alias(name)?;
+    ctx.store.remove_host_group(&name).await?;
+    print_done(
+        ctx.json,
+        "name",
+        name.as_str(),
+        "removed",
+        format_args!("Host group {name} removed."),
+    )
 }

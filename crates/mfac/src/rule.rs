@@ -174,68 +174,81 @@ fn opt(s: &Option<String>) -> String {
 
 pub async fn run_rules(ctx: &Context, cmd: RuleCommand) -> anyhow::Result<()> {
     match cmd {
-        RuleCommand::Add(add) => {
-            let rule = ctx.store.add_rule(&new_rule(add)?, ctx.now()).await?;
-            if ctx.json {
-                return print_json(&RuleView::from(&rule));
-            }
-            println!("Added {rule}.");
-            Ok(())
-        }
-        RuleCommand::List => {
-            let rules = ctx.store.rules().await?;
-            let views: Vec<RuleView> = rules.iter().map(RuleView::from).collect();
-            print_list(
-                ctx.json,
-                &views,
-                &["ID", "WHO", "HOST", "SERVICE", "ACTION", "REQUIRE"],
-                |v| {
-                    let who = match (&v.user, &v.group) {
-                        (Some(u), _) => format!("user {u}"),
-                        (None, Some(g)) => format!("group {g}"),
-                        (None, None) => "*".into(),
-                    };
-                    let place = match (&v.host, &v.host_group) {
-                        (Some(h), _) => h.clone(),
-                        (None, Some(g)) => format!("@{g}"),
-                        (None, None) => "*".into(),
-                    };
-                    vec![
-                        v.id.to_string(),
-                        who,
-                        place,
-                        opt(&v.service),
-                        opt(&v.action),
-                        v.require.clone(),
-                    ]
-                },
-            )
-        }
-        RuleCommand::Modify { id, require } => {
-            let require = requirement(&require)?;
-            ctx.store.set_rule_requirement(id, &require).await?;
-            let rule = ctx.store.rule(id).await?;
-            if ctx.json {
-                return print_json(&RuleView::from(&rule));
-            }
-            println!("Changed {rule}.");
-            Ok(())
-        }
-        RuleCommand::Remove { id } => {
-            let rule = ctx.store.rule(id).await?;
-            ctx.store.remove_rule(id).await?;
-            print_done(
-                ctx.json,
-                "id",
-                id,
-                "removed",
-                format_args!(
-                    "Rule {id} ({}) removed.",
-                    describe_match(&rule.subject, &rule.host, &rule.target)
-                ),
-            )
-        }
+        RuleCommand::Add(args) => add(ctx, args).await,
+        RuleCommand::List => list(ctx).await,
+        RuleCommand::Modify { id, require } => modify(ctx, id, &require).await,
+        RuleCommand::Remove { id } => remove(ctx, id).await,
     }
+}
+
+/// Add a rule: who (--user or --group; else everyone), where (--host or --host-group; else
+/// any host), what (--service or --action; else any), and what it requires.
+async fn add(ctx: &Context, add: RuleAdd) -> anyhow::Result<()> {
+    let rule = ctx.store.add_rule(&new_rule(add)?, ctx.now()).await?;
+    if ctx.json {
+        return print_json(&RuleView::from(&rule));
+    }
+    println!("Added {rule}.");
+    Ok(())
+}
+
+/// List rules.
+async fn list(ctx: &Context) -> anyhow::Result<()> {
+    let rules = ctx.store.rules().await?;
+    let views: Vec<RuleView> = rules.iter().map(RuleView::from).collect();
+    print_list(
+        ctx.json,
+        &views,
+        &["ID", "WHO", "HOST", "SERVICE", "ACTION", "REQUIRE"],
+        |v| {
+            let who = match (&v.user, &v.group) {
+                (Some(u), _) => format!("user {u}"),
+                (None, Some(g)) => format!("group {g}"),
+                (None, None) => "*".into(),
+            };
+            let place = match (&v.host, &v.host_group) {
+                (Some(h), _) => h.clone(),
+                (None, Some(g)) => format!("@{g}"),
+                (None, None) => "*".into(),
+            };
+            vec![
+                v.id.to_string(),
+                who,
+                place,
+                opt(&v.service),
+                opt(&v.action),
+                v.require.clone(),
+            ]
+        },
+    )
+}
+
+/// Change what a rule requires.
+async fn modify(ctx: &Context, id: i64, require: &str) -> anyhow::Result<()> {
+    let require = requirement(require)?;
+    ctx.store.set_rule_requirement(id, &require).await?;
+    let rule = ctx.store.rule(id).await?;
+    if ctx.json {
+        return print_json(&RuleView::from(&rule));
+    }
+    println!("Changed {rule}.");
+    Ok(())
+}
+
+/// Remove a rule.
+async fn remove(ctx: &Context, id: i64) -> anyhow::Result<()> {
+    let rule = ctx.store.rule(id).await?;
+    ctx.store.remove_rule(id).await?;
+    print_done(
+        ctx.json,
+        "id",
+        id,
+        "removed",
+        format_args!(
+            "Rule {id} ({}) removed.",
+            describe_match(&rule.subject, &rule.host, &rule.target)
+        ),
+    )
 }
 
 #[derive(Serialize)]
@@ -281,7 +294,13 @@ async fn lock_reason(
 }
 
 pub async fn run_policy(ctx: &Context, cmd: PolicyCommand) -> anyhow::Result<()> {
-    let PolicyCommand::Check(check) = cmd;
+    match cmd {
+        PolicyCommand::Check(args) => check(ctx, args).await,
+    }
+}
+
+/// What mfad would answer for a login (--service) or a step-up (--action), and why.
+async fn check(ctx: &Context, check: PolicyCheck) -> anyhow::Result<()> {
     let user = parse_alias(&check.user)?;
     let host = check.host.as_deref().map(|h| name("host", h)).transpose()?;
     let ip = check
@@ -292,18 +311,7 @@ pub async fn run_policy(ctx: &Context, cmd: PolicyCommand) -> anyhow::Result<()>
             None => Err(anyhow::anyhow!("--client-ip: {ip:?} is not an IP address")),
         })
         .transpose()?;
-    let req = match (&check.service, &check.action) {
-        (Some(service), _) => {
-            let Some(host) = &host else {
-                bail!("--host is required with --service (a login is to a host)");
-            };
-            Request::login(user.as_str(), host, &name("service", service)?)
-        }
-        (None, Some(action)) => {
-            Request::step_up(user.as_str(), &name("action", action)?, host.as_deref())
-        }
-        (None, None) => bail!("give --service (a login) or --action (a step-up)"),
-    };
+    let req = request(&check, user.as_str(), host.as_deref())?;
     let now = ctx.now();
     let mut inputs = ctx.store.policy_inputs(&req, ip.as_deref(), now).await?;
     inputs.user.locked = lock_reason(ctx, user.as_str(), ip.as_deref()).await?;
@@ -324,28 +332,55 @@ pub async fn run_policy(ctx: &Context, cmd: PolicyCommand) -> anyhow::Result<()>
             now,
         },
     );
-    let names = |m: &[mfa_core::Method]| m.iter().map(|m| m.to_string()).collect::<Vec<_>>();
-    let (result, methods, required) = match &d.outcome {
-        Outcome::Allow(_) => ("allow", vec![], vec![]),
-        Outcome::Deny => ("deny", vec![], vec![]),
-        Outcome::Enroll => ("enroll", vec![], vec![]),
-        Outcome::Auth { methods, required } => ("auth", names(methods), names(required)),
-    };
-    let view = CheckView {
-        result,
-        reason: d.reason.clone(),
-        requirement: d.requirement.as_ref().map(ToString::to_string),
-        source: d.source.as_ref().map(Source::describe),
-        rules: match &d.source {
-            Some(Source::Rules(ids)) => ids.clone(),
-            _ => vec![],
-        },
-        methods,
-        required,
-    };
+    let view = CheckView::from(&d);
     if ctx.json {
         return print_json(&view);
     }
+    print_check(&req, &view);
+    Ok(())
+}
+
+/// The request `policy check` asks about: a login (--service, to --host) or a step-up
+/// (--action); `host` and `user` already checked.
+fn request(check: &PolicyCheck, user: &str, host: Option<&str>) -> anyhow::Result<Request> {
+    Ok(match (&check.service, &check.action) {
+        (Some(service), _) => {
+            let Some(host) = host else {
+                bail!("--host is required with --service (a login is to a host)");
+            };
+            Request::login(user, host, &name("service", service)?)
+        }
+        (None, Some(action)) => Request::step_up(user, &name("action", action)?, host),
+        (None, None) => bail!("give --service (a login) or --action (a step-up)"),
+    })
+}
+
+impl From<&Decision> for CheckView {
+    fn from(d: &Decision) -> Self {
+        let names = |m: &[mfa_core::Method]| m.iter().map(|m| m.to_string()).collect::<Vec<_>>();
+        let (result, methods, required) = match &d.outcome {
+            Outcome::Allow(_) => ("allow", vec![], vec![]),
+            Outcome::Deny => ("deny", vec![], vec![]),
+            Outcome::Enroll => ("enroll", vec![], vec![]),
+            Outcome::Auth { methods, required } => ("auth", names(methods), names(required)),
+        };
+        Self {
+            result,
+            reason: d.reason.clone(),
+            requirement: d.requirement.as_ref().map(ToString::to_string),
+            source: d.source.as_ref().map(Source::describe),
+            rules: match &d.source {
+                Some(Source::Rules(ids)) => ids.clone(),
+                _ => vec![],
+            },
+            methods,
+            required,
+        }
+    }
+}
+
+/// `policy check`'s answer as text.
+fn print_check(req: &Request, view: &CheckView) {
     println!("request:      {req}");
     println!("result:       {}", view.result);
     println!("reason:       {}", view.reason);
@@ -360,5 +395,4 @@ pub async fn run_policy(ctx: &Context, cmd: PolicyCommand) -> anyhow::Result<()>
         };
         println!("asks for:     {how} {}", view.methods.join(", "));
     }
-    Ok(())
 }

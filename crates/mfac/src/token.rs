@@ -51,76 +51,85 @@ impl From<&ApiToken> for TokenView {
 
 pub async fn run(ctx: &Context, cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
-        TokenCommand::Add { name, scope, apps } => {
-            let name = parse_name(&name)?;
-            let scopes = Scopes::parse(&scope)?;
-            let apps = parse_apps(&apps, &scopes)?;
-            let token = Token::generate(TOKEN_PREFIX).context("cannot make an API token")?;
-            let added = ctx
-                .store
-                .add_api_token(NewApiToken {
-                    name: &name,
-                    token_hash: &token.hash(),
-                    scopes: &scopes,
-                    vault_apps: apps.as_deref(),
-                    now: ctx.now(),
-                })
-                .await?;
-            let view = TokenView::from(&added);
-            if ctx.json {
-                return print_json(&WithToken {
-                    item: view,
-                    api_token: token.expose(),
-                });
-            }
-            let limit = match &added.vault_apps {
-                Some(ids) => format!("; vault apps {}", join_ids(ids)),
-                None => String::new(),
-            };
-            println!("Added API token {name}: {}{limit}.", view.scopes.join(", "));
-            print_new_token(
-                "The token",
-                token.expose(),
-                "Send it as Authorization: Bearer <token>.",
-            );
-            Ok(())
-        }
-        TokenCommand::List => {
-            let views: Vec<TokenView> = ctx
-                .store
-                .api_tokens()
-                .await?
-                .iter()
-                .map(Into::into)
-                .collect();
-            print_list(
-                ctx.json,
-                &views,
-                &["NAME", "SCOPES", "VAULT APPS", "CREATED"],
-                |v| {
-                    vec![
-                        v.name.clone(),
-                        v.scopes.join(","),
-                        v.vault_apps
-                            .as_deref()
-                            .map_or_else(|| "all".to_owned(), join_ids),
-                        v.created_at.clone(),
-                    ]
-                },
-            )
-        }
-        TokenCommand::Remove { name } => {
-            let name = parse_name(&name)?;
-            ctx.store.remove_api_token(&name).await?;
-            print_done(
-                ctx.json,
-                "name",
-                name.as_str(),
-                "removed",
-                format_args!("API token {name} removed; it no longer works."),
-            )
-        }
+        TokenCommand::Add { name, scope, apps } => add(ctx, &name, &scope, &apps).await,
+        TokenCommand::List => list(ctx).await,
+        TokenCommand::Remove { name } => remove(ctx, &name).await,
     }
+}
+
+/// Add an API token: prints it (once).
+async fn add(ctx: &Context, name: &str, scope: &[String], apps: &[String]) -> anyhow::Result<()> {
+    let name = parse_name(name)?;
+    let scopes = Scopes::parse(scope)?;
+    let apps = parse_apps(apps, &scopes)?;
+    let token = Token::generate(TOKEN_PREFIX).context("cannot make an API token")?;
+    let added = ctx
+        .store
+        .add_api_token(NewApiToken {
+            name: &name,
+            token_hash: &token.hash(),
+            scopes: &scopes,
+            vault_apps: apps.as_deref(),
+            now: ctx.now(),
+        })
+        .await?;
+    let view = TokenView::from(&added);
+    if ctx.json {
+        return print_json(&WithToken {
+            item: view,
+            api_token: token.expose(),
+        });
+    }
+    let limit = match &added.vault_apps {
+        Some(ids) => format!("; vault apps {}", join_ids(ids)),
+        None => String::new(),
+    };
+    println!("Added API token {name}: {}{limit}.", view.scopes.join(", "));
+    print_new_token(
+        "The token",
+        token.expose(),
+        "Send it as Authorization: Bearer <token>.",
+    );
+    Ok(())
+}
+
+/// List API tokens (never the tokens themselves).
+async fn list(ctx: &Context) -> anyhow::Result<()> {
+    let views: Vec<TokenView> = ctx
+        .store
+        .api_tokens()
+        .await?
+        .iter()
+        .map(Into::into)
+        .collect();
+    print_list(
+        ctx.json,
+        &views,
+        &["NAME", "SCOPES", "VAULT APPS", "CREATED"],
+        |v| {
+            vec![
+                v.name.clone(),
+                v.scopes.join(","),
+                v.vault_apps
+                    .as_deref()
+                    .map_or_else(|| "all".to_owned(), join_ids),
+                v.created_at.clone(),
+            ]
+        },
+    )
+}
+
+/// Remove an API token; it stops working at once.
+async fn remove(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let name = parse_name(name)?;
+    ctx.store.remove_api_token(&name).await?;
+    print_done(
+        ctx.json,
+        "name",
+        name.as_str(),
+        "removed",
+        format_args!("API token {name} removed; it no longer works."),
+    )
 }
 
 fn join_ids(ids: &[i64]) -> String {

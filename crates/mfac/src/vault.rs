@@ -89,96 +89,106 @@ struct CodeView {
 
 pub async fn run(ctx: &Context, cmd: VaultCommand) -> anyhow::Result<()> {
     match cmd {
-        VaultCommand::Add(add) => {
-            let app = add_app(ctx, add).await?;
-            if ctx.json {
-                return print_json(&VaultView::from(&app));
-            }
-            let attribute = app
-                .attribute
-                .as_deref()
-                .map(|a| format!(" ({a})"))
-                .unwrap_or_default();
-            println!(
-                "Added vault app {}: {}{attribute}, {} {} digits every {} s.",
-                app.id, app.name, app.totp.algorithm, app.totp.digits, app.totp.period
-            );
-            Ok(())
-        }
-        VaultCommand::List => {
-            let views: Vec<VaultView> = ctx
-                .store
-                .vault_apps()
-                .await?
-                .iter()
-                .map(Into::into)
-                .collect();
-            print_list(
-                ctx.json,
-                &views,
-                &["ID", "NAME", "ATTRIBUTE", "ALGORITHM", "DIGITS", "PERIOD"],
-                |v| {
-                    vec![
-                        v.id.to_string(),
-                        v.name.clone(),
-                        v.attribute.clone().unwrap_or_else(|| "-".to_owned()),
-                        v.algorithm.clone(),
-                        v.digits.to_string(),
-                        v.period.to_string(),
-                    ]
-                },
-            )
-        }
-        VaultCommand::Code { app } => {
-            let id = resolve(ctx, &app).await?;
-            let (app, totp) = ctx.store.vault_totp(id).await?;
-            let now = ctx.now();
-            ctx.store
-                .audit(
-                    &AuditEntry {
-                        user: "mfac".into(),
-                        method: Some("vault".into()),
-                        result: "code".into(),
-                        reason: Some(match std::env::var("USER") {
-                            Ok(os_user) if !os_user.is_empty() => {
-                                format!("vault app {} ({}), by OS user {os_user}", app.id, app.name)
-                            }
-                            _ => format!("vault app {} ({})", app.id, app.name),
-                        }),
-                        ..AuditEntry::default()
-                    },
-                    now,
-                )
-                .await?;
-            let unix = now.unix_secs();
-            let view = CodeView {
-                id: app.id,
-                name: app.name,
-                code: totp.code_at(unix),
-                valid_for_seconds: totp.remaining(unix),
-            };
-            if ctx.json {
-                return print_json(&view);
-            }
-            println!(
-                "{}  (valid for {} more seconds)",
-                view.code, view.valid_for_seconds
-            );
-            Ok(())
-        }
-        VaultCommand::Remove { app } => {
-            let id = resolve(ctx, &app).await?;
-            let app = ctx.store.vault_app(id).await?;
-            ctx.store.remove_vault_app(id).await?;
-            if ctx.json {
-                return print_json(
-                    &serde_json::json!({ "id": id, "name": app.name, "result": "removed" }),
-                );
-            }
-            println!("Vault app {id} ({}) removed.", app.name);
-            Ok(())
-        }
+        VaultCommand::Add(add_args) => add(ctx, add_args).await,
+        VaultCommand::List => list(ctx).await,
+        VaultCommand::Code { app } => code(ctx, &app).await,
+        VaultCommand::Remove { app } => remove(ctx, &app).await,
     }
+}
+
+/// Add a seed: NAME (--secret BASE32 | --uri otpauth://totp/...) [--attribute A].
+async fn add(ctx: &Context, add: VaultAdd) -> anyhow::Result<()> {
+    let app = add_app(ctx, add).await?;
+    if ctx.json {
+        return print_json(&VaultView::from(&app));
+    }
+    let attribute = app
+        .attribute
+        .as_deref()
+        .map(|a| format!(" ({a})"))
+        .unwrap_or_default();
+    println!(
+        "Added vault app {}: {}{attribute}, {} {} digits every {} s.",
+        app.id, app.name, app.totp.algorithm, app.totp.digits, app.totp.period
+    );
+    Ok(())
+}
+
+/// List vault apps (never their seeds).
+async fn list(ctx: &Context) -> anyhow::Result<()> {
+    let views: Vec<VaultView> = ctx
+        .store
+        .vault_apps()
+        .await?
+        .iter()
+        .map(Into::into)
+        .collect();
+    print_list(
+        ctx.json,
+        &views,
+        &["ID", "NAME", "ATTRIBUTE", "ALGORITHM", "DIGITS", "PERIOD"],
+        |v| {
+            vec![
+                v.id.to_string(),
+                v.name.clone(),
+                v.attribute.clone().unwrap_or_else(|| "-".to_owned()),
+                v.algorithm.clone(),
+                v.digits.to_string(),
+                v.period.to_string(),
+            ]
+        },
+    )
+}
+
+/// Print an app's current code and how long it stays valid (audited).
+async fn code(ctx: &Context, app: &str) -> anyhow::Result<()> {
+    let id = resolve(ctx, app).await?;
+    let (app, totp) = ctx.store.vault_totp(id).await?;
+    let now = ctx.now();
+    ctx.store
+        .audit(
+            &AuditEntry {
+                user: "mfac".into(),
+                method: Some("vault".into()),
+                result: "code".into(),
+                reason: Some(match std::env::var("USER") {
+                    Ok(os_user) if !os_user.is_empty() => {
+                        format!("vault app {} ({}), by OS user {os_user}", app.id, app.name)
+                    }
+                    _ => format!("vault app {} ({})", app.id, app.name),
+                }),
+                ..AuditEntry::default()
+            },
+            now,
+        )
+        .await?;
+    let unix = now.unix_secs();
+    let view = CodeView {
+        id: app.id,
+        name: app.name,
+        code: totp.code_at(unix),
+        valid_for_seconds: totp.remaining(unix),
+    };
+    if ctx.json {
+        return print_json(&view);
+    }
+    println!(
+        "{}  (valid for {} more seconds)",
+        view.code, view.valid_for_seconds
+    );
+    Ok(())
+}
+
+/// Remove an app from the vault.
+async fn remove(ctx: &Context, app: &str) -> anyhow::Result<()> {
+    let id = resolve(ctx, app).await?;
+    let app = ctx.store.vault_app(id).await?;
+    ctx.store.remove_vault_app(id).await?;
+    if ctx.json {
+        return print_json(&serde_json::json!({ "id": id, "name": app.name, "result": "removed" }));
+    }
+    println!("Vault app {id} ({}) removed.", app.name);
+    Ok(())
 }
 
 async fn add_app(ctx: &Context, add: VaultAdd) -> anyhow::Result<VaultApp> {

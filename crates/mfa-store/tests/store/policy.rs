@@ -391,11 +391,11 @@ async fn sessions_expire_and_revoke() {
         let s = &db.store;
         let factors: Methods = "password,totp".parse().unwrap();
         let new = |ip: Option<&'static str>, scope: &'static str, secs: u32| NewSession {
-            user: "tux",
-            client_ip: ip,
-            scope,
-            factors: &factors,
-            server: Some("ssh-1"),
+            user: "tux".into(),
+            client_ip: ip.map(Into::into),
+            scope: scope.into(),
+            factors: factors.clone(),
+            server: Some("ssh-1".into()),
             txid: None,
             now: t(0),
             seconds: secs,
@@ -511,12 +511,12 @@ async fn policy_inputs_gather_what_the_decision_needs() {
         .await
         .unwrap();
         s.create_session(NewSession {
-            user: "tux",
-            client_ip: Some("192.0.2.1"),
-            scope: &req.scope(),
-            factors: &"totp".parse().unwrap(),
+            user: "tux".into(),
+            client_ip: Some("192.0.2.1".into()),
+            scope: req.scope(),
+            factors: "totp".parse().unwrap(),
             server: None,
-            txid: Some("tx1"),
+            txid: Some("tx1".into()),
             now: t(0),
             seconds: 60,
         })

@@ -147,7 +147,8 @@ async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
         s.create_request(&r, &links(&["tux"])).await.unwrap();
         fail_audits_of_boom(&db).await;
         let user = LockSubject::new(LockKind::User, "boom");
-        let verdict = |r: &AuthRequest| (denied(r), LockoutChange::Failure(vec![user.clone()]));
+        let counted_as = user.clone();
+        let verdict = move |r: &AuthRequest| (denied(r), LockoutChange::Failure(vec![counted_as]));
         let failed = s
             .settle_request("t1", &deny_answer(), None, rule(), now, verdict)
             .await;
@@ -171,8 +172,9 @@ async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
             .unwrap();
         let tux = LockSubject::new(LockKind::User, "tux");
         let (decided, _) = s
-            .settle_request("t2", &deny_answer(), None, rule(), now, |r| {
-                (denied(r), LockoutChange::Failure(vec![tux.clone()]))
+            .settle_request("t2", &deny_answer(), None, rule(), now, {
+                let tux = tux.clone();
+                move |r| (denied(r), LockoutChange::Failure(vec![tux]))
             })
             .await
             .unwrap()

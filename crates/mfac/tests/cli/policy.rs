@@ -510,7 +510,7 @@ async fn sessions_list_and_revoke() {
     app(&env, "tux", "tux");
     let store = env.store().await;
     let now = SystemClock.now();
-    let factors = "totp".parse().unwrap();
+    let factors: mfa_core::Methods = "totp".parse().unwrap();
     let mut ids = Vec::new();
     for (user, scope) in [
         ("tux", "login:sudo@h"),
@@ -519,11 +519,11 @@ async fn sessions_list_and_revoke() {
     ] {
         let s = store
             .create_session(NewSession {
-                user,
-                client_ip: Some("192.0.2.1"),
-                scope,
-                factors: &factors,
-                server: Some("ssh-1"),
+                user: user.into(),
+                client_ip: Some("192.0.2.1".into()),
+                scope: scope.into(),
+                factors: factors.clone(),
+                server: Some("ssh-1".into()),
                 txid: None,
                 now,
                 seconds: 600,
