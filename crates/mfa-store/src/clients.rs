@@ -352,14 +352,13 @@ impl Store {
     /// even when several present the same code at once (on one node or several).
     pub async fn accept_totp_step(&self, alias: &Alias, step: u64) -> Result<bool, StoreError> {
         let step = i64::try_from(step).map_err(invalid("totp step"))?;
-        let alias = alias.to_string();
-        self.write(move |conn| {
+        self.write((alias.to_string(), step), |conn, (alias, step)| {
             Box::pin(async move {
                 let done = sqlx::query(
                     "UPDATE clients SET totp_last_step = $1 \
                      WHERE alias = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
                 )
-                .bind(step)
+                .bind(*step)
                 .bind(alias)
                 .execute(conn)
                 .await?;

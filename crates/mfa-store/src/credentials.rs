@@ -146,8 +146,8 @@ impl Store {
         alias: &Alias,
         code: &TokenHash,
     ) -> Result<bool, StoreError> {
-        let (alias, code) = (alias.to_string(), code.as_str().to_owned());
-        self.write(move |conn| {
+        let data = (alias.to_string(), code.as_str().to_owned());
+        self.write(data, |conn, (alias, code)| {
             Box::pin(async move {
                 let done = sqlx::query(
                     "DELETE FROM recovery_codes WHERE client_alias = $1 AND code_hash = $2",

@@ -144,9 +144,10 @@ impl Store {
         rule: LockoutRule,
         now: Timestamp,
     ) -> Result<Attempt, StoreError> {
-        let subjects = subjects.to_vec();
-        self.write(move |conn| Box::pin(reserve_all(conn, subjects, rule, now)))
-            .await
+        self.write(subjects.to_vec(), move |conn, subjects| {
+            Box::pin(reserve_all(conn, subjects, rule, now))
+        })
+        .await
     }
 
     /// Applies `change` on its own (one that comes with no audit entry).
@@ -156,9 +157,8 @@ impl Store {
         rule: LockoutRule,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let change = change.clone();
-        self.write(move |conn| {
-            Box::pin(async move { apply(conn, &change, rule, now).await.map(drop) })
+        self.write(change.clone(), move |conn, change| {
+            Box::pin(async move { apply(conn, change, rule, now).await.map(drop) })
         })
         .await
     }
@@ -174,7 +174,9 @@ impl Store {
     ) -> Result<Option<Timestamp>, StoreError> {
         let change = LockoutChange::Failure(vec![LockSubject::new(kind, subject)]);
         let locked = self
-            .write(move |conn| Box::pin(async move { apply(conn, &change, rule, now).await }))
+            .write(change, move |conn, change| {
+                Box::pin(async move { apply(conn, change, rule, now).await })
+            })
             .await?;
         Ok(locked.into_iter().next().map(|(_, until)| until))
     }
@@ -242,12 +244,12 @@ fn lockout_from_row(row: &sqlx::any::AnyRow) -> Result<Lockout, StoreError> {
 /// ones counted before a refusal).
 async fn reserve_all(
     conn: &mut Conn,
-    subjects: Vec<LockSubject>,
+    subjects: &[LockSubject],
     rule: LockoutRule,
     now: Timestamp,
 ) -> Result<Attempt, StoreError> {
     conn.execute("SAVEPOINT attempt").await?;
-    for s in &subjects {
+    for s in subjects {
         if !reserve(conn, s, rule, now).await? {
             conn.execute("ROLLBACK TO attempt; RELEASE attempt").await?;
             // Out of attempts but not yet locked (the last ones are still being compared):

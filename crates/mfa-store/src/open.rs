@@ -8,7 +8,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Connection, Executor};
 
 use crate::StoreError;
-use crate::writer::{BoxFuture, Writer};
+use crate::writer::{WriteFn, Writer};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -125,18 +125,18 @@ impl Store {
         })
     }
 
-    /// Runs `f` in a write transaction and answers once it committed; on SQLite together with
-    /// the other writes queued meanwhile (group commit, see [`crate::writer`]). `f` must use only
-    /// the connection it is given: the pool's connections do not see its writes until then,
-    /// and a write through the pool would wait for the writer's lock.
-    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs `f` on `data` in a write transaction and answers once it committed; on SQLite
+    /// together with the other writes queued meanwhile (group commit, see [`crate::writer`]).
+    /// `f` must use only the connection it is given (the pool's connections do not see its
+    /// writes until then, and a write through the pool would wait for the writer's lock), and
+    /// may run more than once.
+    pub(crate) async fn write<D, T, F>(&self, data: D, f: F) -> Result<T, StoreError>
     where
+        D: Send + Sync + 'static,
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut sqlx::AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
-            + Send
-            + 'static,
+        F: WriteFn<D, T>,
     {
-        crate::writer::write(&self.pool, &self.writer, f).await
+        crate::writer::write(&self.pool, &self.writer, data, f).await
     }
 
     pub fn backend(&self) -> Backend {

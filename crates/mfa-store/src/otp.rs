@@ -190,24 +190,24 @@ impl Store {
             label: new.label.to_owned(),
             created_at: new.now,
         };
-        let c = credential.clone();
-        self.write(move |conn| {
+        let row = (credential.clone(), kind, sealed, period, counter);
+        self.write(row, |conn, (c, kind, sealed, period, counter)| {
             Box::pin(async move {
                 sqlx::query(
                     "INSERT INTO otp_credentials (id, owner, kind, secret_sealed, algorithm, \
                      digits, period, counter, issuer, label, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
-                .bind(c.id)
-                .bind(c.owner)
-                .bind(kind)
+                .bind(&c.id)
+                .bind(&c.owner)
+                .bind(*kind)
                 .bind(sealed)
                 .bind(c.algorithm.to_string())
                 .bind(i64::from(c.digits.get()))
-                .bind(period)
-                .bind(counter)
-                .bind(c.issuer)
-                .bind(c.label)
+                .bind(*period)
+                .bind(*counter)
+                .bind(&c.issuer)
+                .bind(&c.label)
                 .bind(c.created_at.millis())
                 .execute(conn)
                 .await?;
@@ -252,9 +252,9 @@ impl Store {
         throttle: Throttle,
         now: Timestamp,
     ) -> Result<OtpAttempt, StoreError> {
-        let (id, owner, sealer) = (id.to_owned(), owner.to_owned(), self.sealer.clone());
-        self.write(move |conn| {
-            Box::pin(async move { count_attempt(conn, &sealer, &id, &owner, throttle, now).await })
+        let data = (id.to_owned(), owner.to_owned(), self.sealer.clone());
+        self.write(data, move |conn, (id, owner, sealer)| {
+            Box::pin(async move { count_attempt(conn, sealer, id, owner, throttle, now).await })
         })
         .await
     }
@@ -263,8 +263,10 @@ impl Store {
     /// caller however many present the same code at once. Resets the attempt count.
     pub async fn accept_otp_step(&self, id: &str, step: u64) -> Result<bool, StoreError> {
         let id = id.to_owned();
-        self.write(move |conn| Box::pin(async move { burn(conn, &id, OtpMatch::Step(step)).await }))
-            .await
+        self.write(id, move |conn, id| {
+            Box::pin(async move { burn(conn, id, OtpMatch::Step(step)).await })
+        })
+        .await
     }
 
     /// Burns HOTP counter `matched` of credential `id` (the counter moves on to `matched + 1`,
@@ -272,8 +274,8 @@ impl Store {
     /// statement: true for exactly one caller. Resets the attempt count.
     pub async fn accept_otp_counter(&self, id: &str, matched: u64) -> Result<bool, StoreError> {
         let id = id.to_owned();
-        self.write(move |conn| {
-            Box::pin(async move { burn(conn, &id, OtpMatch::Counter(matched)).await })
+        self.write(id, move |conn, id| {
+            Box::pin(async move { burn(conn, id, OtpMatch::Counter(matched)).await })
         })
         .await
     }
@@ -291,12 +293,12 @@ impl Store {
         check: F,
     ) -> Result<OtpVerdict, StoreError>
     where
-        F: FnOnce(&OtpCredential, Secret, Option<u64>) -> Option<OtpMatch> + Send + 'static,
+        F: Fn(&OtpCredential, Secret, Option<u64>) -> Option<OtpMatch> + Send + Sync + 'static,
     {
-        let (id, owner, sealer) = (id.to_owned(), owner.to_owned(), self.sealer.clone());
-        self.write(move |conn| {
+        let data = (id.to_owned(), owner.to_owned(), self.sealer.clone(), check);
+        self.write(data, move |conn, (id, owner, sealer, check)| {
             Box::pin(async move {
-                let attempt = count_attempt(conn, &sealer, &id, &owner, throttle, now).await?;
+                let attempt = count_attempt(conn, sealer, id, owner, throttle, now).await?;
                 let (credential, secret, last_step) = match attempt {
                     OtpAttempt::Go {
                         credential,
@@ -308,7 +310,7 @@ impl Store {
                 let Some(matched) = check(&credential, secret, last_step) else {
                     return Ok(OtpVerdict::Refused);
                 };
-                Ok(match burn(conn, &id, matched).await? {
+                Ok(match burn(conn, id, matched).await? {
                     true => OtpVerdict::Accepted(matched),
                     false => OtpVerdict::Refused,
                 })
@@ -323,9 +325,9 @@ impl Store {
         let hash = self
             .sealer
             .keyed_hash(&code_context(new.id), new.code.as_bytes());
-        let (id, owner) = (new.id.to_owned(), new.owner.to_owned());
         let (max_attempts, now, expires_at) = (new.max_attempts, new.now, new.expires_at);
-        self.write(move |conn| {
+        let data = (new.id.to_owned(), new.owner.to_owned(), hash);
+        self.write(data, move |conn, (id, owner, hash)| {
             Box::pin(async move {
                 sqlx::query("DELETE FROM otp_codes WHERE expires_at < $1")
                     .bind(now.plus_secs(-KEEP_EXPIRED_SECS).millis())
@@ -360,9 +362,9 @@ impl Store {
         now: Timestamp,
     ) -> Result<CodeCheck, StoreError> {
         let presented = self.sealer.keyed_hash(&code_context(id), code.as_bytes());
-        let (id, owner) = (id.to_owned(), owner.to_owned());
-        self.write(move |conn| {
-            Box::pin(async move { check_code(conn, &id, &owner, &presented, now).await })
+        let data = (id.to_owned(), owner.to_owned(), presented);
+        self.write(data, move |conn, (id, owner, presented)| {
+            Box::pin(async move { check_code(conn, id, owner, presented, now).await })
         })
         .await
     }

@@ -45,9 +45,10 @@ impl Store {
         rule: LockoutRule,
         now: Timestamp,
     ) -> Result<Recorded, StoreError> {
-        let verdict = verdict.clone();
-        self.write(move |conn| Box::pin(async move { write(conn, &verdict, rule, now).await }))
-            .await
+        self.write(verdict.clone(), move |conn, verdict| {
+            Box::pin(async move { write(conn, verdict, rule, now).await })
+        })
+        .await
     }
 }
 

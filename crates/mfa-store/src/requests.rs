@@ -133,8 +133,7 @@ impl Store {
         r: &AuthRequest,
         links: &[ApproveLink],
     ) -> Result<(), StoreError> {
-        let (r, links) = (r.clone(), links.to_vec());
-        self.write(move |conn| {
+        self.write((r.clone(), links.to_vec()), |conn, (r, links)| {
             Box::pin(async move {
                 let clients: Vec<&str> = r.clients.iter().map(Alias::as_str).collect();
                 sqlx::query(concat!(
@@ -243,12 +242,12 @@ impl Store {
         by: Option<&str>,
         rule: LockoutRule,
         now: Timestamp,
-        verdict: impl FnOnce(&AuthRequest) -> (AuditEntry, LockoutChange) + Send + 'static,
+        verdict: impl Fn(&AuthRequest) -> (AuditEntry, LockoutChange) + Send + Sync + 'static,
     ) -> Result<Option<(AuthRequest, Recorded)>, StoreError> {
-        let (txid, mv, by) = (txid.to_owned(), mv.clone(), by.map(str::to_owned));
-        self.write(move |conn| {
+        let data = (txid.to_owned(), mv.clone(), by.map(str::to_owned), verdict);
+        self.write(data, move |conn, (txid, mv, by, verdict)| {
             Box::pin(async move {
-                let Some(row) = move_row(conn, &txid, &mv, by.as_deref(), now).await? else {
+                let Some(row) = move_row(conn, txid, mv, by.as_deref(), now).await? else {
                     return Ok(None);
                 };
                 let request = request_from_row(&row)?;
@@ -268,8 +267,7 @@ impl Store {
     /// Notes that a server waits for `txid` until `until` (a status poll): after a restart,
     /// pushes nobody waits for are withdrawn ([`Store::abandoned_requests`]).
     pub async fn polled(&self, txid: &str, until: Timestamp) -> Result<(), StoreError> {
-        let txid = txid.to_owned();
-        self.write(move |conn| {
+        self.write(txid.to_owned(), move |conn, txid| {
             Box::pin(async move {
                 sqlx::query(
                     "UPDATE auth_requests SET polled_until = $1 WHERE txid = $2 \

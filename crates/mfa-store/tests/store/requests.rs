@@ -148,7 +148,8 @@ async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
         fail_audits_of_boom(&db).await;
         let user = LockSubject::new(LockKind::User, "boom");
         let counted_as = user.clone();
-        let verdict = move |r: &AuthRequest| (denied(r), LockoutChange::Failure(vec![counted_as]));
+        let verdict =
+            move |r: &AuthRequest| (denied(r), LockoutChange::Failure(vec![counted_as.clone()]));
         let failed = s
             .settle_request("t1", &deny_answer(), None, rule(), now, verdict)
             .await;
@@ -174,7 +175,7 @@ async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
         let (decided, _) = s
             .settle_request("t2", &deny_answer(), None, rule(), now, {
                 let tux = tux.clone();
-                move |r| (denied(r), LockoutChange::Failure(vec![tux]))
+                move |r| (denied(r), LockoutChange::Failure(vec![tux.clone()]))
             })
             .await
             .unwrap()
@@ -184,6 +185,59 @@ async fn a_decision_is_written_with_its_audit_entry_or_not_at_all() {
         let audit = s.audit_entries(&Default::default()).await.unwrap();
         assert_eq!(audit.len(), 1, "{}", db.name);
         assert_eq!(audit[0].txid.as_deref(), Some("t2"));
+        db.finish().await;
+    }
+}
+
+/// Writes that arrive together share a transaction (SQLite's group commit), yet each commits
+/// or fails on its own: the failing decisions leave nothing, the others all land.
+#[tokio::test]
+async fn concurrent_decisions_commit_each_except_the_failing_ones() {
+    let now = Timestamp::from_secs(1_800_000_000);
+    for db in backends().await {
+        let s = &db.store;
+        for i in 0..40 {
+            let mut r = request(&format!("t{i}"), &["tux"], now);
+            if i % 2 == 0 {
+                r.user = "boom".into();
+            }
+            s.create_request(&r, &links(&["tux"])).await.unwrap();
+        }
+        fail_audits_of_boom(&db).await;
+        let mut racers = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let s = s.clone();
+            racers.spawn(async move {
+                let verdict = |r: &AuthRequest| {
+                    let user = LockSubject::new(LockKind::User, &r.user);
+                    (denied(r), LockoutChange::Failure(vec![user]))
+                };
+                let txid = format!("t{i}");
+                let settled = s
+                    .settle_request(&txid, &deny_answer(), None, rule(), now, verdict)
+                    .await;
+                (i, settled.is_ok())
+            });
+        }
+        while let Some(joined) = racers.join_next().await {
+            let (i, ok) = joined.unwrap();
+            assert_eq!(ok, i % 2 == 1, "{}: t{i}", db.name);
+        }
+        for i in 0..40 {
+            let state = s.request(&format!("t{i}")).await.unwrap().state;
+            let want = if i % 2 == 0 {
+                PushState::Pending
+            } else {
+                PushState::Denied
+            };
+            assert_eq!(state, want, "{}: t{i}", db.name);
+        }
+        let boom = LockSubject::new(LockKind::User, "boom");
+        let tux = LockSubject::new(LockKind::User, "tux");
+        assert_eq!(failures(&db, &boom).await, 0, "{}", db.name);
+        assert_eq!(failures(&db, &tux).await, 20, "{}", db.name);
+        let audit = s.audit_entries(&Default::default()).await.unwrap();
+        assert_eq!(audit.len(), 20, "{}", db.name);
         db.finish().await;
     }
 }
