@@ -4,6 +4,7 @@ use mfa_config::Config;
 use mfa_core::Clock;
 use mfa_store::{ApiToken, Server, Store};
 
+use crate::health::HealthProbe;
 use crate::hub::Hub;
 use crate::notify::Notifier;
 use crate::token_cache::TokenCache;
@@ -19,6 +20,8 @@ pub struct AppState {
     /// Server and API tokens recently presented, reused until a revocation is seen.
     pub servers: Arc<TokenCache<Server>>,
     pub api_tokens: Arc<TokenCache<ApiToken>>,
+    /// When the database last answered /healthz.
+    pub health: Arc<HealthProbe>,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             notifier: Notifier::new(),
             servers: Arc::default(),
             api_tokens: Arc::default(),
+            health: Arc::default(),
             store,
             config: Arc::new(config),
             clock,

@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod enroll;
+mod health;
 mod input;
 mod lockouts;
 mod nodes;
