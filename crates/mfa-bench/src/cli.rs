@@ -65,6 +65,9 @@ pub struct Args {
     /// Pushes waiting at once in the pending scenario (default 10000; 200 with --smoke).
     #[arg(long)]
     pub pending: Option<usize>,
+    /// Backends the pending scenario runs on (it takes minutes at 10 000), comma-separated.
+    #[arg(long, value_delimiter = ',', value_enum, default_values = ["sqlite"])]
+    pub pending_backends: Vec<Backend>,
     /// Run only these scenarios, comma-separated.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub only: Vec<Scenario>,
@@ -111,6 +114,7 @@ pub struct Plan {
     pub pending: usize,
     pub only: Vec<Scenario>,
     pub backends: Vec<Backend>,
+    pub pending_backends: Vec<Backend>,
     pub peer: bool,
     pub bin_dir: PathBuf,
     pub postgres_url: String,
@@ -148,6 +152,7 @@ impl Plan {
             pending: pick(args.pending, 10_000, 200).max(1),
             only: args.only,
             backends: args.backends,
+            pending_backends: args.pending_backends,
             peer: !args.no_peer,
             bin_dir: args.bin_dir,
             postgres_url: args.postgres_url,
@@ -158,6 +163,12 @@ impl Plan {
 
     pub fn runs(&self, scenario: Scenario) -> bool {
         self.only.is_empty() || self.only.contains(&scenario)
+    }
+
+    /// Whether `scenario` runs on `backend`.
+    pub fn runs_on(&self, scenario: Scenario, backend: Backend) -> bool {
+        self.runs(scenario)
+            && (scenario != Scenario::Pending || self.pending_backends.contains(&backend))
     }
 
     /// Whether any of `scenarios` runs.

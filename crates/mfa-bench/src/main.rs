@@ -34,7 +34,8 @@
 //!   answer approved. Latency is end to end (POST sent to long poll answered).
 //! - `pending`: `--pending` pushes (10 000) waiting at once, each with its own long poll open;
 //!   mfad's resident memory (VmRSS) is sampled while they wait; then all are approved and the
-//!   time is taken from the first approval sent until every long poll has answered.
+//!   time is taken from the first approval sent until every long poll has answered. SQLite
+//!   only by default (`--pending-backends sqlite,postgres` for both).
 //! - the peer: privacyIDEA under the same `verify` (next HOTP code per user) and `reject`
 //!   loads, `POST /validate/check`; the table gives mfa / privacyIDEA.
 //!

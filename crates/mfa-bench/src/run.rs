@@ -19,7 +19,10 @@ use crate::setup::{self, Install};
 /// Progress on stderr, with the seconds since the start.
 fn say(message: &str) {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let secs = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64();
+    let secs = START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64();
     eprintln!("mfa-bench [{secs:6.1} s]: {message}");
 }
 
@@ -52,6 +55,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<bool> {
         skipped: Vec::new(),
     };
     run.fit_pending();
+    run.note_pending_backends();
     say(&format!(
         "{:.0} s per scenario, {} connections, {} cores shared by mfad and the generator",
         run.plan.seconds.as_secs_f64(),
@@ -83,6 +87,19 @@ impl Run {
                 self.plan.pending, self.open_files
             ));
             self.plan.pending = room.max(1);
+        }
+    }
+
+    fn note_pending_backends(&mut self) {
+        let elsewhere: Vec<&str> = (self.plan.backends.iter())
+            .filter(|b| !self.plan.pending_backends.contains(b))
+            .map(|b| b.name())
+            .collect();
+        if self.plan.runs(Scenario::Pending) && !elsewhere.is_empty() {
+            self.skipped.push(format!(
+                "pending not run on {} (--pending-backends)",
+                elsewhere.join(", ")
+            ));
         }
     }
 
@@ -131,7 +148,7 @@ impl Run {
             },
         };
         let url = schema.as_ref().map(Schema::url);
-        match self.bed_rows(name, url.as_deref()).await {
+        match self.bed_rows(backend, url.as_deref()).await {
             Ok(rows) => self.rows.extend(rows),
             Err(e) => self.rows.push(Row::failed("setup", name, format!("{e:#}"))),
         }
@@ -139,17 +156,19 @@ impl Run {
     }
 
     /// Sets up one backend's bed and runs its scenarios.
-    async fn bed_rows(&self, backend: &'static str, url: Option<&str>) -> anyhow::Result<Vec<Row>> {
+    async fn bed_rows(&self, which: Backend, url: Option<&str>) -> anyhow::Result<Vec<Row>> {
+        let backend = which.name();
         let mut bed = self.make_bed(backend, url).await?;
         let mut rows = Vec::new();
         self.request_scenarios(&mut bed, &mut rows).await?;
-        if self.plan.runs_any(&[Scenario::Push, Scenario::Pending]) {
+        let pending = self.plan.runs_on(Scenario::Pending, which);
+        if self.plan.runs(Scenario::Push) || pending {
             say(&format!(
                 "{backend}: connecting {} client WebSockets",
                 bed.users.len()
             ));
             let fleet = Arc::new(Fleet::connect(&bed.mfad.target, &bed.users).await?);
-            self.push_scenarios(&bed, &fleet, &mut rows).await;
+            self.push_scenarios(&bed, &fleet, pending, &mut rows).await;
             if let Ok(fleet) = Arc::try_unwrap(fleet) {
                 fleet.close().await;
             }
@@ -244,7 +263,13 @@ impl Run {
         Ok(())
     }
 
-    async fn push_scenarios(&self, bed: &Bed, fleet: &Arc<Fleet>, rows: &mut Vec<Row>) {
+    async fn push_scenarios(
+        &self,
+        bed: &Bed,
+        fleet: &Arc<Fleet>,
+        pending: bool,
+        rows: &mut Vec<Row>,
+    ) {
         let plan = &self.plan;
         if plan.runs(Scenario::Push) {
             for &c in &plan.push_concurrency {
@@ -252,7 +277,7 @@ impl Run {
                 rows.push(push::push(bed, fleet, c, plan.seconds).await);
             }
         }
-        if plan.runs(Scenario::Pending) {
+        if pending {
             say(&format!("{}: pending {}", bed.backend, plan.pending));
             rows.push(pending::pending(bed, fleet, plan.pending, plan.connections).await);
         }

@@ -69,7 +69,7 @@ fn a_smoke_run_gives_every_row_without_errors() {
         .arg("--no-peer")
         .arg("--bin-dir")
         .arg(&dir)
-        .args(["--backends", backends])
+        .args(["--backends", backends, "--pending-backends", backends])
         .arg("--json")
         .arg(json.path())
         .output()

@@ -173,7 +173,8 @@ pub async fn push(bed: &Bed, fleet: &Arc<Fleet>, concurrency: usize, seconds: Du
     }
     total.merge(fleet.take_errors());
     let mut row = Row::from_outcome(&scenario, bed.backend, "logins/s", total);
+    let users = concurrency.min(bed.users.len());
     row.notes
-        .push(format!("{concurrency} users logging in at once"));
+        .push(format!("{users} users, one login each in flight"));
     row
 }
