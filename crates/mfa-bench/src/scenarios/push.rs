@@ -174,7 +174,9 @@ pub async fn push(bed: &Bed, fleet: &Arc<Fleet>, concurrency: usize, seconds: Du
     total.merge(fleet.take_errors());
     let mut row = Row::from_outcome(&scenario, bed.backend, "logins/s", total);
     let users = concurrency.min(bed.users.len());
-    row.notes
-        .push(format!("{users} users, one login each in flight"));
+    row.notes.push(match users {
+        1 => "1 user, one login at a time".to_owned(),
+        n => format!("{n} users, one login each in flight"),
+    });
     row
 }
