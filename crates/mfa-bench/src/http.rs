@@ -92,21 +92,28 @@ impl Conn {
                 .to_bytes();
             anyhow::Ok((status, body))
         };
+        let mut closed = false;
         let driven = async {
+            tokio::pin!(exchange);
             tokio::select! {
                 biased;
-                answer = exchange => answer,
-                ended = connection.as_mut() => Err(match ended {
-                    Ok(()) => anyhow!("the server closed the connection"),
-                    Err(e) => anyhow!("connection: {e}"),
-                }),
+                answer = &mut exchange => answer,
+                // A server that answers and closes (`Connection: close`, gunicorn's sync
+                // workers) ends the connection before the answer is read: read it all the same.
+                ended = connection.as_mut() => {
+                    closed = true;
+                    match ended {
+                        Ok(()) => exchange.await.context("the server closed the connection"),
+                        Err(e) => Err(anyhow!("connection: {e}")),
+                    }
+                }
             }
         };
         let result = tokio::time::timeout(limit, driven)
             .await
             .map_err(|_| anyhow!("no answer within {} s", limit.as_secs()))
             .and_then(|r| r);
-        if result.is_err() {
+        if closed || result.is_err() {
             self.connection = None;
         }
         result

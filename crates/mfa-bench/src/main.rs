@@ -12,16 +12,17 @@
 //!
 //! # Scenarios
 //!
-//! - `ceiling`: `GET /healthz` of mfad (a database ping) and nginx's `return 200`, each with
-//!   this generator and with `wrk -t2 -c16`. nginx is the cheapest answer an HTTP server gives;
-//!   if this generator gets about what wrk gets from it, the generator is not what limits the
-//!   other rows, and `healthz / nginx` is mfad's own ceiling on this machine.
+//! - `ceiling`: `GET /healthz` of mfad (a database ping at most once a second) and nginx's
+//!   `return 200`, each with this generator and with `wrk -t2 -c16`. nginx is the cheapest
+//!   answer an HTTP server gives; if this generator gets about what wrk gets from it, the
+//!   generator is not what limits the other rows, and `healthz / nginx` is mfad's own ceiling
+//!   on this machine.
 //! - `verify`: `POST /v1/otp/credentials/{id}/verify` with the next valid code of a credential
 //!   (`--credentials` HOTP ones, default 1000: the credential's next counter; TOTP ones with a
 //!   15 s period: each step once, oldest first, only while mfad's `skew` of 1 still accepts it,
 //!   as many credentials as the run length needs — if they run out, the figures cover the time
 //!   used). Every answer must be `ok: true`. Each verification counts the attempt and burns the
-//!   code: two writes.
+//!   code: one write transaction (grouped with concurrent ones on SQLite).
 //! - `reject`: wrong codes to the same credentials; every answer must be `ok: false` and none
 //!   throttled (429). HOTP costs mfad 11 HMACs (it looks 10 counters ahead), TOTP 3.
 //! - `preauth`: `POST /v1/preauth` for the bench's users; every answer must be `auth`.

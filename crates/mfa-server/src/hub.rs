@@ -1,5 +1,9 @@
 //! Push events between the parts of mfad that wait on them (long polls, WebSockets), and
-//! between nodes: in process with SQLite, through PostgreSQL LISTEN/NOTIFY otherwise.
+//! between nodes: in process with SQLite, through PostgreSQL LISTEN/NOTIFY otherwise. A push's
+//! events reach only the long polls waiting on it and the sessions of its clients
+//! ([`topics`]); revocations and resyncs reach everyone.
+
+mod topics;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -7,6 +11,9 @@ use std::time::Duration;
 
 use mfa_store::Store;
 use tokio::sync::broadcast;
+
+pub use topics::Subscription;
+use topics::Topics;
 
 /// How often a node looks for revocations made elsewhere (well under the 1 s in which an open
 /// connection on a revoked credential must close).
@@ -16,8 +23,8 @@ const REVOCATION_POLL: Duration = Duration::from_millis(250);
 pub enum Event {
     /// A push went out to these clients.
     Created { txid: String, clients: Vec<String> },
-    /// A push was decided or expired.
-    Decided { txid: String },
+    /// A push was decided or expired (or withdrawn); `clients` were shown it.
+    Decided { txid: String, clients: Vec<String> },
     /// A credential (client key, server or API token) was rotated or removed: whoever holds a
     /// connection on one checks it again.
     Revoked,
@@ -29,7 +36,7 @@ impl Event {
     fn encode(&self) -> String {
         match self {
             Event::Created { txid, clients } => format!("created:{txid}:{}", clients.join(",")),
-            Event::Decided { txid } => format!("decided:{txid}"),
+            Event::Decided { txid, clients } => format!("decided:{txid}:{}", clients.join(",")),
             Event::Revoked => mfa_store::REVOKED_EVENT.to_owned(),
             Event::Resync => "resync".to_owned(),
         }
@@ -37,13 +44,22 @@ impl Event {
 
     fn decode(payload: &str) -> Option<Self> {
         let mut parts = payload.splitn(3, ':');
+        let list = |clients: &str| -> Vec<String> {
+            clients
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
         match (parts.next()?, parts.next(), parts.next()) {
             ("created", Some(txid), Some(clients)) => Some(Event::Created {
                 txid: txid.to_owned(),
-                clients: clients.split(',').map(str::to_owned).collect(),
+                clients: list(clients),
             }),
-            ("decided", Some(txid), None) => Some(Event::Decided {
+            // Without clients: a node of an earlier version.
+            ("decided", Some(txid), clients) => Some(Event::Decided {
                 txid: txid.to_owned(),
+                clients: clients.map(list).unwrap_or_default(),
             }),
             (event, None, None) if event == mfa_store::REVOKED_EVENT => Some(Event::Revoked),
             ("resync", None, None) => Some(Event::Resync),
@@ -54,9 +70,13 @@ impl Event {
 
 #[derive(Clone)]
 pub struct Hub {
+    /// Revocations and resyncs, for everyone.
     tx: broadcast::Sender<Event>,
     store: Store,
     revocations: Arc<Revocations>,
+    /// A push's events by txid (long polls), and by client alias (WebSocket sessions).
+    pushes: Arc<Topics>,
+    clients: Arc<Topics>,
 }
 
 /// How many revocations this node has seen, for what caches credentials
@@ -75,6 +95,8 @@ impl Hub {
             tx,
             store,
             revocations: Arc::default(),
+            pushes: Arc::default(),
+            clients: Arc::default(),
         };
         if hub.store.backend() == mfa_store::Backend::Postgres {
             tokio::spawn(hub.clone().relay_node_events());
@@ -98,21 +120,48 @@ impl Hub {
         let _ = self.tx.send(event);
     }
 
+    /// Revocations and resyncs (every waiter must look again at those).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
+    }
+
+    /// The events of push `txid` (its decision).
+    pub fn watch_push(&self, txid: &str) -> Subscription {
+        self.pushes.subscribe(txid)
+    }
+
+    /// The events of the pushes shown to client `alias`.
+    pub fn watch_client(&self, alias: &str) -> Subscription {
+        self.clients.subscribe(alias)
+    }
+
+    /// Hands `event` to whoever it concerns on this node.
+    fn deliver(&self, event: Event) {
+        match &event {
+            Event::Created { clients, .. } => {
+                for c in clients {
+                    self.clients.send(c, &event);
+                }
+            }
+            Event::Decided { txid, clients } => {
+                self.pushes.send(txid, &event);
+                for c in clients {
+                    self.clients.send(c, &event);
+                }
+            }
+            Event::Revoked | Event::Resync => self.revoked(event),
+        }
     }
 
     /// Tells every waiter on every node. Delivery is best effort: waiters also re-read the
     /// database on a timer, so a lost event delays an answer but never changes it.
     pub async fn publish(&self, event: Event) {
         match self.store.backend() {
-            mfa_store::Backend::Sqlite => {
-                let _ = self.tx.send(event);
-            }
+            mfa_store::Backend::Sqlite => self.deliver(event),
             mfa_store::Backend::Postgres => {
                 if let Err(e) = self.store.notify_nodes(&event.encode()).await {
                     tracing::warn!(error = %e, "cannot notify other nodes; delivering locally");
-                    let _ = self.tx.send(event);
+                    self.deliver(event);
                 }
             }
         }
@@ -147,13 +196,11 @@ impl Hub {
                     self.revoked(Event::Resync);
                     loop {
                         match listener.next().await {
-                            Ok(Some(payload)) => match Event::decode(&payload) {
-                                Some(event @ Event::Revoked) => self.revoked(event),
-                                Some(event) => {
-                                    let _ = self.tx.send(event);
+                            Ok(Some(payload)) => {
+                                if let Some(event) = Event::decode(&payload) {
+                                    self.deliver(event);
                                 }
-                                None => {}
-                            },
+                            }
                             Ok(None) => self.revoked(Event::Resync),
                             Err(e) => {
                                 tracing::warn!(error = %e, "event listener failed; reconnecting");
@@ -181,12 +228,26 @@ mod tests {
                 txid: "abc".into(),
                 clients: vec!["tux".into(), "tux-phone".into()],
             },
-            Event::Decided { txid: "abc".into() },
+            Event::Decided {
+                txid: "abc".into(),
+                clients: vec!["tux".into()],
+            },
+            Event::Decided {
+                txid: "abc".into(),
+                clients: vec![],
+            },
             Event::Revoked,
             Event::Resync,
         ] {
             assert_eq!(Event::decode(&e.encode()), Some(e));
         }
         assert_eq!(Event::decode("bogus"), None);
+        assert_eq!(
+            Event::decode("decided:abc"),
+            Some(Event::Decided {
+                txid: "abc".into(),
+                clients: vec![],
+            })
+        );
     }
 }

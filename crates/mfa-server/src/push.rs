@@ -205,6 +205,7 @@ async fn settle(
         .hub
         .publish(Event::Decided {
             txid: moved.txid.clone(),
+            clients: moved.clients.iter().map(ToString::to_string).collect(),
         })
         .await;
     Ok(Some(moved))

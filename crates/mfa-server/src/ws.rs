@@ -152,7 +152,8 @@ impl Session {
     }
 
     async fn run(mut self) -> Result<(), SessionError> {
-        let mut events = self.state.hub.subscribe();
+        let mut revocations = self.state.hub.subscribe();
+        let mut pushes = self.state.hub.watch_client(self.client.alias.as_str());
         // Revoked between the upgrade's check and the subscription? Then no event would tell.
         if !key_belongs_to(&self.state, &self.key, &self.client.alias).await? {
             return self.close_revoked().await;
@@ -166,13 +167,14 @@ impl Session {
         keepalive.tick().await;
         loop {
             tokio::select! {
-                event = events.recv() => match event {
-                    Ok(Event::Created { txid, clients }) => {
-                        if clients.iter().any(|c| c == self.client.alias.as_str()) {
-                            self.show(&txid).await?;
-                        }
-                    }
-                    Ok(Event::Decided { txid }) => self.withdraw_if_shown(&txid).await?,
+                event = pushes.recv() => match event {
+                    Ok(Event::Created { txid, .. }) => self.show(&txid).await?,
+                    Ok(Event::Decided { txid, .. }) => self.withdraw_if_shown(&txid).await?,
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => self.resync().await?,
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+                event = revocations.recv() => match event {
                     Ok(Event::Revoked) => {
                         if !key_belongs_to(&self.state, &self.key, &self.client.alias).await? {
                             return self.close_revoked().await;
@@ -185,6 +187,7 @@ impl Session {
                         }
                         self.resync().await?;
                     }
+                    Ok(_) => {}
                     Err(RecvError::Closed) => return Ok(()),
                 },
                 incoming = self.socket.recv() => match incoming {
