@@ -34,6 +34,9 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// A worker ran out of valid requests (TOTP steps) before the deadline.
     pub ran_out: bool,
+    /// Milliseconds from the start to each accepted answer (closed-loop runs), for the rates of
+    /// the run's first and last seconds.
+    pub done_ms: Vec<u32>,
 }
 
 impl Outcome {
@@ -56,6 +59,29 @@ impl Outcome {
             .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
     }
 
+    /// Notes when an accepted answer came, `since` the run's start.
+    pub fn done_at(&mut self, since: Duration) {
+        self.done_ms
+            .push(u32::try_from(since.as_millis()).unwrap_or(u32::MAX));
+    }
+
+    /// Accepted answers per second in the first and in the last `window` of the run, when the
+    /// run lasted at least three windows (does it slow down as its data grows?).
+    pub fn window_rates(&self, window: Duration) -> Option<(f64, f64)> {
+        let (w, total) = (window.as_millis(), self.elapsed.as_millis());
+        if self.done_ms.is_empty() || w == 0 || total < 3 * w {
+            return None;
+        }
+        let count = |from: u128, to: u128| {
+            self.done_ms
+                .iter()
+                .filter(|&&t| (from..to).contains(&u128::from(t)))
+                .count() as f64
+        };
+        let secs = window.as_secs_f64();
+        Some((count(0, w) / secs, count(total - w, total) / secs))
+    }
+
     pub fn error(&mut self, message: impl Into<String>) {
         self.errors += 1;
         let message = message.into();
@@ -66,6 +92,7 @@ impl Outcome {
 
     pub fn merge(&mut self, other: Outcome) {
         self.latencies_us.extend(other.latencies_us);
+        self.done_ms.extend(other.done_ms);
         self.errors += other.errors;
         for s in other.samples {
             if self.samples.len() < SAMPLES && !self.samples.contains(&s) {
@@ -139,7 +166,10 @@ async fn worker<J: Job>(
         let sent = Instant::now();
         match conn.send(req, REQUEST_TIMEOUT).await {
             Ok((status, body)) => match job.check(status, &body) {
-                Ok(()) => out.record(sent.elapsed()),
+                Ok(()) => {
+                    out.record(sent.elapsed());
+                    out.done_at(start.elapsed());
+                }
                 Err(e) => out.error(e),
             },
             Err(e) => {
@@ -172,5 +202,30 @@ pub async fn reconnect(target: &Target, old: Conn) -> Conn {
             tokio::time::sleep(Duration::from_millis(100)).await;
             old
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_rates_compare_the_first_and_last_seconds() {
+        let mut out = Outcome {
+            elapsed: Duration::from_secs(15),
+            ..Outcome::default()
+        };
+        assert_eq!(out.window_rates(Duration::from_secs(5)), None, "no answers");
+        // 10 answers a second in the first 5 s, 5 a second in the last 5 s.
+        for ms in (0..5000).step_by(100).chain((10_000..15_000).step_by(200)) {
+            out.done_at(Duration::from_millis(ms));
+        }
+        assert_eq!(out.window_rates(Duration::from_secs(5)), Some((10.0, 5.0)));
+        out.elapsed = Duration::from_secs(14);
+        assert_eq!(
+            out.window_rates(Duration::from_secs(5)),
+            None,
+            "shorter than 3 windows"
+        );
     }
 }

@@ -21,6 +21,9 @@ pub struct Ratio {
     pub value: f64,
 }
 
+/// The slices of a long run compared for a slow-down: its first and its last this long.
+const WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub scenario: String,
@@ -72,12 +75,21 @@ impl Row {
         row.count = out.ok();
         row.errors = out.errors;
         row.seconds = out.elapsed.as_secs_f64();
-        row.error_samples = out.samples;
+        row.error_samples = std::mem::take(&mut out.samples);
         if out.ran_out {
             row.notes.push(format!(
                 "fresh codes ran out after {:.1} s: figures over that time",
                 row.seconds
             ));
+        }
+        if let Some((first, last)) = out.window_rates(WINDOW) {
+            row.notes.push(format!(
+                "first {0} s {first:.0}/s, last {0} s {last:.0}/s ({1:.2}x)",
+                WINDOW.as_secs(),
+                last / first.max(f64::MIN_POSITIVE)
+            ));
+            row.extra.insert("first_window_rate".into(), first);
+            row.extra.insert("last_window_rate".into(), last);
         }
         row
     }
