@@ -159,10 +159,11 @@ where
         .send(job)
         .await
         .map_err(|_| StoreError::Commit("the database writer has stopped".into()))?;
-    // A job dropped unanswered never ran: its transaction could not start (logged there).
-    answer.await.map_err(|_| {
-        StoreError::Commit("the write could not run: the database transaction failed".into())
-    })?
+    // Every job is answered, even when its transaction could not start; a job dropped
+    // unanswered means the writer task itself ended (a panic).
+    answer
+        .await
+        .map_err(|_| StoreError::Commit("the database writer stopped before answering".into()))?
 }
 
 /// The writer task: takes what is queued, up to [`MAX_BATCH`], and commits it as one. It takes
