@@ -2,7 +2,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
 
 use crate::openapi::doc::*;
 use crate::{ApiError, AppState};
@@ -34,20 +33,26 @@ pub struct HealthProbe {
         (status = 503, description = UNAVAILABLE, body = ErrorBody),
     )
 )]
-pub async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     let now = state.clock.now().millis();
     let last = state.health.last_answer.load(Ordering::Relaxed);
     if last != 0 && (0..FRESH_MILLIS).contains(&(now - last)) {
-        return Ok(Json(json!({ "status": "ok" })));
+        return Ok(healthy());
     }
     match state.store.ping().await {
         Ok(()) => {
             state.health.last_answer.store(now, Ordering::Relaxed);
-            Ok(Json(json!({ "status": "ok" })))
+            Ok(healthy())
         }
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");
             Err(ApiError::Unavailable)
         }
     }
+}
+
+fn healthy() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
 }

@@ -150,7 +150,7 @@ pub async fn serve() -> Response {
 }
 
 /// `GET /healthz`'s answer.
-#[derive(ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok"}))]
 pub struct Health {
     /// Always `ok`.

@@ -99,21 +99,6 @@ async fn lookup(
     }
 }
 
-/// Whether the key a socket was opened with still belongs to its client (a rotated key, a
-/// removed client or an alias given to a new device all end the socket).
-async fn key_belongs_to(
-    state: &AppState,
-    key: &TokenHash,
-    alias: &mfa_core::Alias,
-) -> Result<bool, SessionError> {
-    let found = state
-        .store
-        .client_by_key(key)
-        .await
-        .map_err(ApiError::from)?;
-    Ok(found.is_some_and(|c| &c.alias == alias))
-}
-
 struct Session {
     state: AppState,
     client: Client,
@@ -155,7 +140,7 @@ impl Session {
         let mut revocations = self.state.hub.subscribe();
         let mut pushes = self.state.hub.watch_client(self.client.alias.as_str());
         // Revoked between the upgrade's check and the subscription? Then no event would tell.
-        if !key_belongs_to(&self.state, &self.key, &self.client.alias).await? {
+        if self.key_revoked().await? {
             return self.close_revoked().await;
         }
         self.send(&ServerMessage::Hello {
@@ -176,13 +161,13 @@ impl Session {
                 },
                 event = revocations.recv() => match event {
                     Ok(Event::Revoked) => {
-                        if !key_belongs_to(&self.state, &self.key, &self.client.alias).await? {
+                        if self.key_revoked().await? {
                             return self.close_revoked().await;
                         }
                     }
                     // Events were missed (a revocation among them, perhaps).
                     Ok(Event::Resync) | Err(RecvError::Lagged(_)) => {
-                        if !key_belongs_to(&self.state, &self.key, &self.client.alias).await? {
+                        if self.key_revoked().await? {
                             return self.close_revoked().await;
                         }
                         self.resync().await?;
@@ -193,7 +178,7 @@ impl Session {
                 incoming = self.socket.recv() => match incoming {
                     Some(Ok(Message::Text(text))) => {
                         // An answer on a socket whose key was revoked is refused.
-                        if !key_belongs_to(&self.state, &self.key, &self.client.alias).await? {
+                        if self.key_revoked().await? {
                             return self.close_revoked().await;
                         }
                         self.answer(&text).await?;
@@ -205,6 +190,18 @@ impl Session {
                 _ = keepalive.tick() => self.socket.send(Message::Ping(Vec::new().into())).await?,
             }
         }
+    }
+
+    /// Whether the key the socket was opened with no longer belongs to its client (a rotated
+    /// key, a removed client or an alias given to a new device all end the socket).
+    async fn key_revoked(&mut self) -> Result<bool, SessionError> {
+        let found = self
+            .state
+            .store
+            .client_by_key(&self.key)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(found.is_none_or(|c| c.alias != self.client.alias))
     }
 
     async fn close_revoked(mut self) -> Result<(), SessionError> {

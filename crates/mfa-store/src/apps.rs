@@ -69,8 +69,7 @@ impl Store {
         if new.clients.is_empty() {
             return Err(StoreError::Invalid(format!("{} names no client", what())));
         }
-        // The first statement writes, so SQLite takes its write lock at once (no upgrade deadlock).
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO apps (user_name, host, service, methods, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",

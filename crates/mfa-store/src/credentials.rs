@@ -115,8 +115,8 @@ impl Store {
         codes: &[TokenHash],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // Writing first takes SQLite's write lock at once; it also proves the client exists.
+        let mut tx = self.begin_write().await?;
+        // Proves the client exists.
         let done = sqlx::query("UPDATE clients SET alias = alias WHERE alias = $1")
             .bind(alias.as_str())
             .execute(&mut *tx)

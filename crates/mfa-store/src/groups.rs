@@ -121,7 +121,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Group, StoreError> {
         let members = sorted(members);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO user_groups (name, created_at) VALUES ($1, $2)")
             .bind(name.as_str())
             .bind(now.millis())
@@ -206,7 +206,7 @@ impl Store {
         name: &Alias,
         members: &[Alias],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for m in sorted(members) {
             sqlx::query(
                 "INSERT INTO group_members (group_name, user_name) VALUES ($1, $2) \
@@ -235,7 +235,7 @@ impl Store {
         members: &[Alias],
     ) -> Result<(), StoreError> {
         self.group(name).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for m in sorted(members) {
             let done =
                 sqlx::query("DELETE FROM group_members WHERE group_name = $1 AND user_name = $2")
@@ -258,7 +258,7 @@ impl Store {
         members: &[Alias],
     ) -> Result<(), StoreError> {
         self.group(name).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM group_members WHERE group_name = $1")
             .bind(name.as_str())
             .execute(&mut *tx)

@@ -41,8 +41,7 @@ pub use lockouts::{Attempt, LockKind, LockSubject, Lockout, LockoutChange, Locko
 pub use mfa_core::PushState;
 pub use open::{Backend, Store};
 pub use otp::{
-    CodeCheck, NewOneTimeCode, NewOtpCredential, OtpAttempt, OtpCredential, OtpMatch, OtpVerdict,
-    Throttle,
+    CodeCheck, NewOneTimeCode, NewOtpCredential, OtpCredential, OtpMatch, OtpVerdict, Throttle,
 };
 pub use params::{
     MAX_TEXT_CHARS, TOTP_PERIODS, VaultSeedInput, check_period, check_text, parse_algorithm,

@@ -113,9 +113,11 @@ impl Store {
         Self::open(url, Sealer::new(key)).await
     }
 
-    /// A transaction that writes. SQLite's default (deferred) transaction takes the write lock
-    /// at its first write, and fails at once if another writer committed since it read;
-    /// `BEGIN IMMEDIATE` takes the lock up front and waits for it (`busy_timeout`) instead.
+    /// A transaction for the rare administrative writes (several statements, errors mapped per
+    /// statement), beside the group-committing writer of the hot paths ([`Store::write`]).
+    /// SQLite's default (deferred) transaction takes the write lock at its first write, and
+    /// fails at once if another writer committed since it read; `BEGIN IMMEDIATE` takes the
+    /// lock up front and waits for it (`busy_timeout`) instead.
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {

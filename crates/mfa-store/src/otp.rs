@@ -49,11 +49,9 @@ pub struct Throttle {
     pub window_secs: i64,
 }
 
-/// The outcome of asking to check a code against a credential.
-#[derive(Debug)]
-pub enum OtpAttempt {
-    /// The attempt is counted: check the code against `secret`, then accept the matching step or
-    /// counter with [`Store::accept_otp_step`] / [`Store::accept_otp_counter`].
+/// The outcome of counting an attempt on a credential.
+enum OtpAttempt {
+    /// The attempt is counted: check the code against `secret`, then burn what it matched.
     Go {
         credential: OtpCredential,
         secret: Secret,
@@ -242,44 +240,6 @@ impl Store {
         crate::rows::one_row(done.rows_affected(), || format!("otp credential {id}"))
     }
 
-    /// Counts an attempt on credential `id` of `owner` and hands out what checking the code
-    /// needs; or refuses, when `throttle.max_attempts` attempts fell within the window already.
-    /// One statement, so concurrent attempts are counted exactly. A success resets the count.
-    pub async fn begin_otp_attempt(
-        &self,
-        id: &str,
-        owner: &str,
-        throttle: Throttle,
-        now: Timestamp,
-    ) -> Result<OtpAttempt, StoreError> {
-        let data = (id.to_owned(), owner.to_owned(), self.sealer.clone());
-        self.write(data, move |conn, (id, owner, sealer)| {
-            Box::pin(async move { count_attempt(conn, sealer, id, owner, throttle, now).await })
-        })
-        .await
-    }
-
-    /// Burns TOTP `step` of credential `id` in one conditional statement: true for exactly one
-    /// caller however many present the same code at once. Resets the attempt count.
-    pub async fn accept_otp_step(&self, id: &str, step: u64) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.write(id, move |conn, id| {
-            Box::pin(async move { burn(conn, id, OtpMatch::Step(step)).await })
-        })
-        .await
-    }
-
-    /// Burns HOTP counter `matched` of credential `id` (the counter moves on to `matched + 1`,
-    /// which also resynchronises a token pressed without logging in), in one conditional
-    /// statement: true for exactly one caller. Resets the attempt count.
-    pub async fn accept_otp_counter(&self, id: &str, matched: u64) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.write(id, move |conn, id| {
-            Box::pin(async move { burn(conn, id, OtpMatch::Counter(matched)).await })
-        })
-        .await
-    }
-
     /// A whole verification in one write: counts the attempt, hands the credential to `check`
     /// (which compares the code and names the step or counter it matched), and burns what it
     /// matched. The attempt is counted before the comparison, and the burn is conditional, so
@@ -370,7 +330,9 @@ impl Store {
     }
 }
 
-/// Counts an attempt (see [`Store::begin_otp_attempt`]) on `conn`.
+/// Counts an attempt on credential `id` of `owner` and hands out what checking the code needs; or
+/// refuses, when `throttle.max_attempts` attempts fell within the window already. One statement,
+/// so concurrent attempts are counted exactly. A success resets the count.
 async fn count_attempt(
     conn: &mut AnyConnection,
     sealer: &Sealer,

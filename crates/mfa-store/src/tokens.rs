@@ -77,8 +77,7 @@ impl Store {
                 )));
             }
         }
-        // The first statement writes, so SQLite takes its write lock at once (no upgrade deadlock).
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO api_tokens (name, token_hash, scopes, vault_apps, created_at) \
              VALUES ($1, $2, $3, $4, $5)",

@@ -66,8 +66,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<VaultApp, StoreError> {
         // The seal binds the seed to its id, which the insert makes: insert, then seal, in one
-        // transaction. The first statement writes, so SQLite takes its write lock at once.
-        let mut tx = self.pool.begin().await?;
+        // transaction.
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO vault_apps (name, attribute, secret_sealed, algorithm, digits, period, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use mfa_core::Timestamp;
 use mfa_otp::{Algorithm, Digits, Hotp, OtpKind, Secret, Totp, TotpParams};
 use mfa_store::{
-    CodeCheck, NewOneTimeCode, NewOtpCredential, OtpAttempt, Store, StoreError, Throttle,
+    CodeCheck, NewOneTimeCode, NewOtpCredential, OtpMatch, OtpVerdict, Store, StoreError, Throttle,
 };
 use sqlx::Row;
 
@@ -34,24 +34,101 @@ async fn add(store: &Store, id: &str, kind: OtpKind) -> Secret {
     secret
 }
 
+/// Counts an attempt without matching any code, and returns what the check was handed.
+async fn attempt(
+    store: &Store,
+    id: &str,
+    owner: &str,
+    throttle: Throttle,
+    now: Timestamp,
+) -> Result<Option<(Secret, Option<u64>, OtpKind)>, StoreError> {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let record = seen.clone();
+    let verdict = store
+        .verify_otp(
+            id,
+            owner,
+            throttle,
+            now,
+            move |credential, secret, last_step| {
+                *record.lock().unwrap() = Some((secret, last_step, credential.kind));
+                None
+            },
+        )
+        .await?;
+    let seen = seen.lock().unwrap().take();
+    match verdict {
+        OtpVerdict::Refused => Ok(Some(seen.expect("the check ran"))),
+        OtpVerdict::Throttled { .. } => Ok(None),
+        OtpVerdict::Accepted(m) => panic!("nothing matched, yet {m:?} was accepted"),
+    }
+}
+
 async fn go(
     store: &Store,
     id: &str,
     throttle: Throttle,
     now: Timestamp,
 ) -> (Secret, Option<u64>, OtpKind) {
-    match store
-        .begin_otp_attempt(id, "app", throttle, now)
-        .await
-        .unwrap()
-    {
-        OtpAttempt::Go {
-            credential,
-            secret,
-            last_step,
-        } => (secret, last_step, credential.kind),
-        OtpAttempt::Throttled { until } => panic!("throttled until {until}"),
+    match attempt(store, id, "app", throttle, now).await.unwrap() {
+        Some(seen) => seen,
+        None => panic!("{id} throttled at {now}"),
     }
+}
+
+async fn throttled_until(store: &Store, id: &str, throttle: Throttle, now: Timestamp) -> Timestamp {
+    let verdict = store
+        .verify_otp(id, "app", throttle, now, |_, _, _| None)
+        .await
+        .unwrap();
+    match verdict {
+        OtpVerdict::Throttled { until } => until,
+        other => panic!("{id} not throttled at {now}: {other:?}"),
+    }
+}
+
+/// Presents a code that matched `matched`: true when it was burnt now.
+async fn burn(
+    store: &Store,
+    id: &str,
+    matched: OtpMatch,
+    throttle: Throttle,
+    now: Timestamp,
+) -> bool {
+    let verdict = store
+        .verify_otp(id, "app", throttle, now, move |_, _, _| Some(matched))
+        .await
+        .unwrap();
+    match verdict {
+        OtpVerdict::Accepted(m) => {
+            assert_eq!(m, matched);
+            true
+        }
+        OtpVerdict::Refused => false,
+        OtpVerdict::Throttled { until } => panic!("{id} throttled until {until}"),
+    }
+}
+
+async fn step(store: &Store, id: &str, step: u64) -> bool {
+    burn(
+        store,
+        id,
+        OtpMatch::Step(step),
+        LOOSE,
+        Timestamp::from_secs(T0),
+    )
+    .await
+}
+
+async fn counter(store: &Store, id: &str, counter: u64) -> bool {
+    burn(
+        store,
+        id,
+        OtpMatch::Counter(counter),
+        LOOSE,
+        Timestamp::from_secs(T0),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -70,8 +147,7 @@ async fn credentials_belong_to_their_owner_and_seeds_are_sealed() {
             Err(StoreError::NotFound(_))
         ));
         assert!(matches!(
-            s.begin_otp_attempt("c1", "other", LOOSE, Timestamp::from_secs(T0))
-                .await,
+            attempt(s, "c1", "other", LOOSE, Timestamp::from_secs(T0)).await,
             Err(StoreError::NotFound(_))
         ));
         assert!(matches!(
@@ -105,46 +181,25 @@ async fn totp_steps_and_hotp_counters_burn_once_and_only_forward() {
     for db in backends().await {
         let s = &db.store;
         add(s, "t", OtpKind::Totp { period: 30 }).await;
-        assert!(s.accept_otp_step("t", 100).await.unwrap(), "{}", db.name);
-        assert!(
-            !s.accept_otp_step("t", 100).await.unwrap(),
-            "replay accepted"
-        );
-        assert!(
-            !s.accept_otp_step("t", 99).await.unwrap(),
-            "older step accepted"
-        );
-        assert!(
-            !s.accept_otp_counter("t", 500).await.unwrap(),
-            "a TOTP took a counter"
-        );
+        assert!(step(s, "t", 100).await, "{}", db.name);
+        assert!(!step(s, "t", 100).await, "replay accepted");
+        assert!(!step(s, "t", 99).await, "older step accepted");
+        assert!(!counter(s, "t", 500).await, "a TOTP took a counter");
         let (_, last, _) = go(s, "t", LOOSE, Timestamp::from_secs(T0)).await;
         assert_eq!(last, Some(100));
 
         add(s, "h", OtpKind::Hotp { counter: 0 }).await;
-        assert!(
-            s.accept_otp_counter("h", 3).await.unwrap(),
-            "look-ahead match"
-        );
+        assert!(counter(s, "h", 3).await, "look-ahead match");
         let (_, _, kind) = go(s, "h", LOOSE, Timestamp::from_secs(T0)).await;
         assert_eq!(
             kind,
             OtpKind::Hotp { counter: 4 },
             "resynchronised to matched + 1"
         );
-        assert!(
-            !s.accept_otp_counter("h", 3).await.unwrap(),
-            "replay accepted"
-        );
-        assert!(
-            !s.accept_otp_counter("h", 2).await.unwrap(),
-            "older counter accepted"
-        );
-        assert!(s.accept_otp_counter("h", 4).await.unwrap());
-        assert!(
-            !s.accept_otp_step("h", 1).await.unwrap(),
-            "an HOTP took a step"
-        );
+        assert!(!counter(s, "h", 3).await, "replay accepted");
+        assert!(!counter(s, "h", 2).await, "older counter accepted");
+        assert!(counter(s, "h", 4).await);
+        assert!(!step(s, "h", 1).await, "an HOTP took a step");
         db.finish().await;
     }
 }
@@ -163,26 +218,24 @@ async fn attempts_are_throttled_per_credential_and_a_success_resets() {
         for i in 0..3 {
             go(s, "a", rule, t(i)).await;
         }
-        match s.begin_otp_attempt("a", "app", rule, t(10)).await.unwrap() {
-            OtpAttempt::Throttled { until } => assert_eq!(until, t(60), "{}", db.name),
-            other => panic!("{}: not throttled: {other:?}", db.name),
-        }
+        assert_eq!(
+            throttled_until(s, "a", rule, t(10)).await,
+            t(60),
+            "{}",
+            db.name
+        );
         // Another credential is not affected.
         go(s, "b", rule, t(10)).await;
         // Once the window has passed, attempts count afresh.
         go(s, "a", rule, t(60)).await;
-        go(s, "a", rule, t(61)).await;
-        // A success resets the count.
-        assert!(s.accept_otp_step("a", 7).await.unwrap());
+        // A success (the window's second attempt) resets the count.
+        assert!(burn(s, "a", OtpMatch::Step(7), rule, t(61)).await);
         for i in 0..3 {
             go(s, "a", rule, t(62 + i)).await;
         }
+        throttled_until(s, "a", rule, t(70)).await;
         assert!(matches!(
-            s.begin_otp_attempt("a", "app", rule, t(70)).await.unwrap(),
-            OtpAttempt::Throttled { .. }
-        ));
-        assert!(matches!(
-            s.begin_otp_attempt("nope", "app", rule, t(70)).await,
+            attempt(s, "nope", "app", rule, t(70)).await,
             Err(StoreError::NotFound(_))
         ));
         db.finish().await;
@@ -202,16 +255,16 @@ async fn concurrent_acceptance_of_one_step_or_counter_succeeds_once() {
                         let store = store.clone();
                         tokio::spawn(async move {
                             if id == "t" {
-                                store.accept_otp_step(id, 1000 + round).await
+                                step(&store, id, 1000 + round).await
                             } else {
-                                store.accept_otp_counter(id, round).await
+                                counter(&store, id, round).await
                             }
                         })
                     })
                     .collect();
                 let mut accepted = 0;
                 for r in racers {
-                    if r.await.unwrap().unwrap() {
+                    if r.await.unwrap() {
                         accepted += 1;
                     }
                 }
@@ -239,12 +292,12 @@ async fn concurrent_attempts_cannot_pass_the_throttle() {
         let racers: Vec<_> = (0..16)
             .map(|_| {
                 let store = store.clone();
-                tokio::spawn(async move { store.begin_otp_attempt("c", "app", rule, now).await })
+                tokio::spawn(async move { attempt(&store, "c", "app", rule, now).await })
             })
             .collect();
         let mut admitted = 0;
         for r in racers {
-            if matches!(r.await.unwrap().unwrap(), OtpAttempt::Go { .. }) {
+            if r.await.unwrap().unwrap().is_some() {
                 admitted += 1;
             }
         }
