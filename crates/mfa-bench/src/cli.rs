@@ -21,6 +21,8 @@ pub enum Scenario {
     Push,
     /// Ten thousand pushes waiting at once, then all approved.
     Pending,
+    /// verify hotp again after the credential table was filled to --fill rows.
+    Size,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,6 +56,10 @@ pub struct Args {
     /// credentials are added as the run length needs.
     #[arg(long)]
     pub credentials: Option<usize>,
+    /// Credentials stored for the size scenario (default 1000000; 10000 with --smoke): copies
+    /// written straight into the database, never verified.
+    #[arg(long)]
+    pub fill: Option<u64>,
     /// Login users, each with a client of its own (default 1000; 10 with --smoke; at least
     /// the largest push concurrency).
     #[arg(long)]
@@ -109,6 +115,7 @@ pub struct Plan {
     pub seconds: Duration,
     pub connections: usize,
     pub credentials: usize,
+    pub fill: u64,
     pub users: usize,
     pub push_concurrency: Vec<usize>,
     pub pending: usize,
@@ -147,6 +154,7 @@ impl Plan {
             seconds: Duration::from_secs_f64(seconds),
             connections: args.connections,
             credentials: pick(args.credentials, 1000, 50).max(args.connections),
+            fill: args.fill.unwrap_or(if smoke { 10_000 } else { 1_000_000 }),
             users: pick(args.users, 1000, 10).max(largest).max(1),
             push_concurrency,
             pending: pick(args.pending, 10_000, 200).max(1),

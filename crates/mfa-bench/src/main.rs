@@ -37,6 +37,10 @@
 //!   mfad's resident memory (VmRSS) is sampled while they wait; then all are approved and the
 //!   time is taken from the first approval sent until every long poll has answered. SQLite
 //!   only by default (`--pending-backends sqlite,postgres` for both).
+//! - `size`: `verify` on the HOTP credentials again after `--fill` (1 000 000) more were
+//!   stored — copies of one credential's row written straight into mfad's database, never
+//!   verified, so the table, its indexes and the file are as large as with that many
+//!   credentials; the row `verify hotp large` gives its rate against `verify hotp`'s.
 //! - the peer: privacyIDEA under the same `verify` (next HOTP code per user) and `reject`
 //!   loads, `POST /validate/check`; the table gives mfa / privacyIDEA.
 //!
@@ -58,6 +62,7 @@
 //! hard limit for this process and mfad) and `max_connections_per_ip = 1000000`.
 
 mod cli;
+mod fill;
 mod fleet;
 mod http;
 mod load;

@@ -104,8 +104,9 @@ impl Row {
 }
 
 /// Scenarios compared with `GET /healthz` of the same backend.
-const AGAINST_HEALTHZ: [&str; 6] = [
+const AGAINST_HEALTHZ: [&str; 7] = [
     "verify hotp",
+    crate::scenarios::otp::LARGE,
     "verify totp",
     "reject hotp",
     "reject totp",
@@ -138,6 +139,13 @@ pub fn add_ratios(rows: &mut [Row]) {
         );
         if AGAINST_HEALTHZ.contains(&s) {
             ratios.extend(ratio(row, find(&snapshot, "healthz", b, g), "healthz"));
+        }
+        if s == crate::scenarios::otp::LARGE {
+            ratios.extend(ratio(
+                row,
+                find(&snapshot, "verify hotp", b, g),
+                "verify hotp",
+            ));
         }
         if s == "healthz" {
             ratios.extend(ratio(
@@ -195,7 +203,7 @@ fn fmt_remarks(row: &Row) -> String {
 /// The table, as printed.
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<16} {:<11} {:<9} {:>9} {:<11} {:>8} {:>8} {:>6}  {}\n",
+        "{:<18} {:<11} {:<9} {:>9} {:<11} {:>8} {:>8} {:>6}  {}\n",
         "scenario",
         "backend",
         "load",
@@ -208,7 +216,7 @@ pub fn table(rows: &[Row]) -> String {
     );
     for row in rows {
         out.push_str(&format!(
-            "{:<16} {:<11} {:<9} {:>9} {:<11} {:>8} {:>8} {:>6}  {}\n",
+            "{:<18} {:<11} {:<9} {:>9} {:<11} {:>8} {:>8} {:>6}  {}\n",
             row.scenario,
             row.backend,
             row.generator,

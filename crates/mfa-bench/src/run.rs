@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use mfa_wire::OtpType;
 
 use crate::cli::{Backend, Plan, Scenario};
+use crate::fill;
 use crate::fleet::Fleet;
 use crate::postgres::Schema;
 use crate::procs::{self, Mfad, Nginx, which};
@@ -205,14 +206,14 @@ impl Run {
         } else {
             users
         };
-        let hotp = if plan.runs_any(&[Scenario::Verify, Scenario::Reject]) {
+        let hotp = if plan.runs_any(&[Scenario::Verify, Scenario::Reject, Scenario::Size]) {
             setup::credentials(&mfad.target, &otp_token, OtpType::Hotp, plan.credentials).await?
         } else {
             Vec::new()
         };
         Ok(Bed {
             backend,
-            _install: install,
+            install,
             mfad,
             server_token: server_token.into(),
             otp_token: otp_token.into(),
@@ -260,7 +261,36 @@ impl Run {
             say(&format!("{b}: auth totp"));
             rows.push(login::auth_totp(bed, conns, secs).await);
         }
+        if plan.runs(Scenario::Size) {
+            self.size(bed, rows).await;
+        }
         Ok(())
+    }
+
+    /// verify hotp on the same credentials before (unless verify ran already) and after the
+    /// table was filled to `--fill` more rows.
+    async fn size(&self, bed: &mut Bed, rows: &mut Vec<Row>) {
+        let (plan, b) = (&self.plan, bed.backend);
+        let (conns, secs) = (plan.connections, plan.seconds);
+        if !plan.runs(Scenario::Verify) {
+            say(&format!("{b}: verify hotp"));
+            rows.push(otp::verify_hotp(bed, conns, secs).await);
+        }
+        say(&format!("{b}: storing {} more credentials", plan.fill));
+        let took = match fill::fill(&bed.install.database_url, plan.fill).await {
+            Ok(took) => took,
+            Err(e) => return rows.push(Row::failed(otp::LARGE, b, format!("{e:#}"))),
+        };
+        say(&format!("{b}: verify hotp among them"));
+        let mut row = otp::verify_hotp(bed, conns, secs).await;
+        row.scenario = otp::LARGE.into();
+        row.notes.push(format!(
+            "{} credentials stored ({} copies written in {:.0} s)",
+            plan.fill + bed.hotp.len() as u64 + bed.totp.len() as u64,
+            plan.fill,
+            took.as_secs_f64()
+        ));
+        rows.push(row);
     }
 
     async fn push_scenarios(

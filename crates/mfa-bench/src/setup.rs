@@ -30,6 +30,8 @@ const SETUP_CONNECTIONS: usize = 16;
 pub struct Install {
     _dir: tempfile::TempDir,
     pub config: PathBuf,
+    /// mfad's database (the size scenario writes into it).
+    pub database_url: String,
     bin_dir: PathBuf,
 }
 
@@ -66,11 +68,18 @@ impl Install {
     ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("temp dir for mfad")?;
         let config = dir.path().join("mfad.toml");
-        let text = config_text(&dir.path().join("data"), database_url, open_files);
+        let data_dir = dir.path().join("data");
+        let text = config_text(&data_dir, database_url, open_files);
         write_private(&config, &text)?;
+        // mfad's default when no database_url is set.
+        let database_url = database_url.map_or_else(
+            || format!("sqlite://{}/mfa.db", data_dir.display()),
+            str::to_owned,
+        );
         Ok(Self {
             _dir: dir,
             config,
+            database_url,
             bin_dir: bin_dir.to_owned(),
         })
     }

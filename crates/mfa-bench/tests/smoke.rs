@@ -33,6 +33,7 @@ fn expected(backend: &str) -> Vec<(String, String, String)> {
         "push C=1",
         "push C=10",
         "pending 200",
+        "verify hotp large",
     ];
     let mut out: Vec<(String, String, String)> = rows
         .drain(..)

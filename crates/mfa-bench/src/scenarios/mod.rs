@@ -15,8 +15,8 @@ use crate::setup::{Credential, Install, User};
 /// One backend's installation, its running mfad and the data made for it.
 pub struct Bed {
     pub backend: &'static str,
-    /// Kept for its temp dir (config and data), removed with the bed.
-    pub _install: Install,
+    /// Its temp dir (config and data) is removed with the bed.
+    pub install: Install,
     pub mfad: Mfad,
     pub server_token: Arc<str>,
     pub otp_token: Arc<str>,

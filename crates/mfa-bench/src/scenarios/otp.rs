@@ -17,6 +17,9 @@ use crate::report::Row;
 use crate::setup::{self, Credential, CredentialKind, PERIOD};
 use crate::steps::{Steps, now_ms, steps_per_seed};
 
+/// The size scenario's row: verify hotp with the table filled.
+pub const LARGE: &str = "verify hotp large";
+
 /// TOTP credentials made at most, whatever the run length (setting up takes time too).
 const MAX_TOTP_CREDENTIALS: usize = 40_000;
 /// Verifications per second assumed for TOTP sizing when HOTP was not measured first.
