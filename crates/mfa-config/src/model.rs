@@ -75,9 +75,15 @@ pub struct Config {
     #[serde(deserialize_with = "validate::max_failed_attempts")]
     pub max_failed_attempts: u32,
 
-    /// Seconds: the failure window and the lock's length. Default 300.
+    /// Seconds: the failure window and the first lock's length. Default 300.
     #[serde(deserialize_with = "validate::block_duration")]
     pub block_duration: u32,
+
+    /// Seconds: the longest a lock lasts. Each lock that follows another within this long of
+    /// its end lasts twice as long as that one (300, 600, 1200, ...), up to this. Never
+    /// shorter than `block_duration`. Default 86400.
+    #[serde(deserialize_with = "validate::max_block_duration")]
+    pub max_block_duration: u32,
 
     /// Days the audit log is kept; older entries are purged. Default 400.
     #[serde(deserialize_with = "validate::audit_retention_days")]
@@ -141,6 +147,7 @@ impl Default for Config {
             number_matching: true,
             max_failed_attempts: 5,
             block_duration: 300,
+            max_block_duration: 86_400,
             audit_retention_days: 400,
             trusted_ip_networks: Vec::new(),
             trusted_reverse_proxies: Vec::new(),

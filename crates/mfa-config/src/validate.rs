@@ -128,6 +128,11 @@ pub(crate) fn block_duration<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::
     u32::try_from(n).map_err(D::Error::custom)
 }
 
+pub(crate) fn max_block_duration<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = int_in_range(d, 1..=365 * 86_400, " seconds")?;
+    u32::try_from(n).map_err(D::Error::custom)
+}
+
 pub(crate) fn audit_retention_days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let n = int_in_range(d, 1..=36_500, " days")?;
     u32::try_from(n).map_err(D::Error::custom)

@@ -41,6 +41,7 @@ pub async fn sweep_forever(state: AppState) {
 async fn purge(state: &AppState) {
     let keep = Retention {
         failure_window_secs: i64::from(state.config.block_duration),
+        lock_memory_secs: crate::guard::rule(state).lock_memory_secs(),
         audit_days: state.config.audit_retention_days,
     };
     match state.store.purge(keep, state.clock.now()).await {

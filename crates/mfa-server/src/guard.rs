@@ -13,6 +13,7 @@ pub fn rule(state: &AppState) -> LockoutRule {
         max_failures: state.config.max_failed_attempts,
         window_secs: i64::from(state.config.block_duration),
         block_secs: i64::from(state.config.block_duration),
+        max_block_secs: i64::from(state.config.max_block_duration),
     }
 }
 

@@ -89,12 +89,31 @@ impl Lockout {
 /// A lock with no end is stored as the largest time.
 const FOREVER: i64 = i64::MAX;
 
-/// The failure-counting rule: at most `max` failures within `window` seconds.
+/// The failure-counting rule: at most `max` failures within `window` seconds, then a lock of
+/// `block_secs`; each lock that follows another within `max_block_secs` of its end lasts twice
+/// as long as that one, up to `max_block_secs`.
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutRule {
     pub max_failures: u32,
     pub window_secs: i64,
     pub block_secs: i64,
+    pub max_block_secs: i64,
+}
+
+impl LockoutRule {
+    /// How long the `nth` lock in a row lasts (1 for the first).
+    pub fn block_for(&self, nth: i64) -> i64 {
+        let longest = self.max_block_secs.max(self.block_secs);
+        let doublings = u32::try_from(nth.saturating_sub(1).clamp(0, 62)).unwrap_or(62);
+        self.block_secs
+            .saturating_mul(2i64.saturating_pow(doublings))
+            .min(longest)
+    }
+
+    /// How long after a lock ended the next one still counts as following it.
+    pub fn lock_memory_secs(&self) -> i64 {
+        self.max_block_secs.max(self.block_secs)
+    }
 }
 
 /// Whether a login may compare a secret now.
@@ -356,42 +375,65 @@ async fn count_failure(
     Ok(())
 }
 
-/// Locks `s` for the block duration when its failures in the window reached the limit (never
-/// shortening a longer lock, a fraud report's say). The lock's end, if this locked it.
+/// Locks `s` when its failures in the window reached the limit, for as long as its place in a
+/// run of locks says ([`LockoutRule::block_for`]), never shortening a longer lock (a fraud
+/// report's say). The lock's end, if this locked it.
 async fn lock_if_spent(
     conn: &mut Conn,
     s: &LockSubject,
     rule: LockoutRule,
     now: Timestamp,
 ) -> Result<Option<Timestamp>, StoreError> {
-    let until = now.plus_secs(rule.block_secs);
-    let done = sqlx::query(
-        "UPDATE lockouts SET locked_until = $1, reason = 'too many failures' \
-         WHERE kind = $2 AND subject = $3 AND failures >= $4 AND first_failure_at > $5 \
-           AND locked_until < $1",
+    let row = sqlx::query(
+        "SELECT locks, locked_until FROM lockouts \
+         WHERE kind = $1 AND subject = $2 AND failures >= $3 AND first_failure_at > $4",
     )
-    .bind(until.millis())
     .bind(s.kind.as_str())
     .bind(s.name.clone())
     .bind(i64::from(rule.max_failures))
     .bind(now.plus_secs(-rule.window_secs).millis())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let (locks, last_until): (i64, i64) = (row.try_get("locks")?, row.try_get("locked_until")?);
+    let follows = last_until > now.plus_secs(-rule.lock_memory_secs()).millis();
+    let nth = if follows { locks.saturating_add(1) } else { 1 };
+    let until = now.plus_secs(rule.block_for(nth));
+    if until.millis() <= last_until {
+        return Ok(None);
+    }
+    // Conditional on the lock read above: of racing writers (PostgreSQL) one locks.
+    let done = sqlx::query(
+        "UPDATE lockouts SET locked_until = $1, locks = $2, reason = 'too many failures' \
+         WHERE kind = $3 AND subject = $4 AND locked_until = $5",
+    )
+    .bind(until.millis())
+    .bind(nth)
+    .bind(s.kind.as_str())
+    .bind(s.name.clone())
+    .bind(last_until)
     .execute(&mut *conn)
     .await?;
     Ok((done.rows_affected() > 0).then_some(until))
 }
 
-/// Forgets the failures of `s` unless a lock is in force: a success never lifts a lock.
+/// Forgets the failures of `s` unless a lock is in force: a success never lifts a lock, nor
+/// shortens the next (the run of locks is kept until the purge forgets it).
 async fn forget_failures(
     conn: &mut Conn,
     s: &LockSubject,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM lockouts WHERE kind = $1 AND subject = $2 AND locked_until <= $3")
-        .bind(s.kind.as_str())
-        .bind(s.name.clone())
-        .bind(now.millis())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE lockouts SET failures = 0 WHERE kind = $1 AND subject = $2 AND locked_until <= $3",
+    )
+    .bind(s.kind.as_str())
+    .bind(s.name.clone())
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -445,4 +487,35 @@ pub(crate) async fn lock_in_force(
     .fetch_optional(&mut *conn)
     .await?;
     row.as_ref().map(lockout_from_row).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_lock_in_a_run_doubles_up_to_the_longest() {
+        let rule = LockoutRule {
+            max_failures: 5,
+            window_secs: 300,
+            block_secs: 300,
+            max_block_secs: 86_400,
+        };
+        let lengths: Vec<i64> = (1..=10).map(|n| rule.block_for(n)).collect();
+        assert_eq!(
+            lengths,
+            [300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 76800, 86400]
+        );
+        assert_eq!(rule.block_for(0), 300);
+        assert_eq!(rule.block_for(i64::MAX), 86_400, "no overflow");
+        let shorter = LockoutRule {
+            max_block_secs: 60,
+            ..rule
+        };
+        assert_eq!(
+            shorter.block_for(3),
+            300,
+            "never shorter than block_duration"
+        );
+    }
 }

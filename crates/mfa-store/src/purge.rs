@@ -13,6 +13,9 @@ pub const KEEP_DECIDED_SECS: i64 = 86_400;
 pub struct Retention {
     /// The lockout window: a count older than this no longer counts.
     pub failure_window_secs: i64,
+    /// How long a run of locks is remembered after the last one ended
+    /// ([`crate::LockoutRule::lock_memory_secs`]).
+    pub lock_memory_secs: i64,
     pub audit_days: u32,
 }
 
@@ -59,7 +62,7 @@ impl Store {
             .rows_affected();
         let lockouts =
             sqlx::query("DELETE FROM lockouts WHERE locked_until <= $1 AND first_failure_at <= $2")
-                .bind(now.millis())
+                .bind(now.plus_secs(-keep.lock_memory_secs).millis())
                 .bind(now.plus_secs(-keep.failure_window_secs).millis())
                 .execute(&self.pool)
                 .await?

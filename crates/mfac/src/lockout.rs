@@ -113,15 +113,16 @@ fn lift_command(l: &Lockout) -> String {
     format!("mfac lockout clear {} {}", l.kind, l.subject)
 }
 
-/// How far back to look for the addresses a user logged in from: locks last `block_duration`,
-/// and a day covers any lock still in force for a user who just called for help.
+/// How far back to look for the addresses a user logged in from: locks last up to
+/// `max_block_duration`, and a day covers any lock still in force for a user who just called
+/// for help.
 const RECENT_SECS: i64 = 86_400;
 
 /// The address locks in force on the sources `user` recently logged in from: clearing the
 /// user does not lift them, and the admin should hear so.
 async fn address_locks_of(ctx: &Context, user: &str) -> anyhow::Result<Vec<Lockout>> {
     let now = ctx.now();
-    let recent = i64::from(ctx.config.block_duration).max(RECENT_SECS);
+    let recent = i64::from(ctx.config.max_block_duration).max(RECENT_SECS);
     let entries = ctx
         .store
         .audit_entries(&AuditFilter {

@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod enroll;
+mod guessing;
 mod health;
 mod input;
 mod lockouts;

@@ -3,7 +3,7 @@ use mfa_core::{Alias, Timestamp};
 use mfa_secrets::Token;
 use mfa_store::{
     ApproveLink, Attempt, AuditEntry, AuthRequest, LockKind, LockSubject, LockoutChange,
-    LockoutRule, PushState, Retention,
+    LockoutRule, PushState, Retention, Store,
 };
 
 use crate::support::backends;
@@ -97,6 +97,7 @@ fn rule() -> LockoutRule {
         max_failures: 5,
         window_secs: 300,
         block_secs: 300,
+        max_block_secs: 86_400,
     }
 }
 
@@ -387,11 +388,63 @@ async fn a_success_forgets_failures_but_never_a_lock_in_force() {
     }
 }
 
+/// Fails `user` until locked at `at`; the lock's length in seconds.
+async fn lock_by_failing(s: &Store, user: &str, rule: LockoutRule, at: Timestamp) -> i64 {
+    let mut locked = None;
+    for _ in 0..rule.max_failures {
+        locked = s
+            .record_failure(LockKind::User, user, rule, at)
+            .await
+            .unwrap();
+    }
+    let until = locked.expect("the last failure locks");
+    (until.millis() - at.millis()) / 1000
+}
+
+#[tokio::test]
+async fn locks_one_after_another_double_up_to_the_longest_and_a_success_does_not_reset_them() {
+    let t0 = Timestamp::from_secs(1_800_000_000);
+    let rule = LockoutRule {
+        max_block_secs: 3_000,
+        ..rule()
+    };
+    for db in backends().await {
+        let s = &db.store;
+        let mut at = t0;
+        let mut lengths = Vec::new();
+        for round in 0..6 {
+            let length = lock_by_failing(s, "tux", rule, at).await;
+            lengths.push(length);
+            at = at.plus_secs(length);
+            if round == 2 {
+                // The person logs in between two locks: the run goes on all the same.
+                let tux = vec![LockSubject::new(LockKind::User, "tux")];
+                s.change_lockouts(&LockoutChange::Success(tux), rule, at)
+                    .await
+                    .unwrap();
+            }
+        }
+        assert_eq!(lengths, [300, 600, 1200, 2400, 3000, 3000], "{}", db.name);
+        // A lock long after the last one ended starts the run again.
+        let quiet = at.plus_secs(rule.lock_memory_secs() + 1);
+        assert_eq!(
+            lock_by_failing(s, "tux", rule, quiet).await,
+            300,
+            "{}",
+            db.name
+        );
+        // Another user's run is their own.
+        assert_eq!(lock_by_failing(s, "alice", rule, at).await, 300);
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn purging_keeps_the_tables_bounded() {
     let t0 = Timestamp::from_secs(1_800_000_000);
     let keep = Retention {
         failure_window_secs: 300,
+        lock_memory_secs: 86_400,
         audit_days: 400,
     };
     for db in backends().await {
@@ -427,17 +480,22 @@ async fn purging_keeps_the_tables_bounded() {
 
         // Within the window, nothing goes.
         assert_eq!(s.purge(keep, t0.plus_secs(299)).await.unwrap().lockouts, 0);
-        // Once it has passed: only the locks still in force stay (the fraud lock; the failure
-        // lock lasts as long as the window, so it is gone too).
+        // Once it has passed: only the locks still in force stay (the fraud lock), and the
+        // failure lock that ended, remembered for lock_memory_secs (a next lock would double).
         let purged = s.purge(keep, t0.plus_secs(301)).await.unwrap();
-        assert_eq!(purged.lockouts, 100_050, "{}", db.name);
-        assert_eq!(lockout_rows(&db).await, 1, "{}", db.name);
+        assert_eq!(purged.lockouts, 100_049, "{}", db.name);
+        assert_eq!(lockout_rows(&db).await, 2, "{}", db.name);
         assert!(
             s.lockout(LockKind::User, "alice", t0.plus_secs(301))
                 .await
                 .unwrap()
                 .is_some()
         );
+        let forgotten = t0.plus_secs(300 + keep.lock_memory_secs);
+        let purged = s.purge(keep, forgotten.plus_secs(-1)).await.unwrap();
+        assert_eq!(purged.lockouts, 0, "{}", db.name);
+        assert_eq!(s.purge(keep, forgotten).await.unwrap().lockouts, 1);
+        assert_eq!(lockout_rows(&db).await, 1, "{}", db.name);
 
         // Decided requests go a day after their decision, pending ones never.
         s.create_request(&request("old", &["tux"], t0), &links(&["tux"]))

@@ -14,6 +14,7 @@ async fn lock_some(env: &Env) {
         max_failures: 2,
         window_secs: 300,
         block_secs: 600,
+        max_block_secs: 86_400,
     };
     for (kind, subject) in [
         (LockKind::User, "tux"),
@@ -189,6 +190,7 @@ async fn clearing_a_user_names_the_address_lock_that_still_refuses_them() {
         max_failures: 1,
         window_secs: 300,
         block_secs: 600,
+        max_block_secs: 86_400,
     };
     for (kind, subject) in [(LockKind::User, "tux"), (LockKind::Ip, "203.0.113.7")] {
         store
