@@ -43,7 +43,7 @@
 # until the login is over (OpenSSH bug 2876), so over ssh the person may not see the number in
 # time: with number matching on (mfad's default), prefer pam_mfa.so for sshd, which puts the
 # number in a prompt. sudo, su, login and other terminal programs show the text at once.
-# Keep `timeout` below sshd's LoginGraceTime: PAM keeps running when the client gives up.
+# Keep `timeout` + 1 below sshd's LoginGraceTime: PAM keeps running when the client gives up.
 #
 # --- Configuration: /etc/mfa/request-mfa.conf ------------------------------------------------
 #
@@ -54,7 +54,9 @@
 #                                 token and the answer cross the network in the clear.
 #   token=mfas_...                this server's API token from `mfac server add` (required)
 #   host=linux.example.org        the host name sent to mfad (default: `hostname -f`)
-#   timeout=30                    seconds to wait for an answer in all, 1-600 (default 30)
+#   timeout=30                    seconds to wait for an answer in all, 1-600 (default 30);
+#                                 counted in whole seconds, so the script gives up after
+#                                 timeout to timeout + 1 s, never earlier
 #   cafile=/etc/mfa/ca.pem        CA certificates for mfad's TLS certificate (default: the
 #                                 system's). Certificates are always verified.
 #
@@ -173,9 +175,12 @@ if [ -n "$cafile" ] && [ ! -r "$cafile" ]; then
     fail "$conf: cafile $cafile cannot be read"
 fi
 
-# The deadline covers everything from here: name lookups, the request, the polls.
+# The deadline covers everything from here: name lookups, the request, the polls. `date +%s`
+# has whole seconds (POSIX date has nothing finer): now is somewhere in the second it names,
+# so the deadline is one more second out. The script gives up between timeout and timeout + 1
+# seconds from here, never before (a deadline of now + timeout came up to a second early).
 now() { date +%s; }
-deadline=$(($(now) + timeout))
+deadline=$(($(now) + timeout + 1))
 
 # --- Who is logging in, where ----------------------------------------------------------------
 
