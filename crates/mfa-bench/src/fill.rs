@@ -25,7 +25,7 @@ pub async fn fill(url: &str, rows: u64) -> anyhow::Result<Duration> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url)
         .await
-        .with_context(|| format!("connect to the bench database {}", redact(url)))?;
+        .context("connect to mfad's database")?;
     let started = Instant::now();
     let rows = i64::try_from(rows).context("--fill is too large")?;
     let mut from = 1;
@@ -45,12 +45,4 @@ pub async fn fill(url: &str, rows: u64) -> anyhow::Result<Duration> {
     }
     pool.close().await;
     Ok(started.elapsed())
-}
-
-/// The URL without a password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
-        _ => url.to_owned(),
-    }
 }

@@ -103,14 +103,14 @@ pub struct LockoutRule {
 impl LockoutRule {
     /// How long the `nth` lock in a row lasts (1 for the first).
     pub fn block_for(&self, nth: i64) -> i64 {
-        let longest = self.max_block_secs.max(self.block_secs);
         let doublings = u32::try_from(nth.saturating_sub(1).clamp(0, 62)).unwrap_or(62);
         self.block_secs
             .saturating_mul(2i64.saturating_pow(doublings))
-            .min(longest)
+            .min(self.lock_memory_secs())
     }
 
-    /// How long after a lock ended the next one still counts as following it.
+    /// The longest lock (never shorter than the first); also how long after a lock ended the
+    /// next one still counts as following it.
     pub fn lock_memory_secs(&self) -> i64 {
         self.max_block_secs.max(self.block_secs)
     }

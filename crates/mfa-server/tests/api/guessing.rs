@@ -10,24 +10,11 @@ use mfa_core::{FixedClock, Timestamp};
 use mfa_store::LockKind;
 use serde_json::json;
 
-use crate::support::{Fixture, TestServer, fixture_on, login};
+use crate::support::{TestServer, fixture_on, login};
 
 /// What docs/SECURITY.md states: codes compared on each of the first days, for one user.
 const FIRST_DAYS: [u32; 4] = [45, 5, 5, 5];
 const DAY: i64 = 86_400;
-
-/// A code that none of the steps the server accepts now (skew 1) would take.
-fn wrong_code(f: &Fixture) -> String {
-    let now = f.srv.now().unix_secs();
-    let valid: Vec<String> = [now - 30, now, now + 30]
-        .iter()
-        .map(|t| f.tux.totp.code_at(*t))
-        .collect();
-    (0u32..)
-        .map(|n| format!("{n:06}"))
-        .find(|c| !valid.contains(c))
-        .unwrap_or_default()
-}
 
 /// Guesses wrong codes for `days`, each the moment the server would compare one; the codes it
 /// compared, per day. `spread`: every guess from an address of its own.
@@ -52,7 +39,7 @@ async fn guess_for(days: usize, spread: bool) -> Vec<u32> {
     while f.srv.now() < end {
         n += 1;
         let mut body = login("totp");
-        body["passcode"] = json!(wrong_code(&f));
+        body["passcode"] = json!(f.wrong_code());
         if spread {
             body["client_ip"] = json!(format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255));
         }

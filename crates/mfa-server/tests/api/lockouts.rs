@@ -11,16 +11,6 @@ use crate::support::{Fixture, TestServer, fixture, login};
 
 const FIVE: &str = "max_failed_attempts = 5\nblock_duration = 300";
 
-fn wrong_code(f: &Fixture) -> String {
-    let right = f.tux.totp.code_at(f.srv.now().unix_secs());
-    if right == "000000" {
-        "000001"
-    } else {
-        "000000"
-    }
-    .into()
-}
-
 async fn audited(f: &Fixture, reason_starts: &str) -> usize {
     let entries = f
         .srv
@@ -65,7 +55,7 @@ async fn burst(f: &Arc<Fixture>, n: usize, extra: Value) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_wrong_codes_are_compared_at_most_max_failed_attempts_times() {
     let f = Arc::new(fixture(FIVE).await);
-    let wrong = wrong_code(&f);
+    let wrong = f.wrong_code();
     let answers = burst(&f, 64, json!({"passcode": wrong})).await;
     assert!(answers.iter().all(|a| a["result"] == "deny"));
     let compared = audited(&f, "invalid or already used code").await;
@@ -207,7 +197,7 @@ async fn a_success_never_lifts_a_lock_in_force() {
     let txid = p["txid"].as_str().unwrap().to_owned();
     for _ in 0..3 {
         let mut body = login("totp");
-        body["passcode"] = json!(wrong_code(&f));
+        body["passcode"] = json!(f.wrong_code());
         body["client_ip"] = json!("203.0.113.5");
         f.srv.post("/v1/auth", &f.token, &body).await;
     }

@@ -235,6 +235,21 @@ pub struct Fixture {
     pub token: String,
 }
 
+impl Fixture {
+    /// A code for tux that none of the steps the server accepts now (skew 1) would take.
+    pub fn wrong_code(&self) -> String {
+        let now = self.srv.now().unix_secs();
+        let valid: Vec<String> = [now - 30, now, now + 30]
+            .iter()
+            .map(|t| self.tux.totp.code_at(*t))
+            .collect();
+        (0u32..)
+            .map(|n| format!("{n:06}"))
+            .find(|c| !valid.contains(c))
+            .unwrap_or_default()
+    }
+}
+
 pub async fn fixture(extra: &str) -> Fixture {
     fixture_on(TestServer::start(extra).await).await
 }
