@@ -6,4 +6,5 @@ mod cases;
 mod harness;
 mod logs;
 mod requests;
+mod secrets;
 mod tls;
