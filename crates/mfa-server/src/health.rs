@@ -55,7 +55,10 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiE
             Err(ApiError::Unavailable)
         }
         Err(_) => {
-            tracing::warn!(?PING_TIMEOUT, "health check: the database did not answer in time");
+            tracing::warn!(
+                ?PING_TIMEOUT,
+                "health check: the database did not answer in time"
+            );
             Err(ApiError::Unavailable)
         }
     }

@@ -823,3 +823,69 @@ async fn a_receiver_that_cannot_be_reached_never_approves_and_is_not_retried_aft
         "{text}"
     );
 }
+
+/// A receiver that takes the connection and never answers: pushes still go out at once, a
+/// TOTP login meanwhile is answered, the person approves while the delivery hangs, and the
+/// hang itself approves nothing.
+#[tokio::test]
+async fn a_receiver_that_hangs_delays_nothing_and_approves_nothing() {
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = hang.local_addr().unwrap();
+    let taken = Arc::new(AtomicU16::new(0));
+    let holder = tokio::spawn({
+        let taken = taken.clone();
+        async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = hang.accept().await {
+                held.push(socket);
+                taken.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let f = fixture(&format!(
+        "[notify]\ndefault = \"webhook\"\n[notify.webhook]\nurl = \"http://{addr}/hook?link={{approve_url}}\"\n"
+    ))
+    .await;
+    let started = Instant::now();
+    let (txid, number) = push(&f).await;
+    let (other, _) = push(&f).await;
+    let mut body = login("totp");
+    body["passcode"] = json!(f.tux.totp.code_at(f.srv.now().unix_secs()));
+    let (status, v) = f.srv.post("/v1/auth", &f.token, &body).await;
+    assert_eq!((status, v["result"].as_str()), (200, Some("allow")), "{v}");
+    // Each delivery may hang for its 10 s request timeout; none of it is waited for here.
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "two pushes and a login took {took:?}"
+    );
+    assert_eq!(state_of(&f, &txid).await["state"], "pending");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while taken.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(taken.load(Ordering::SeqCst), 2, "both deliveries hang");
+
+    let poll = long_poll(&f.srv, &f.token, &txid);
+    let (status, v) = f
+        .srv
+        .post(
+            &format!("/v1/client/requests/{txid}"),
+            &f.tux.key,
+            &json!({"decision": "approve", "number": number}),
+        )
+        .await;
+    assert_eq!(
+        (status, v["state"].as_str()),
+        (200, Some("approved")),
+        "{v}"
+    );
+    let (_, v) = poll.await.unwrap();
+    assert_eq!(v["result"], "allow", "{v}");
+    assert_eq!(
+        state_of(&f, &other).await["state"],
+        "pending",
+        "the hang approves nothing"
+    );
+    holder.abort();
+}
