@@ -102,8 +102,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let store = Store::open_with_key_file(&config.database_url(), &config.key_file())
         .await
         .context("cannot open the mfa database")?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = mfa_server::serve::listen(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let bound = listener
         .local_addr()
