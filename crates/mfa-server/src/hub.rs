@@ -77,6 +77,8 @@ pub struct Hub {
     /// A push's events by txid (long polls), and by client alias (WebSocket sessions).
     pushes: Arc<Topics>,
     clients: Arc<Topics>,
+    /// PostgreSQL: whether this node's LISTEN connection is up (other nodes' events arrive).
+    relaying: Arc<AtomicBool>,
 }
 
 /// How many revocations this node has seen, for what caches credentials
@@ -97,6 +99,7 @@ impl Hub {
             revocations: Arc::default(),
             pushes: Arc::default(),
             clients: Arc::default(),
+            relaying: Arc::default(),
         };
         if hub.store.backend() == mfa_store::Backend::Postgres {
             tokio::spawn(hub.clone().relay_node_events());
@@ -133,6 +136,17 @@ impl Hub {
     /// The events of the pushes shown to client `alias`.
     pub fn watch_client(&self, alias: &str) -> Subscription {
         self.clients.subscribe(alias)
+    }
+
+    /// Long polls on this node waiting for push `txid`'s decision.
+    pub fn waiting_on(&self, txid: &str) -> usize {
+        self.pushes.subscribers(txid)
+    }
+
+    /// Whether this node hears other nodes' events now: always with SQLite (one node), with
+    /// PostgreSQL while its LISTEN connection is up.
+    pub fn relaying(&self) -> bool {
+        self.store.backend() == mfa_store::Backend::Sqlite || self.relaying.load(Ordering::Acquire)
     }
 
     /// Hands `event` to whoever it concerns on this node.
@@ -194,6 +208,7 @@ impl Hub {
                 Ok(Some(mut listener)) => {
                     // Anything published while we were away is picked up by a resync.
                     self.revoked(Event::Resync);
+                    self.relaying.store(true, Ordering::Release);
                     loop {
                         match listener.next().await {
                             Ok(Some(payload)) => {
@@ -204,6 +219,7 @@ impl Hub {
                             Ok(None) => self.revoked(Event::Resync),
                             Err(e) => {
                                 tracing::warn!(error = %e, "event listener failed; reconnecting");
+                                self.relaying.store(false, Ordering::Release);
                                 break;
                             }
                         }

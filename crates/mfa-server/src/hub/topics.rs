@@ -40,6 +40,13 @@ impl Topics {
         }
     }
 
+    /// How many subscriptions `key` has now.
+    pub(crate) fn subscribers(&self, key: &str) -> usize {
+        self.lock()
+            .get(key)
+            .map_or(0, broadcast::Sender::receiver_count)
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, broadcast::Sender<Event>>> {
         // The map holds only senders: a panic elsewhere cannot leave it inconsistent.
         self.channels.lock().unwrap_or_else(|e| e.into_inner())

@@ -24,8 +24,8 @@ pub async fn two_nodes() -> Option<(crate::support::Fixture, TestServer)> {
         TestServer::start_on(a, "", Arc::new(SystemClock), tempfile::tempdir().unwrap()).await;
     let node_b =
         TestServer::start_on(b, "", Arc::new(SystemClock), tempfile::tempdir().unwrap()).await;
-    // Let node B's listener connect before anything is published.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Node B's listener must be up before anything is published.
+    node_b.until_relaying().await;
     Some((fixture_on(node_a).await, node_b))
 }
 
@@ -53,7 +53,7 @@ async fn an_approval_on_one_node_answers_a_long_poll_on_another() {
                 .unwrap()
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    f.srv.until_waiting(&txid, 1).await;
     let approved = Instant::now();
     let (status, d) = node_b
         .post(

@@ -522,7 +522,7 @@ async fn ntfy_number_choices_offers_three_numbers_and_the_right_one_answers_the_
     assert!(!raw.contains(&f.tux.key) && !raw.contains("mfak_"));
 
     let poll = long_poll(&f.srv, &f.token, &txid);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    f.srv.until_waiting(&txid, 1).await;
     let right = buttons
         .iter()
         .find(|b| b.label == number.to_string())

@@ -26,7 +26,7 @@ async fn approve_over_the_client_api_answers_a_waiting_long_poll_at_once() {
             )
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    f.srv.until_waiting(&txid, 1).await;
     let (status, listed) = f.srv.get("/v1/client/requests", &f.tux.key).await;
     assert_eq!(status, 200);
     assert_eq!(listed[0]["txid"], txid.as_str());

@@ -139,6 +139,30 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// Waits (at most 10 s) until `n` long polls on this node wait for push `txid`: one that
+    /// has not subscribed yet misses the decision's event and answers only on its timer.
+    pub async fn until_waiting(&self, txid: &str, n: usize) {
+        self.until(|s| s.state.hub.waiting_on(txid) >= n, "long polls to wait")
+            .await;
+    }
+
+    /// Waits (at most 10 s) until this node hears other nodes' events.
+    pub async fn until_relaying(&self) {
+        self.until(|s| s.state.hub.relaying(), "the node to listen")
+            .await;
+    }
+
+    async fn until(&self, ready: impl Fn(&Self) -> bool, what: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !ready(self) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited 10 s for {what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     pub fn now(&self) -> mfa_core::Timestamp {
         self.state.clock.now()
     }

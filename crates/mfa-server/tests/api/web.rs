@@ -190,7 +190,7 @@ async fn approving_on_the_page_answers_the_waiting_long_poll() {
     assert_eq!(reload.csrf_field(), value);
 
     let poll = long_poll(&f.srv, &f.token, &p.txid);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    f.srv.until_waiting(&p.txid, 1).await;
     let csrf = page.csrf_field();
     let clicked = Instant::now();
     let done = submit(
@@ -654,7 +654,7 @@ mod browser {
             .await
             .unwrap();
         let poll = long_poll(&f.srv, &f.token, &p.txid);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        f.srv.until_waiting(&p.txid, 1).await;
         let approve = browser
             .find(Locator::Css("button[value=approve]"))
             .await

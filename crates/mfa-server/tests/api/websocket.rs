@@ -75,7 +75,7 @@ async fn a_client_sees_the_push_approves_it_and_the_long_poll_returns() {
                 .unwrap()
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    f.srv.until_waiting(&txid, 1).await;
     let sent = std::time::Instant::now();
     let decision =
         json!({"type": "decision", "txid": txid, "decision": "approve", "number": p["number"]});
