@@ -269,15 +269,9 @@ impl Session {
     }
 
     async fn answer(&mut self, text: &str) -> Result<(), SessionError> {
-        let message = match serde_json::from_str::<ClientMessage>(text) {
+        let message = match ClientMessage::from_frame(text) {
             Ok(m) => m,
-            Err(e) => {
-                return self
-                    .send(&ServerMessage::Error {
-                        message: format!("unreadable message: {e}"),
-                    })
-                    .await;
-            }
+            Err(message) => return self.send(&ServerMessage::Error { message }).await,
         };
         let ClientMessage::Decision {
             txid,

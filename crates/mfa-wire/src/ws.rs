@@ -64,6 +64,21 @@ pub enum ClientMessage {
     },
 }
 
+impl ClientMessage {
+    /// Reads a text frame. A frame that is not a message gets what is wrong with it in one
+    /// line, for the `error` frame mfad answers with: serde quotes unknown names as decoded,
+    /// with any line breaks their escapes stood for.
+    pub fn from_frame(text: &str) -> Result<ClientMessage, String> {
+        serde_json::from_str(text).map_err(|e| {
+            let why = e.to_string();
+            format!(
+                "unreadable message: {}",
+                why.split_whitespace().collect::<Vec<_>>().join(" ")
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -97,6 +112,22 @@ mod tests {
                 r#"{"type":"decision","txid":"t","decision":"maybe"}"#
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn a_bad_frame_is_described_in_one_line() {
+        // serde quotes the unknown type as it was decoded: with the line breaks its JSON
+        // escapes stood for (found by the ws_messages fuzz target).
+        let error = ClientMessage::from_frame(r#"{"type":"erro[\r\nage"}"#).unwrap_err();
+        assert!(
+            error.starts_with("unreadable message: unknown variant"),
+            "{error}"
+        );
+        assert!(!error.contains(['\n', '\r']), "{error:?}");
+        assert!(
+            ClientMessage::from_frame(r#"{"type":"decision","txid":"t","decision":"deny"}"#)
+                .is_ok()
         );
     }
 }
