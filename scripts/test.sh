@@ -9,8 +9,9 @@ say() { printf '==> %s\n' "$*"; }
 
 # --- Debian packages the tests use -------------------------------------------------------------
 # python3-venv: the OpenAPI validator is installed into a venv under target/ (PEP 668).
+# g++: libFuzzer (the fuzz smoke) is C++.
 # nginx, wrk: the bench's smoke test (crates/mfa-bench/tests/smoke.rs) runs its ceiling rows too.
-packages=(oathtool pamtester libpam0g-dev openssl socat tmux chromium chromium-driver curl python3 python3-venv nginx wrk)
+packages=(g++ oathtool pamtester libpam0g-dev openssl socat tmux chromium chromium-driver curl python3 python3-venv nginx wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -51,6 +52,7 @@ fi
 # --- lint, build, test -------------------------------------------------------------------------
 say "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "build (the tests run the real binaries and libpam_mfa.so from target/debug)"
@@ -66,6 +68,10 @@ if [ -n "${MFA_TEST_POSTGRES_URL:-}" ]; then
   say "the HTTP API suite again, on PostgreSQL"
   MFA_TEST_BACKEND=postgres cargo nextest run -p mfa-server --test api --no-fail-fast
 fi
+
+# --- fuzzing ------------------------------------------------------------------------------------
+say "fuzz smoke: every cargo-fuzz target, about 60 s in all (docs/FUZZING.md)"
+scripts/fuzz.sh
 
 # --- the OpenAPI document ----------------------------------------------------------------------
 # What GET /openapi.json serves, checked by a real validator (OpenAPI 3.1 needs
