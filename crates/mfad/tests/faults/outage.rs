@@ -80,6 +80,20 @@ impl Bed {
             .await
     }
 
+    /// A pending push for tux: its txid and number.
+    async fn push(&self) -> (String, Value) {
+        let (status, push) = self.auth(json!({"method": "push"})).await;
+        assert_eq!(
+            (status, push["result"].as_str()),
+            (200, Some("pending")),
+            "{push}"
+        );
+        (
+            push["txid"].as_str().unwrap().to_owned(),
+            push["number"].clone(),
+        )
+    }
+
     fn code(&self, steps_ahead: u64) -> String {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -189,13 +203,7 @@ async fn a_database_outage_fails_closed_says_so_and_heals_by_itself() {
         return;
     };
     let bed = Bed::start(&pg);
-    let (status, push) = bed.auth(json!({"method": "push"})).await;
-    assert_eq!(
-        (status, push["result"].as_str()),
-        (200, Some("pending")),
-        "{push}"
-    );
-    let txid = push["txid"].as_str().unwrap().to_owned();
+    let (txid, _) = bed.push().await;
     let mut ws = bed.websocket().await;
     ws_request_for(&mut ws, &txid, Duration::from_secs(5)).await;
     let poll = long_poll(&bed, &txid).await;
@@ -234,16 +242,10 @@ async fn a_database_outage_fails_closed_says_so_and_heals_by_itself() {
         (200, Some("allow")),
         "{body}"
     );
-    let (status, push) = bed.auth(json!({"method": "push"})).await;
-    assert_eq!(
-        (status, push["result"].as_str()),
-        (200, Some("pending")),
-        "{push}"
-    );
-    let txid = push["txid"].as_str().unwrap().to_owned();
+    let (txid, number) = bed.push().await;
     let poll = long_poll(&bed, &txid).await;
     ws_request_for(&mut ws, &txid, Duration::from_secs(20)).await;
-    let decision = json!({"decision": "approve", "number": push["number"]});
+    let decision = json!({"decision": "approve", "number": number});
     let path = format!("/v1/client/requests/{txid}");
     let (status, body) = bed
         .request("POST", &path, &bed.client_key, Some(decision))
