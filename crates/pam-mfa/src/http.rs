@@ -93,6 +93,15 @@ fn is_tls_failure(e: &ureq::Error) -> bool {
     }
 }
 
+/// mfad took the connection and hung up on the request (a broken pipe, a reset). A running
+/// mfad whose connection cap is full answers 503 `busy` and closes at once, and the module's
+/// request may then meet a closed socket before it reads that answer: that is a busy mfad, not
+/// an outage, or a connection flood would open safe-mode hosts.
+fn is_hang_up(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    matches!(e, ureq::Error::Io(io) if matches!(io.kind(), BrokenPipe | ConnectionReset | ConnectionAborted))
+}
+
 /// The error codes of an mfad that is up but turns connections away (`mfa_server::serve`).
 const BUSY_CODES: [&str; 2] = ["busy", "too_many_connections"];
 
@@ -106,6 +115,9 @@ fn read<T: DeserializeOwned>(
         Ok(r) => r,
         // A certificate that does not verify is not an outage: it may be an impostor.
         Err(e) if is_tls_failure(&e) => return Err(ApiError::Refused(format!("TLS: {e}"))),
+        Err(e) if is_hang_up(&e) => {
+            return Err(ApiError::Refused(format!("mfad hung up: {e}")));
+        }
         Err(e) => return Err(ApiError::Unreachable(e.to_string())),
     };
     let status = response.status().as_u16();
@@ -173,5 +185,32 @@ impl MfaApi for HttpApi {
             .header("Authorization", &self.auth)
             .call();
         read(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(kind: std::io::ErrorKind) -> ApiError {
+        let error = ureq::Error::Io(std::io::Error::from(kind));
+        match read::<PreauthResponse>(Err(error)) {
+            Err(e) => e,
+            Ok(_) => panic!("an error read as an answer"),
+        }
+    }
+
+    /// pamtester cases::a_busy_mfad_denies_even_in_safe_mode failed now and then: the 503
+    /// `busy` was lost to a broken pipe, which counted as an outage and let safe mode allow.
+    #[test]
+    fn a_hang_up_is_a_refusal_and_only_no_connection_an_outage() {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionRefused, ConnectionReset};
+        for kind in [BrokenPipe, ConnectionReset] {
+            assert!(matches!(outcome(kind), ApiError::Refused(_)), "{kind:?}");
+        }
+        assert!(matches!(
+            outcome(ConnectionRefused),
+            ApiError::Unreachable(_)
+        ));
     }
 }
