@@ -27,3 +27,4 @@ pub use push::{
     DEFAULT_NOTIFICATION_MESSAGE, HttpMethod, Networks, NotifyConfig, NotifyProvider, NtfyConfig,
     UserSettings, WebhookConfig, user_setting,
 };
+pub use validate::MAX_ELEVATED_SESSION;

@@ -149,15 +149,18 @@ pub(crate) fn min_length<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Erro
     u32::try_from(n).map_err(D::Error::custom)
 }
 
+/// The longest elevated session anything may set or ask for: a week, in seconds.
+pub const MAX_ELEVATED_SESSION: u32 = 7 * 86_400;
+
 /// Seconds an elevated session lasts when a caller asks without a number (1..=1 week).
 pub(crate) fn elevated_session<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let n = int_in_range(d, 1..=7 * 86_400, " seconds")?;
+    let n = int_in_range(d, 1..=i64::from(MAX_ELEVATED_SESSION), " seconds")?;
     u32::try_from(n).map_err(D::Error::custom)
 }
 
 /// The longest elevated session, 0 (none) ..= 1 week.
 pub(crate) fn max_elevated_session<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let n = int_in_range(d, 0..=7 * 86_400, " seconds")?;
+    let n = int_in_range(d, 0..=i64::from(MAX_ELEVATED_SESSION), " seconds")?;
     u32::try_from(n).map_err(D::Error::custom)
 }
 

@@ -14,6 +14,9 @@ pub struct Alias(String);
 
 impl Alias {
     pub const MAX_LEN: usize = 64;
+    /// What [`Alias::new`] accepts, as a regular expression (for the OpenAPI document; a test
+    /// checks the two agree).
+    pub const REGEX: &'static str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 
     pub fn new(name: &str) -> Result<Self, DomainError> {
         let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');

@@ -19,6 +19,11 @@ pub enum Pattern {
 }
 
 impl Pattern {
+    /// An exact name (a host or service a login names) as a regular expression, without the
+    /// surrounding whitespace [`Pattern::new`] trims (for the OpenAPI document; a test checks
+    /// they agree).
+    pub const EXACT_REGEX: &'static str = "^[A-Za-z0-9._:-]{1,253}$";
+
     pub fn new(s: &str) -> Result<Self, DomainError> {
         let s = s.trim();
         let name_ok = |n: &str| {

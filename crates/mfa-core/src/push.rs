@@ -54,6 +54,10 @@ impl FromStr for PushState {
 
 /// The reason of a push denied because the approval carried the wrong number.
 pub const WRONG_NUMBER: &str = "wrong number";
+
+/// The numbers an approval may carry: two digits (pushes show 10..=99; a wrong one denies).
+/// Anything larger is not an answer but a malformed request.
+pub const ANSWER_NUMBERS: std::ops::RangeInclusive<u8> = 0..=99;
 /// The reason a "this was not me" report records; it locks the user until an admin clears it.
 pub const FRAUD_REASON: &str = "fraud reported";
 /// The reason of a push nobody answered in time.

@@ -47,6 +47,14 @@ impl fmt::Display for Algorithm {
     }
 }
 
+impl Algorithm {
+    /// What [`Algorithm::from_str`] accepts, as a regular expression (for the OpenAPI document;
+    /// mfa-server's tests check the two agree): SHA1, SHA256 or SHA512 in any case, with any
+    /// `-` and `_` in between.
+    pub const REGEX: &'static str =
+        "^[-_]*[Ss][-_]*[Hh][-_]*[Aa][-_]*(1|2[-_]*5[-_]*6|5[-_]*1[-_]*2)[-_]*$";
+}
+
 impl FromStr for Algorithm {
     type Err = OtpError;
 

@@ -25,6 +25,12 @@ pub struct Secret {
 }
 
 impl Secret {
+    /// What [`Secret::from_base32`] accepts, as a regular expression (for the OpenAPI
+    /// document; mfa-server's tests check the two agree): base32 symbols, any case, with spaces
+    /// and dashes anywhere, at least 16 of them ([`MIN_IMPORTED_BASE32_LEN`] bytes), never 1, 3
+    /// or 6 more than a multiple of 8, then optional `=` padding.
+    pub const BASE32_REGEX: &'static str = "^[ -]*(?:(?:[A-Za-z2-7][ -]*){8}){2,}(?:(?:[A-Za-z2-7][ -]*){2}|(?:[A-Za-z2-7][ -]*){4}|(?:[A-Za-z2-7][ -]*){5}|(?:[A-Za-z2-7][ -]*){7})?[ =-]*$";
+
     /// `len` random bytes from the OS CSPRNG. `len` must be at least 20.
     pub fn generate(len: usize) -> Result<Secret, OtpError> {
         if len < MIN_GENERATED_LEN {

@@ -29,12 +29,14 @@ pub(crate) fn typed(code: &str) -> String {
     code.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
-pub(crate) fn qr_svg(data: &str) -> Result<String, ApiError> {
-    let code = QrCode::new(data.as_bytes())
-        .map_err(|e| ApiError::Internal(format!("cannot draw the QR code: {e}")))?;
-    Ok(code
-        .render::<svg::Color<'_>>()
-        .min_dimensions(256, 256)
-        .quiet_zone(true)
-        .build())
+/// `data` as an SVG QR code, or `None` when it is too long for one (a URI with a long issuer
+/// and label in many-byte characters): the secret and URI still work without it.
+pub(crate) fn qr_svg(data: &str) -> Option<String> {
+    let code = QrCode::new(data.as_bytes()).ok()?;
+    Some(
+        code.render::<svg::Color<'_>>()
+            .min_dimensions(256, 256)
+            .quiet_zone(true)
+            .build(),
+    )
 }

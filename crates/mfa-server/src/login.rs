@@ -78,16 +78,18 @@ pub fn parse_login(
             "is not a valid user name (letters, digits, '.', '_', '-')",
         )
     })?;
+    // Checked as sent: the document's patterns allow no white space around a name or address.
     let name = |field: &str, value: &str| match Pattern::new(value) {
-        Ok(Pattern::Exact(v)) => Ok(v),
+        Ok(Pattern::Exact(v)) if value.trim() == value => Ok(v),
         _ => Err(bad(field, value, "is not a valid name")),
     };
     // One spelling per address, so `2001:db8::1` and `2001:0db8::0001` are counted as one
     // subject; a host name (sshd with UseDNS) is refused: the caller sends no address instead.
-    let client_ip = match client_ip.map(str::trim).filter(|s| !s.is_empty()) {
+    let client_ip = match client_ip.filter(|s| !s.is_empty()) {
         None => None,
         Some(text) => Some(
             mfa_core::parse_client_ip(text)
+                .filter(|_| text.trim() == text)
                 .ok_or_else(|| {
                     bad(
                         "client_ip",
@@ -117,7 +119,7 @@ pub fn parse_step_up(
     client_ip: Option<&str>,
     server: &str,
 ) -> Result<Login, ApiError> {
-    let host = host.map(str::trim).filter(|h| !h.is_empty());
+    let host = host.filter(|h| !h.is_empty());
     let mut login =
         parse_login(user, host.unwrap_or("x"), action, client_ip, server).map_err(|e| match e {
             ApiError::BadRequest(m) if m.starts_with("service:") => {
@@ -153,10 +155,12 @@ mod tests {
             ("tux", "*", "sshd"),
             ("tux", "h", "a b"),
             ("t/x", "h", "s"),
+            ("tux", " h", "s"),
+            ("tux", "h", "sshd\n"),
         ] {
             assert!(parse_login(u, h, s, None, "s").is_err(), "{u} {h} {s}");
         }
-        for bad in ["1.2.3.4; rm", "host.example.org", "203.0.113"] {
+        for bad in ["1.2.3.4; rm", "host.example.org", "203.0.113", " 192.0.2.1"] {
             let err = parse_login("tux", "h", "s", Some(bad), "s").err().unwrap();
             assert!(err.to_string().starts_with("client_ip: "), "{err}");
         }

@@ -1,9 +1,10 @@
 //! What a `POST /v1/auth` offers (a password, a code, a push), read from its body. Whether that
 //! can satisfy the policy is the login's rule (`mfa_core::login`).
 
+use mfa_config::MAX_ELEVATED_SESSION;
 use mfa_core::{Method, login};
 use mfa_secrets::{TokenHash, recovery_hash};
-use mfa_wire::{AuthMethod, ServerAuthRequest};
+use mfa_wire::{AuthMethod, Remember, ServerAuthRequest};
 
 use crate::ApiError;
 
@@ -26,25 +27,41 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
 }
 
 impl<'a> Offer<'a> {
-    pub fn from_body(body: &'a ServerAuthRequest, required: &[Method]) -> Result<Self, ApiError> {
-        let password = non_empty(body.password.as_ref().map(|p| p.expose()));
-        let new_password = non_empty(body.new_password.as_ref().map(|p| p.expose()));
-        let passcode = non_empty(body.passcode.as_deref()).map(str::trim);
-        if new_password.is_some() && password.is_none() {
+    /// Refuses a body that offers what its `method` cannot use, before anything is looked up:
+    /// the answer to a malformed request is the same 400 whatever the policy says.
+    pub fn check(body: &ServerAuthRequest) -> Result<(), ApiError> {
+        let given = |s: Option<&str>| non_empty(s).is_some();
+        let password = given(body.password.as_ref().map(|p| p.expose()));
+        if given(body.new_password.as_ref().map(|p| p.expose())) && !password {
             return Err(ApiError::BadRequest(
                 "new_password goes with password (the current one)".into(),
             ));
         }
+        if let Some(Remember::Seconds(n)) = body.remember
+            && n > MAX_ELEVATED_SESSION
+        {
+            return Err(ApiError::BadRequest(format!(
+                "remember must be at most {MAX_ELEVATED_SESSION} seconds (a week), got {n}"
+            )));
+        }
+        match body.method {
+            AuthMethod::Totp if !given(body.passcode.as_deref()) => {
+                Err(ApiError::BadRequest("method totp needs a passcode".into()))
+            }
+            AuthMethod::Password if !password => Err(ApiError::BadRequest(
+                "method password needs a password".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn from_body(body: &'a ServerAuthRequest, required: &[Method]) -> Result<Self, ApiError> {
+        Self::check(body)?;
+        let password = non_empty(body.password.as_ref().map(|p| p.expose()));
+        let new_password = non_empty(body.new_password.as_ref().map(|p| p.expose()));
+        let passcode = non_empty(body.passcode.as_deref()).map(str::trim);
         let push = match body.method {
             AuthMethod::Push => true,
-            AuthMethod::Totp if passcode.is_none() => {
-                return Err(ApiError::BadRequest("method totp needs a passcode".into()));
-            }
-            AuthMethod::Password if password.is_none() => {
-                return Err(ApiError::BadRequest(
-                    "method password needs a password".into(),
-                ));
-            }
             AuthMethod::Totp | AuthMethod::Password => false,
             // TOTP when a code is typed; else a push, unless a password is all that is needed.
             AuthMethod::Auto => {

@@ -136,7 +136,7 @@ pub async fn create_credential(
     }
     .to_uri();
     let mut out = view(&credential);
-    out.qr_svg = Some(qr_svg(&uri)?);
+    out.qr_svg = qr_svg(&uri);
     out.secret = Some(secret.to_base32());
     out.otpauth_uri = Some(uri);
     Ok((StatusCode::CREATED, Json(out)))

@@ -3,7 +3,7 @@
 //! `mfa_core::push`'s; here they meet the I/O: every move is persisted by `settle`, which writes
 //! it with its audit entry and lockout change in one transaction and wakes whoever waits.
 
-use mfa_core::push::{Answer, LockoutEffect, Move, Refusal, WithdrawReason};
+use mfa_core::push::{ANSWER_NUMBERS, Answer, LockoutEffect, Move, Refusal, WithdrawReason};
 use mfa_core::{Alias, Methods};
 use mfa_secrets::{Token, random_below, random_id};
 use mfa_store::{
@@ -127,6 +127,11 @@ pub async fn decide(
         return Err(ApiError::NotFound(format!(
             "request {} does not exist",
             request.txid
+        )));
+    }
+    if let Some(n) = answer.number.filter(|n| !ANSWER_NUMBERS.contains(n)) {
+        return Err(ApiError::BadRequest(format!(
+            "number must be the two digits shown at the login prompt (got {n})"
         )));
     }
     let answer = match answer.decision {

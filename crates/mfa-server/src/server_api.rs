@@ -222,6 +222,7 @@ pub async fn auth(
     ApiJson(body): ApiJson<ServerAuthRequest>,
 ) -> Result<Json<ServerAuthResponse>, ApiError> {
     let login = auth_login(&body, &server.name)?;
+    Offer::check(&body)?;
     let (methods, required, route) = match admit(&state, &server, &login, "auth").await? {
         Gate::Allow { reason, .. } => return Ok(Json(answer(AuthResult::Allow, reason))),
         Gate::Deny(reason) | Gate::Enroll(reason) => {

@@ -44,8 +44,8 @@ pub use otp::{
     CodeCheck, NewOneTimeCode, NewOtpCredential, OtpCredential, OtpMatch, OtpVerdict, Throttle,
 };
 pub use params::{
-    MAX_TEXT_CHARS, TOTP_PERIODS, VaultSeedInput, check_period, check_text, parse_algorithm,
-    parse_digits, parse_vault_seed,
+    MAX_TEXT_CHARS, NON_BLANK_TEXT_REGEX, TEXT_REGEX, TOTP_PERIODS, VaultSeedInput, check_period,
+    check_text, parse_algorithm, parse_digits, parse_vault_seed,
 };
 pub use policy::PolicyInputs;
 pub use purge::{KEEP_DECIDED_SECS, Purged, Retention};

@@ -42,10 +42,19 @@ pub fn check_period(p: u64) -> Result<u32, String> {
 /// Longest issuer, label, vault name or attribute, in characters.
 pub const MAX_TEXT_CHARS: usize = 128;
 
-/// Optional free text (issuer, label, vault name, attribute): trimmed, empty is absent, one line,
-/// at most [`MAX_TEXT_CHARS`] characters.
+/// What [`check_text`] accepts, as a regular expression (for the OpenAPI document, beside
+/// `maxLength` [`MAX_TEXT_CHARS`]; a test checks the two agree): no control characters.
+pub const TEXT_REGEX: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+
+/// [`TEXT_REGEX`] for a text that must not be blank (a vault app's name): at least one
+/// character that is neither a control character nor white space (Unicode `White_Space`, what
+/// `str::trim` removes).
+pub const NON_BLANK_TEXT_REGEX: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$";
+
+/// Optional free text (issuer, label, vault name, attribute): one line, at most
+/// [`MAX_TEXT_CHARS`] characters, both checked as sent; then trimmed, and empty is absent.
 pub fn check_text(field: &str, value: Option<&str>) -> Result<Option<String>, String> {
-    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+    let Some(v) = value else {
         return Ok(None);
     };
     if v.chars().count() > MAX_TEXT_CHARS {
@@ -58,7 +67,8 @@ pub fn check_text(field: &str, value: Option<&str>) -> Result<Option<String>, St
             "{field} must not contain control characters (newlines, tabs, ...)"
         ));
     }
-    Ok(Some(v.to_owned()))
+    let v = v.trim();
+    Ok((!v.is_empty()).then(|| v.to_owned()))
 }
 
 /// A vault seed: base32 with optional parameters, or a whole `otpauth://totp/...` URI (which
@@ -163,6 +173,9 @@ mod tests {
                 .unwrap_err()
                 .starts_with("label must not")
         );
+        // Checked as sent, before trimming: a tab or 129 characters are refused even at the ends.
+        assert!(check_text("label", Some("\tab")).is_err());
+        assert!(check_text("label", Some(&format!("{} ", "x".repeat(128)))).is_err());
     }
 
     #[test]

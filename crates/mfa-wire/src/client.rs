@@ -21,7 +21,11 @@ pub enum Decision {
 pub struct ClientDecision {
     pub decision: Decision,
     /// The number shown at the login prompt; required to approve when number matching is on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::optional"
+    )]
     pub number: Option<u8>,
 }
 

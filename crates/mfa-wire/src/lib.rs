@@ -7,6 +7,7 @@ mod client;
 mod otp;
 mod server;
 mod vault;
+mod whole;
 mod ws;
 
 pub use client::{ClientDecision, Decision, DecisionResult, EnrollResponse, PendingRequest};

@@ -30,10 +30,18 @@ pub struct NewOtpCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
     /// 6 (default), 7 or 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::optional"
+    )]
     pub digits: Option<u64>,
     /// TOTP only: seconds per code, 15..=120 (default 30).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::optional"
+    )]
     pub period: Option<u64>,
     /// Shown by authenticator apps above the account (e.g. the application's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,7 +85,8 @@ pub struct OtpCredential {
     /// Create only: the `otpauth://` URI (it contains the secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otpauth_uri: Option<String>,
-    /// Create only: the URI as an SVG QR code.
+    /// Create only: the URI as an SVG QR code (left out when the URI is too long for one: a
+    /// long issuer and label in many-byte characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qr_svg: Option<String>,
 }
@@ -115,12 +124,21 @@ pub struct VerifyResult {
 #[serde(deny_unknown_fields)]
 pub struct NewOneTimeCode {
     /// How long the code works: 1..=86400 seconds.
+    #[serde(deserialize_with = "crate::whole::required")]
     pub ttl_seconds: u64,
     /// 6 (default), 7 or 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::optional"
+    )]
     pub digits: Option<u64>,
     /// Tries (right or wrong) before the code is dead: 1..=10 (default 5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::optional"
+    )]
     pub max_attempts: Option<u64>,
 }
 

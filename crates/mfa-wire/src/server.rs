@@ -101,7 +101,7 @@ impl std::fmt::Debug for Password {
 #[serde(untagged)]
 pub enum Remember {
     Default(bool),
-    Seconds(u32),
+    Seconds(#[serde(deserialize_with = "crate::whole::required")] u32),
 }
 
 /// `push`, `totp` (a `passcode`: a TOTP or recovery code), `password` (only the `password`,

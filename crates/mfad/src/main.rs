@@ -71,7 +71,7 @@ fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
 /// The document needs no configuration, database or network: it is built from the code.
 fn openapi() -> anyhow::Result<()> {
     let doc = mfa_server::openapi::json()
-        .map_err(|e| anyhow::anyhow!("cannot serialise the OpenAPI document: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot build the OpenAPI document: {e}"))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{doc}").context("cannot write to stdout")?;
     Ok(())

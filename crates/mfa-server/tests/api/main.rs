@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod bounds;
 mod enroll;
 mod guessing;
 mod health;

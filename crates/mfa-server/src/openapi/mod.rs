@@ -8,8 +8,12 @@
 //! [`crate::router`] registers each handler with `utoipa_axum::routes!`, which takes the method
 //! and path from that attribute and adds the operation to the document: the router and the
 //! document come from one list and cannot name different routes. [`ApiDoc`] holds what is not
-//! any one route's: the info, the tags, the security schemes. `scripts/test.sh` validates the
-//! document.
+//! any one route's: the info, the tags, the security schemes. [`bounds`] writes the limits the
+//! server checks into the request schemas, and every operation that takes a body documents the
+//! 411 the request gate gives a `Transfer-Encoding` body. `scripts/test.sh` validates the
+//! document, and `scripts/schemathesis.sh` tests the server against it.
+
+pub mod bounds;
 
 use std::sync::OnceLock;
 
@@ -121,11 +125,42 @@ pub fn document() -> utoipa::openapi::OpenApi {
     crate::routes().into_openapi()
 }
 
-/// The document as pretty-printed JSON, built once.
-pub fn json() -> Result<&'static str, &'static serde_json::Error> {
-    static JSON: OnceLock<Result<String, serde_json::Error>> = OnceLock::new();
-    JSON.get_or_init(|| document().to_pretty_json()).as_deref()
+/// The document as pretty-printed JSON, with its [`bounds`] and the gate's 411, built once.
+pub fn json() -> Result<&'static str, &'static str> {
+    static JSON: OnceLock<Result<String, String>> = OnceLock::new();
+    JSON.get_or_init(|| {
+        let mut doc = serde_json::to_value(document()).map_err(|e| e.to_string())?;
+        bounds::apply(&mut doc)?;
+        document_length_required(&mut doc);
+        serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())
+    })
+    .as_deref()
+    .map_err(String::as_str)
 }
+
+/// Adds the request gate's 411 (a `Transfer-Encoding` body) to every operation with a body.
+fn document_length_required(doc: &mut serde_json::Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    let operations = paths
+        .values_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|methods| methods.values_mut());
+    for operation in operations.filter(|op| op.get("requestBody").is_some()) {
+        if let Some(responses) = operation["responses"].as_object_mut() {
+            responses.entry("411").or_insert_with(|| {
+                serde_json::json!({
+                    "description": LENGTH_REQUIRED,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                })
+            });
+        }
+    }
+}
+
+const LENGTH_REQUIRED: &str = "`length_required`: the body was sent with `Transfer-Encoding` \
+                               (chunked); send it with a `Content-Length`.";
 
 /// `GET /openapi.json`.
 #[utoipa::path(
@@ -144,8 +179,9 @@ pub fn json() -> Result<&'static str, &'static serde_json::Error> {
 pub async fn serve() -> Response {
     match json() {
         Ok(doc) => ([(header::CONTENT_TYPE, "application/json")], doc).into_response(),
-        Err(e) => ApiError::Internal(format!("cannot serialise the OpenAPI document: {e}"))
-            .into_response(),
+        Err(e) => {
+            ApiError::Internal(format!("cannot build the OpenAPI document: {e}")).into_response()
+        }
     }
 }
 
