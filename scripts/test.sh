@@ -86,4 +86,8 @@ if ! "$venv/bin/python" -c 'import openapi_spec_validator' 2>/dev/null; then
 fi
 "$venv/bin/python" -m openapi_spec_validator target/openapi.json
 
+# --- API fuzzing --------------------------------------------------------------------------------
+say "API fuzzing: schemathesis --checks all against the real mfad (scripts/schemathesis.sh)"
+scripts/schemathesis.sh
+
 say "all tests passed. $pg_note"

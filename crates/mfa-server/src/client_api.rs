@@ -61,7 +61,8 @@ pub async fn pending(
         (status = 200, description = "The push's state after this answer.", body = mfa_wire::DecisionResult,
             example = json!({"txid": "k3v7q2m9x4w8r6t1", "state": "approved", "decided": true})),
         (status = 400, description = "`bad_request`: as for every JSON body (not JSON, an unknown field, an \
-            unknown decision, ...), or `approve` without the `number` a push with number matching needs.",
+            unknown decision, ...), a `number` beyond 0..=99, or `approve` without the `number` a push with \
+            number matching needs.",
             body = ErrorBody),
         (status = 401, description = NO_CLIENT_KEY, body = ErrorBody),
         (status = 404, description = "`not_found`: no such push, or not one for this client.", body = ErrorBody),
@@ -158,8 +159,8 @@ pub async fn enroll(
     request_body = mfa_wire::ClientDecision,
     responses(
         (status = 200, description = "The push's state after this answer.", body = mfa_wire::DecisionResult),
-        (status = 400, description = "`bad_request`: as for every JSON body, or `approve` without the \
-            `number` a push with number matching needs.", body = ErrorBody),
+        (status = 400, description = "`bad_request`: as for every JSON body, a `number` beyond 0..=99, or \
+            `approve` without the `number` a push with number matching needs.", body = ErrorBody),
         (status = 404, description = "`not_found`: the token is not valid.", body = ErrorBody),
         (status = 413, description = TOO_LARGE, body = ErrorBody),
         (status = 415, description = NOT_JSON, body = ErrorBody),

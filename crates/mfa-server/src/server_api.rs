@@ -206,7 +206,7 @@ pub async fn stepup(
         (status = 400, description = "`bad_request`: as for every JSON body (not JSON, an unknown field, ...), \
             or the request does not hold together: `method: totp` without a `passcode`, `method: password` \
             without a `password`, `new_password` without `password`, both `service` and `action`, an invalid \
-            user, host, service or action name.", body = ErrorBody),
+            user, host, service or action name, `remember` over a week. Checked before the policy.", body = ErrorBody),
         (status = 401, description = NO_SERVER_TOKEN, body = ErrorBody),
         (status = 403, description = HOST_FORBIDDEN, body = ErrorBody),
         (status = 413, description = TOO_LARGE, body = ErrorBody),
