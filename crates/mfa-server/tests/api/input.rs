@@ -207,22 +207,10 @@ async fn bad_fields_paths_and_queries() {
         )
         .await;
     assert_error((status, v), 404, "not_found", "nonexistent");
-    let (status, v) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "maybe"}),
-        )
-        .await;
+    let (status, v) = f.decide(txid, &json!({"decision": "maybe"})).await;
     assert_error((status, v), 400, "bad_request", "maybe");
     let (status, v) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "approve", "number": 300}),
-        )
+        .decide(txid, &json!({"decision": "approve", "number": 300}))
         .await;
     assert_error((status, v), 400, "bad_request", "number");
 

@@ -206,10 +206,8 @@ async fn a_success_never_lifts_a_lock_in_force() {
     assert_eq!(pre["result"], "deny", "{pre}");
     // ... approved after it: the login is refused, and the lock stays.
     let (_, d) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
+        .decide(
+            &txid,
             &json!({"decision": "approve", "number": p["number"]}),
         )
         .await;

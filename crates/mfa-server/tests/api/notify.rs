@@ -802,14 +802,7 @@ async fn a_receiver_that_cannot_be_reached_never_approves_and_is_not_retried_aft
     assert!(!text.contains("mfaa_") && !text.contains("link="), "{text}");
 
     // Once the push is decided, the remaining tries are dropped.
-    let (status, _) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "deny"}),
-        )
-        .await;
+    let (status, _) = f.decide(&txid, &json!({"decision": "deny"})).await;
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let text = logs.text();
@@ -860,20 +853,16 @@ async fn a_receiver_that_hangs_delays_nothing_and_approves_nothing() {
         "two pushes and a login took {took:?}"
     );
     assert_eq!(state_of(&f, &txid).await["state"], "pending");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while taken.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(taken.load(Ordering::SeqCst), 2, "both deliveries hang");
+    f.srv
+        .until(
+            |_| taken.load(Ordering::SeqCst) == 2,
+            "both deliveries to hang",
+        )
+        .await;
 
     let poll = long_poll(&f.srv, &f.token, &txid);
     let (status, v) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "approve", "number": number}),
-        )
+        .decide(&txid, &json!({"decision": "approve", "number": number}))
         .await;
     assert_eq!(
         (status, v["state"].as_str()),

@@ -254,10 +254,8 @@ async fn password_then_push() {
     assert_eq!(pending["result"], "pending", "{pending}");
     let txid = pending["txid"].as_str().unwrap();
     let (_, d) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
+        .decide(
+            txid,
             &json!({"decision": "approve", "number": pending["number"]}),
         )
         .await;

@@ -86,12 +86,7 @@ async fn a_success_resets_the_failure_count() {
         assert_eq!(p["result"], "pending", "round {round}: {p}");
         let txid = p["txid"].as_str().unwrap();
         let (_, d) = f
-            .srv
-            .post(
-                &format!("/v1/client/requests/{txid}"),
-                &f.tux.key,
-                &json!({"decision": "approve", "number": p["number"]}),
-            )
+            .decide(txid, &json!({"decision": "approve", "number": p["number"]}))
             .await;
         assert_eq!(d["state"], "approved");
     }
@@ -133,13 +128,7 @@ async fn denied_and_expired_pushes_count_as_failures() {
     let f = crate::support::fixture_on(srv).await;
     let (_, p) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
     let txid = p["txid"].as_str().unwrap().to_owned();
-    f.srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "deny"}),
-        )
-        .await;
+    f.decide(&txid, &json!({"decision": "deny"})).await;
     let (_, p2) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
     let txid2 = p2["txid"].as_str().unwrap().to_owned();
     clock.advance_secs(11);
@@ -350,14 +339,7 @@ async fn a_fraud_report_locks_the_user_until_an_admin_clears_it() {
     let f = fixture("").await;
     let (_, p) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
     let txid = p["txid"].as_str().unwrap();
-    let (_, d) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "fraud"}),
-        )
-        .await;
+    let (_, d) = f.decide(txid, &json!({"decision": "fraud"})).await;
     assert_eq!(d["state"], "denied");
     assert_eq!(d["reason"], "fraud reported");
     let pre = preauth(&f, "tux", "10.0.0.1").await;
@@ -464,14 +446,7 @@ async fn without_number_matching_a_plain_approve_works() {
     let (_, p) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
     assert!(p.get("number").is_none(), "{p}");
     let txid = p["txid"].as_str().unwrap();
-    let (_, d) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "approve"}),
-        )
-        .await;
+    let (_, d) = f.decide(txid, &json!({"decision": "approve"})).await;
     assert_eq!(d["state"], "approved");
 }
 
@@ -486,14 +461,7 @@ async fn a_service_that_cannot_show_a_number_asks_for_a_push_without_one() {
     let (_, listed) = f.srv.get("/v1/client/requests", &f.tux.key).await;
     assert_eq!(listed[0]["number_required"], false);
     let txid = p["txid"].as_str().unwrap();
-    let (_, d) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "approve"}),
-        )
-        .await;
+    let (_, d) = f.decide(txid, &json!({"decision": "approve"})).await;
     assert_eq!(d["state"], "approved");
     // It cannot switch number matching on where the server has it off, only off.
     let f = fixture("number_matching = false").await;

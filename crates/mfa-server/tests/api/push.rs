@@ -37,12 +37,7 @@ async fn approve_over_the_client_api_answers_a_waiting_long_poll_at_once() {
 
     let approved_at = Instant::now();
     let (status, result) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "approve", "number": number}),
-        )
+        .decide(&txid, &json!({"decision": "approve", "number": number}))
         .await;
     assert_eq!(status, 200, "{result}");
     assert_eq!(result["state"], "approved");
@@ -57,14 +52,7 @@ async fn approve_over_the_client_api_answers_a_waiting_long_poll_at_once() {
     );
 
     // A second answer changes nothing.
-    let (_, again) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "deny"}),
-        )
-        .await;
+    let (_, again) = f.decide(&txid, &json!({"decision": "deny"})).await;
     assert_eq!(again["decided"], false);
     assert_eq!(again["state"], "approved");
 }
@@ -110,10 +98,8 @@ async fn a_server_can_cancel_its_pending_push_without_counting_a_failure() {
     let (_, listed) = f.srv.get("/v1/client/requests", &f.tux.key).await;
     assert_eq!(listed, json!([]), "a cancelled push is no longer shown");
     let (_, late) = f
-        .srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
+        .decide(
+            &txid,
             &json!({"decision": "approve", "number": p["number"]}),
         )
         .await;
@@ -134,13 +120,11 @@ async fn a_server_can_cancel_its_pending_push_without_counting_a_failure() {
     // An approved push stays approved.
     let (_, p) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
     let txid = p["txid"].as_str().unwrap().to_owned();
-    f.srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "approve", "number": p["number"]}),
-        )
-        .await;
+    f.decide(
+        &txid,
+        &json!({"decision": "approve", "number": p["number"]}),
+    )
+    .await;
     let resp = f
         .srv
         .http

@@ -112,13 +112,11 @@ async fn an_approved_push_makes_the_session_it_was_asked_for() {
         "auth",
         "not before approval"
     );
-    f.srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "approve", "number": pending["number"]}),
-        )
-        .await;
+    f.decide(
+        txid,
+        &json!({"decision": "approve", "number": pending["number"]}),
+    )
+    .await;
     let (_, status) = f.srv.get(&format!("/v1/auth/{txid}"), &f.token).await;
     assert_eq!(status["result"], "allow");
     assert!(status["elevated_until"].is_string(), "{status}");

@@ -97,13 +97,11 @@ async fn per_action_requirements() {
         "the approver sees the action"
     );
     let txid = pending["txid"].as_str().unwrap();
-    f.srv
-        .post(
-            &format!("/v1/client/requests/{txid}"),
-            &f.tux.key,
-            &json!({"decision": "approve", "number": pending["number"]}),
-        )
-        .await;
+    f.decide(
+        txid,
+        &json!({"decision": "approve", "number": pending["number"]}),
+    )
+    .await;
     let (_, status) = f.srv.get(&format!("/v1/auth/{txid}"), &f.token).await;
     assert_eq!(status["result"], "allow");
 }

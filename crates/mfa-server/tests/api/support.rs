@@ -152,7 +152,8 @@ impl TestServer {
             .await;
     }
 
-    async fn until(&self, ready: impl Fn(&Self) -> bool, what: &str) {
+    /// Waits (at most 10 s) until `ready` holds.
+    pub async fn until(&self, ready: impl Fn(&Self) -> bool, what: &str) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !ready(self) {
             assert!(
@@ -260,6 +261,12 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// tux answers push `txid` (`POST /v1/client/requests/{txid}` with tux's key).
+    pub async fn decide(&self, txid: &str, answer: &Value) -> (u16, Value) {
+        let path = format!("/v1/client/requests/{txid}");
+        self.srv.post(&path, &self.tux.key, answer).await
+    }
+
     /// A code for tux that none of the steps the server accepts now (skew 1) would take.
     pub fn wrong_code(&self) -> String {
         let now = self.srv.now().unix_secs();
