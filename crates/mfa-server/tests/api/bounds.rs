@@ -12,10 +12,9 @@ async fn a_number_beyond_two_digits_is_a_malformed_answer_and_decides_nothing() 
     let f = fixture("").await;
     let (_, pending) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
     let txid = pending["txid"].as_str().unwrap();
-    let path = format!("/v1/client/requests/{txid}");
     for number in [100, 255] {
         let body = json!({"decision": "approve", "number": number});
-        let (status, error) = f.srv.post(&path, &f.tux.key, &body).await;
+        let (status, error) = f.decide(txid, &body).await;
         assert_eq!(status, 400, "{number}: {error}");
         assert!(
             error["message"].as_str().unwrap().contains("number"),
