@@ -23,6 +23,11 @@ pub enum StoreError {
     Secrets(#[from] mfa_secrets::SecretsError),
     #[error("stored data is invalid: {0}")]
     Invalid(String),
+    /// What the backend cannot do (the message says what to use instead).
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("backup failed: {0}")]
+    Backup(String),
     /// The transaction a write was part of did not commit; nothing of it was stored.
     #[error("database write not committed: {0}")]
     Commit(String),

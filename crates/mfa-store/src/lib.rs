@@ -8,6 +8,7 @@
 
 mod apps;
 mod audit;
+mod backup;
 mod clients;
 mod credentials;
 mod error;

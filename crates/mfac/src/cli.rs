@@ -8,6 +8,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 
 use crate::app::{AppAdd, AppCommand};
 use crate::audit::AuditArgs;
+use crate::backup::BackupArgs;
 use crate::client::{ClientCommand, NotifyArgs};
 use crate::group::{GroupCommand, HostGroupCommand};
 use crate::lockout::LockoutCommand;
@@ -101,6 +102,8 @@ pub enum Command {
     /// Elevated sessions: an MFA remembered for a user, address and scope.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// A consistent copy of the SQLite database, taken while mfad runs (keep the key file too).
+    Backup(BackupArgs),
 }
 
 impl Args {

@@ -4,6 +4,7 @@
 
 mod app;
 mod audit;
+mod backup;
 mod cli;
 mod client;
 mod context;
@@ -62,6 +63,7 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
         cli::Command::Rule(cmd) => rule::run_rules(&ctx, cmd).await,
         cli::Command::Policy(cmd) => rule::run_policy(&ctx, cmd).await,
         cli::Command::Session(cmd) => session::run(&ctx, cmd).await,
+        cli::Command::Backup(args) => backup::run(&ctx, args).await,
     };
     ctx.store.close().await;
     result

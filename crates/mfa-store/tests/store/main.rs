@@ -5,6 +5,7 @@
 mod support;
 
 mod apps;
+mod backup;
 mod clients;
 mod open;
 mod otp;

@@ -1,6 +1,7 @@
 //! Runs the real `mfad` binary on 127.0.0.1 with a throwaway config.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod backup;
 mod check_config;
 mod flood;
 mod openapi;
