@@ -33,8 +33,8 @@ impl<T: TryFrom<u64>> Visitor<'_> for WholeVisitor<T> {
 
     fn visit_i64<E: de::Error>(self, n: i64) -> Result<T, E> {
         let unexpected = || E::invalid_value(de::Unexpected::Signed(n), &self);
-        u64::try_from(n).map_err(|_| unexpected())?;
-        T::try_from(n.unsigned_abs()).map_err(|_| unexpected())
+        let n = u64::try_from(n).map_err(|_| unexpected())?;
+        T::try_from(n).map_err(|_| unexpected())
     }
 
     fn visit_f64<E: de::Error>(self, x: f64) -> Result<T, E> {
