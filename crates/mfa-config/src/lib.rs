@@ -17,6 +17,7 @@ mod model;
 mod policy;
 mod push;
 mod span;
+mod tls;
 mod validate;
 
 pub use error::ConfigError;
@@ -27,4 +28,5 @@ pub use push::{
     DEFAULT_NOTIFICATION_MESSAGE, HttpMethod, Networks, NotifyConfig, NotifyProvider, NtfyConfig,
     UserSettings, WebhookConfig, user_setting,
 };
+pub use tls::TlsConfig;
 pub use validate::MAX_ELEVATED_SESSION;

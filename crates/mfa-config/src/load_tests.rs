@@ -563,3 +563,31 @@ fn connection_limits_parse_and_are_checked() {
         "must be between 1 and 1000000 connections, got 0",
     );
 }
+
+#[test]
+fn tls_needs_both_files_or_neither() {
+    assert_eq!(parse_ok("").tls.files(), None);
+    let config = parse_ok("[tls]\ncert = \"/etc/mfa/cert.pem\"\nkey = \"/etc/mfa/key.pem\"\n");
+    assert_eq!(
+        config.tls.files(),
+        Some((
+            Path::new("/etc/mfa/cert.pem"),
+            Path::new("/etc/mfa/key.pem")
+        ))
+    );
+    assert!(config.host_addr().starts_with("https://"), "{config:?}");
+    assert_invalid(
+        "[tls]\ncert = \"/etc/mfa/cert.pem\"\n",
+        1,
+        "tls",
+        "`key` is not",
+    );
+    assert_invalid("\n[tls]\nkey = \"/k.pem\"\n", 2, "tls", "`cert` is not");
+    assert_invalid(
+        "[tls]\ncert = \"\"\nkey = \"/k.pem\"\n",
+        2,
+        "tls.cert",
+        "must not be empty",
+    );
+    assert_invalid("[tls]\ncrt = \"/c.pem\"\n", 2, "tls.crt", "unknown field");
+}

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::PasswordConfig;
 use crate::push::{Networks, NotifyConfig, UserSettings};
+use crate::tls::TlsConfig;
 use crate::validate;
 use mfa_otp::{Algorithm, Digits, TotpParams};
 
@@ -120,6 +121,9 @@ pub struct Config {
     #[serde(deserialize_with = "validate::max_connections_per_ip")]
     pub max_connections_per_ip: u32,
 
+    /// HTTPS (`[tls]`): both `cert` and `key`, or neither for plain HTTP.
+    pub tls: TlsConfig,
+
     /// The password policy (`[password]`).
     pub password: PasswordConfig,
 
@@ -156,6 +160,7 @@ impl Default for Config {
             max_elevated_session: 3600,
             max_connections: 768,
             max_connections_per_ip: 128,
+            tls: TlsConfig::default(),
             password: PasswordConfig::default(),
             totp: TotpConfig::default(),
             notify: NotifyConfig::default(),
@@ -173,10 +178,12 @@ impl Config {
         }
     }
 
-    /// The effective public base URL: `host_addr` if set, else `http://<listen>`.
+    /// The effective public base URL: `host_addr` if set, else `https://<listen>` with
+    /// `[tls]`, `http://<listen>` without.
     pub fn host_addr(&self) -> String {
         match &self.host_addr {
             Some(url) => url.clone(),
+            None if self.tls.files().is_some() => format!("https://{}", self.listen),
             None => format!("http://{}", self.listen),
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use mfa_config::{Config, parse};
+use mfa_config::{Config, TlsConfig, parse};
 
 fn example_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mfad.example.toml")
@@ -64,6 +64,7 @@ fn example_defaults_are_the_real_defaults() {
         database_url: None,
         key_file: None,
         host_addr: None,
+        tls: defaults.tls.clone(),
         ..parsed
     };
     assert_eq!(comparable, defaults);
@@ -76,6 +77,7 @@ fn example_documents_every_key() {
     config.database_url = Some(config.database_url());
     config.key_file = Some(config.key_file());
     config.host_addr = Some(config.host_addr());
+    config.tls = TlsConfig::new("cert.pem".into(), "key.pem".into());
     let serialized = toml::to_string(&config).unwrap();
     let serialized: toml::Table = toml::from_str(&serialized).unwrap();
     let mut config_keys = BTreeSet::new();

@@ -7,6 +7,7 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // test support: fail loudly
 
 mod proxy;
+pub mod tls;
 pub use proxy::Proxy;
 
 use std::io::{BufRead, BufReader};
@@ -122,7 +123,7 @@ impl Install {
 /// A running mfad, killed (and reaped) on drop.
 pub struct Daemon {
     child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `https://` when it serves `[tls]`.
     pub base: String,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -160,9 +161,14 @@ impl Daemon {
                 Ok(line) => {
                     if let Some(rest) = line.split("listen=").nth(1) {
                         let addr = rest.split_whitespace().next().unwrap_or_default();
+                        let scheme = if line.contains("tls=true") {
+                            "https"
+                        } else {
+                            "http"
+                        };
                         return Self {
                             child,
-                            base: format!("http://{addr}"),
+                            base: format!("{scheme}://{addr}"),
                             log,
                         };
                     }

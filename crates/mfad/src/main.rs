@@ -9,7 +9,10 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mfa_config::Config;
 use mfa_core::SystemClock;
+use mfa_server::serve::tls::{Certificates, TlsFiles};
 use mfa_store::Store;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_rustls::TlsAcceptor;
 use tracing_subscriber::EnvFilter;
 
 /// The mfa server: HTTP API, push fan-out, policy decisions, web pages.
@@ -27,7 +30,8 @@ struct Args {
 enum Command {
     /// Run the server (the default).
     Serve,
-    /// Check the configuration and report the first problem with its key and line.
+    /// Check the configuration and report the first problem with its key and line; with
+    /// `[tls]`, also that the certificate and key load and match.
     CheckConfig,
     /// Print the OpenAPI document of the HTTP API (what `GET /openapi.json` serves) and exit.
     Openapi,
@@ -55,8 +59,20 @@ fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
         || "built-in defaults".to_owned(),
         |p| p.display().to_string(),
     );
+    let tls = match TlsFiles::from_config(&loaded.config) {
+        Some(files) => {
+            let pair = files.load().with_context(|| format!("{source}: [tls]"))?;
+            format!(
+                "HTTPS, {} ({} certificates) with {}",
+                files.cert.display(),
+                pair.certificates,
+                files.key.display()
+            )
+        }
+        None => "plain HTTP".to_owned(),
+    };
     println!(
-        "{source}: OK (listen {}, database {})",
+        "{source}: OK (listen {}, {tls}, database {})",
         loaded.config.listen,
         loaded
             .config
@@ -99,6 +115,7 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    let tls = start_tls(&config)?;
     let store = Store::open_with_key_file(&config.database_url(), &config.key_file())
         .await
         .context("cannot open the mfa database")?;
@@ -108,7 +125,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
     // Tests (and admins using port 0) read the real address from this line.
-    tracing::info!(listen = %bound, backend = ?store.backend(), "mfad ready");
+    tracing::info!(
+        listen = %bound, backend = ?store.backend(), tls = tls.is_some(), "mfad ready"
+    );
     let limits = mfa_server::serve::Limits::from_config(&config);
     let state = mfa_server::AppState::new(store.clone(), config, Arc::new(SystemClock));
     mfa_server::spawn_background(&state)
@@ -118,6 +137,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         listener,
         mfa_server::router(state),
         limits,
+        tls,
         shutdown_signal(),
     )
     .await;
@@ -126,9 +146,36 @@ async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `[tls]` acceptor, with a task that reloads the pair on SIGHUP and when it changes.
+/// SIGHUP is handled with or without `[tls]`: its default action would end mfad.
+fn start_tls(config: &Config) -> anyhow::Result<Option<TlsAcceptor>> {
+    let mut hangups = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let Some(files) = TlsFiles::from_config(config) else {
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: nothing to reload (no [tls] in the configuration)");
+            }
+        });
+        return Ok(None);
+    };
+    let certificates = Certificates::load(files).context("[tls]")?;
+    let acceptor = certificates
+        .acceptor()
+        .context("cannot set up TLS with this certificate")?;
+    let (hup_tx, hup_rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            // One reload pending is enough: a second SIGHUP meanwhile changes nothing.
+            let _ = hup_tx.try_send(());
+        }
+    });
+    tokio::spawn(certificates.watch(hup_rx));
+    Ok(Some(acceptor))
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
         Err(_) => {
             let _ = ctrl_c.await;

@@ -333,3 +333,55 @@ fn only_the_first_enroll_gets_the_seed_until_it_is_reset() {
     let v = totp_login(&rig, &daemon.base, &code_of(&first));
     assert_eq!(v["result"], "deny", "the old seed still works: {v}");
 }
+
+#[test]
+fn enroll_and_code_over_https_trust_the_ca_named_in_ssl_cert_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = mfa_testkit::tls::TestCa::new(dir.path());
+    let rig = Rig::new(&ca.issue("mfad").config());
+    let key = rig.client("tux");
+    rig.app("tux");
+    let daemon = rig.start();
+    assert!(daemon.base.starts_with("https://"), "{}", daemon.base);
+    let path = rig.dir().join("c/client.toml");
+    let enroll = |ca_file: &std::path::Path| {
+        Command::new(mfa_bin())
+            .arg("--config")
+            .arg(&path)
+            .args(["enroll", "--server", &daemon.base, "--key", &key])
+            .env("SSL_CERT_FILE", ca_file)
+            .env_remove("SSL_CERT_DIR")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // Trusting only some other CA, the server is an impostor: nothing is saved.
+    let stranger = mfa_testkit::tls::TestCa::new(&dir.path().join("stranger"));
+    let err = one_error_line(outcome(enroll(&stranger.cert)));
+    assert!(err.contains("certificate"), "{err}");
+    assert!(!path.exists());
+
+    let (ok, stdout, stderr) = outcome(enroll(&ca.cert));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("accepts this key"), "{stdout}");
+    // The seed came over HTTPS: the code it makes is one mfad accepts.
+    let login = json!({"user": "tux", "host": "linux.example.org", "service": "sshd",
+                       "client_ip": "192.0.2.1", "method": "totp", "passcode": code_of(&path)});
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error", "--cacert"])
+        .arg(&ca.cert)
+        .args(["-H", &format!("Authorization: Bearer {}", rig.token)])
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            &login.to_string(),
+        ])
+        .arg(format!("{}/v1/auth", daemon.base))
+        .output()
+        .expect("curl (scripts/test.sh installs it)");
+    let (ok, stdout, stderr) = outcome(out);
+    assert!(ok, "{stderr}");
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["result"], "allow", "{answer}");
+}

@@ -12,10 +12,12 @@
 //! - Time: a head must arrive within `header_timeout` of the connection opening or of the
 //!   previous answer (which is also how long an idle keep-alive connection stays open), and
 //!   a body within `body_timeout` of its head.
+//! - TLS, when `[tls]` is set ([`tls`]): the handshake too must end within `header_timeout`.
 
 mod admit;
 mod gate;
 pub mod head;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,8 +33,10 @@ use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use admit::{Admission, Ticket};
@@ -119,12 +123,13 @@ fn open_file_limit() -> Option<usize> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets answers in progress
-/// finish (at most 35 s). Accept errors are logged and retried, never fatal.
+/// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` completes, then lets
+/// answers in progress finish (at most 35 s). Accept errors are logged and retried, never fatal.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let admission = Admission::new(&limits);
@@ -149,7 +154,7 @@ pub async fn serve(
                     stop: stop_rx.clone(),
                     _done: done_tx.clone(),
                 };
-                tokio::spawn(conn.run(stream, ticket));
+                tokio::spawn(conn.start(stream, tls.clone(), ticket));
             }
             Err(e) if is_per_connection(&e) => {}
             Err(e) => {
@@ -191,8 +196,24 @@ struct Conn {
 }
 
 impl Conn {
-    async fn run(mut self, stream: TcpStream, ticket: Ticket) {
+    async fn start(self, stream: TcpStream, tls: Option<TlsAcceptor>, ticket: Ticket) {
         let _ = stream.set_nodelay(true);
+        let Some(acceptor) = tls else {
+            return self.run(stream, ticket).await;
+        };
+        // A handshake is held to the head's deadline: a client that opens and stalls costs
+        // a descriptor for `header_timeout`, as over plain HTTP.
+        match tokio::time::timeout(self.limits.header_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => self.run(stream, ticket).await,
+            Ok(Err(e)) => tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(peer = %self.peer, "TLS handshake timed out"),
+        }
+    }
+
+    async fn run<S>(mut self, stream: S, ticket: Ticket)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let heads = Arc::new(Heads::default());
         let gate = Gate::new(stream, heads.clone(), self.limits.body_timeout, ticket);
         let io = TokioIo::new(gate);

@@ -125,6 +125,7 @@ impl TestServer {
             listener,
             app,
             limits,
+            None,
             std::future::pending(),
         ));
         Self {

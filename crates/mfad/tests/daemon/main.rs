@@ -6,6 +6,7 @@ mod check_config;
 mod flood;
 mod openapi;
 mod serve;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
