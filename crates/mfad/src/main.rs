@@ -133,17 +133,20 @@ async fn run(config: Config) -> anyhow::Result<()> {
     mfa_server::spawn_background(&state)
         .await
         .context("cannot start the background tasks")?;
-    mfa_server::serve::serve(
-        listener,
-        mfa_server::router(state),
-        limits,
-        tls,
-        shutdown_signal(),
-    )
-    .await;
+    let shutdown = shutdown_signal()?;
+    notify_systemd(sd_notify::NotifyState::Ready);
+    mfa_server::serve::serve(listener, mfa_server::router(state), limits, tls, shutdown).await;
+    notify_systemd(sd_notify::NotifyState::Stopping);
     store.close().await;
     tracing::info!("mfad stopped");
     Ok(())
+}
+
+/// Tells systemd (Type=notify) where mfad is; nothing when not started by systemd.
+fn notify_systemd(state: sd_notify::NotifyState<'_>) {
+    if let Err(error) = sd_notify::notify(false, &[state]) {
+        tracing::warn!(%error, "cannot notify systemd ($NOTIFY_SOCKET)");
+    }
 }
 
 /// The `[tls]` acceptor, with a task that reloads the pair on SIGHUP and when it changes.
@@ -173,17 +176,15 @@ fn start_tls(config: &Config) -> anyhow::Result<Option<TlsAcceptor>> {
     Ok(Some(acceptor))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            return;
+/// SIGTERM or SIGINT, handled from the moment this is called: before readiness is announced,
+/// so a stop that follows READY=1 at once is a graceful one, not the signal's default action.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term.recv() => {},
-    }
+    })
 }

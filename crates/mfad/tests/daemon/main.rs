@@ -6,6 +6,7 @@ mod check_config;
 mod flood;
 mod openapi;
 mod serve;
+mod systemd;
 mod tls;
 
 use std::path::{Path, PathBuf};
