@@ -6,7 +6,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::support::{Rig, finish, free_port, mfa, mfa_bin, one_error_line, outcome};
+use crate::support::{
+    Rig, Terminal, curl, finish, free_port, mfa, mfa_bin, one_error_line, outcome,
+};
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -335,7 +337,7 @@ fn only_the_first_enroll_gets_the_seed_until_it_is_reset() {
 }
 
 #[test]
-fn enroll_and_code_over_https_trust_the_ca_named_in_ssl_cert_file() {
+fn enroll_code_and_listen_over_https_trust_the_ca_named_in_ssl_cert_file() {
     let dir = tempfile::tempdir().unwrap();
     let ca = mfa_testkit::tls::TestCa::new(dir.path());
     let rig = Rig::new(&ca.issue("mfad").config());
@@ -367,21 +369,30 @@ fn enroll_and_code_over_https_trust_the_ca_named_in_ssl_cert_file() {
     // The seed came over HTTPS: the code it makes is one mfad accepts.
     let login = json!({"user": "tux", "host": "linux.example.org", "service": "sshd",
                        "client_ip": "192.0.2.1", "method": "totp", "passcode": code_of(&path)});
-    let out = Command::new("curl")
-        .args(["--silent", "--show-error", "--cacert"])
-        .arg(&ca.cert)
-        .args(["-H", &format!("Authorization: Bearer {}", rig.token)])
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "--data",
-            &login.to_string(),
-        ])
-        .arg(format!("{}/v1/auth", daemon.base))
-        .output()
-        .expect("curl (scripts/test.sh installs it)");
-    let (ok, stdout, stderr) = outcome(out);
-    assert!(ok, "{stderr}");
-    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    let answer = curl(
+        &ca.cert,
+        &rig.token,
+        &format!("{}/v1/auth", daemon.base),
+        Some(&login),
+    );
     assert_eq!(answer["result"], "allow", "{answer}");
+
+    // A push over HTTPS, answered by `mfa listen` over wss://.
+    let term = Terminal::listen_trusting(&path, &ca.cert);
+    term.wait_for(&format!("Connected to {} as tux.", daemon.base));
+    let push = json!({"user": "tux", "host": "linux.example.org", "service": "sshd",
+                      "client_ip": "192.0.2.1", "method": "push"});
+    let pending = curl(
+        &ca.cert,
+        &rig.token,
+        &format!("{}/v1/auth", daemon.base),
+        Some(&push),
+    );
+    assert_eq!(pending["result"], "pending", "{pending}");
+    term.wait_for("number / d / r > ");
+    term.type_line(&pending["number"].to_string());
+    let txid = pending["txid"].as_str().unwrap();
+    let url = format!("{}/v1/auth/{txid}?wait=10", daemon.base);
+    let decided = curl(&ca.cert, &rig.token, &url, None);
+    assert_eq!(decided["result"], "allow", "{decided}");
 }

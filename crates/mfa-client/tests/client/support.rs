@@ -177,6 +177,29 @@ impl Rig {
     }
 }
 
+/// An API call over HTTPS by curl, trusting only `ca`: the answer's JSON.
+pub fn curl(ca: &Path, token: &str, url: &str, body: Option<&Value>) -> Value {
+    let mut cmd = Command::new("curl");
+    cmd.args(["--silent", "--show-error", "--cacert"])
+        .arg(ca)
+        .args(["-H", &format!("Authorization: Bearer {token}")]);
+    if let Some(body) = body {
+        cmd.args([
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            &body.to_string(),
+        ]);
+    }
+    let (ok, stdout, stderr) = outcome(
+        cmd.arg(url)
+            .output()
+            .expect("curl (scripts/test.sh installs it)"),
+    );
+    assert!(ok, "curl {url}: {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("curl {url}: {e}: {stdout}"))
+}
+
 pub async fn post(
     http: &reqwest::Client,
     base: &str,
@@ -208,11 +231,20 @@ impl Terminal {
     /// Runs `mfa --config CONFIG listen` in a 200x50 terminal. When mfa exits, the shell
     /// prints `mfa-exit=CODE` and keeps the pane open.
     pub fn listen(config: &Path) -> Self {
+        Self::listen_with(config, "")
+    }
+
+    /// [`Terminal::listen`] trusting only the CA in `ca` (`SSL_CERT_FILE`).
+    pub fn listen_trusting(config: &Path, ca: &Path) -> Self {
+        Self::listen_with(config, &format!("SSL_CERT_FILE='{}' ", ca.display()))
+    }
+
+    fn listen_with(config: &Path, env: &str) -> Self {
         let n = SESSIONS.fetch_add(1, Ordering::SeqCst);
         let socket = format!("mfa-client-test-{}-{n}", std::process::id());
         let name = "mfa".to_owned();
         let command = format!(
-            "'{}' --config '{}' listen; echo mfa-exit=$?; sleep 600",
+            "{env}'{}' --config '{}' listen; echo mfa-exit=$?; sleep 600",
             mfa_bin(),
             config.display()
         );
