@@ -9,7 +9,7 @@ use mfa_core::{Alias, Timestamp};
 use mfa_otp::{Algorithm, Digits, OtpKind, Secret, TotpParams};
 use mfa_secrets::{SealKey, SecretsError, Token};
 use mfa_store::{
-    CodeCheck, NewClient, NewOneTimeCode, NewOtpCredential, OtpMatch, OtpVerdict, Store,
+    CodeCheck, NewClient, NewOneTimeCode, NewOtpCredential, OtpVerdict, Store,
     StoreError, Throttle, new_key_path, old_key_path,
 };
 
@@ -102,18 +102,24 @@ async fn assert_readable(db: &TestDb, store: &Store, sealed: &Sealed) {
     let (_, vault) = store.vault_totp(sealed.vault_id).await.unwrap();
     assert!(vault.secret == sealed.vault, "{}: vault seed", db.name);
     let expected = sealed.otp.clone();
+    let opened = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = opened.clone();
     let verdict = store
         .verify_otp(
             "cred-1",
             "app",
             THROTTLE,
             Timestamp::from_secs(T0),
-            move |_, secret, _| (secret == expected).then_some(OtpMatch::Step(1)),
+            move |_, secret, _| {
+                seen.store(secret == expected, std::sync::atomic::Ordering::SeqCst);
+                None
+            },
         )
         .await
         .unwrap();
+    assert!(matches!(verdict, OtpVerdict::Refused), "{}", db.name);
     assert!(
-        matches!(verdict, OtpVerdict::Accepted(OtpMatch::Step(1))),
+        opened.load(std::sync::atomic::Ordering::SeqCst),
         "{}: OTP credential seed",
         db.name
     );
