@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use sqlx::{AnyConnection, Connection};
 
-use crate::open::{Backend, redact};
 use crate::StoreError;
+use crate::open::{Backend, redact};
 
 /// The first key of the two-key advisory lock ("mfa!"); the second is the schema's hash.
 const ADVISORY_KEY: i32 = 0x6d66_6121;
@@ -79,10 +79,7 @@ fn busy_message(mode: Mode) -> String {
 /// `<database file>.lock`, or `None` for an in-memory database.
 fn sqlite_lock_file(url: &str) -> Option<PathBuf> {
     let path = crate::open::sqlite_path(url);
-    if path.as_os_str().is_empty()
-        || path == Path::new(":memory:")
-        || url.contains("mode=memory")
-    {
+    if path.as_os_str().is_empty() || path == Path::new(":memory:") || url.contains("mode=memory") {
         return None;
     }
     let mut name = path.file_name()?.to_os_string();

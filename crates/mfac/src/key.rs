@@ -104,8 +104,9 @@ async fn rotate(config: Option<&Path>, json: bool) -> anyhow::Result<()> {
         );
     }
     println!(
-        "The old key is gone: backups of the database taken before now need it (keep the copy \
-         of the old key file you made with them). Start mfad again."
+        "Backups of the database taken before now need the old key ({}), which is no longer in \
+         {}: keep the copy of it you made before rotating with them. Start mfad again.",
+        view.old_key_id, view.key_file
     );
     Ok(())
 }

@@ -51,7 +51,9 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
     let (global, command) = args.into_command()?;
     // A key rotation opens the database itself: exclusively, and whatever key files it finds.
     let command = match command {
-        cli::Command::Key(cmd) => return key::run(global.config.as_deref(), global.json, cmd).await,
+        cli::Command::Key(cmd) => {
+            return key::run(global.config.as_deref(), global.json, cmd).await;
+        }
         other => other,
     };
     let ctx = context::Context::open(global.config.as_deref(), global.json).await?;

@@ -9,8 +9,8 @@ use mfa_core::{Alias, Timestamp};
 use mfa_otp::{Algorithm, Digits, OtpKind, Secret, TotpParams};
 use mfa_secrets::{SealKey, SecretsError, Token};
 use mfa_store::{
-    CodeCheck, NewClient, NewOneTimeCode, NewOtpCredential, OtpVerdict, Store,
-    StoreError, Throttle, new_key_path, old_key_path,
+    CodeCheck, NewClient, NewOneTimeCode, NewOtpCredential, OtpVerdict, Store, StoreError,
+    Throttle, new_key_path, old_key_path,
 };
 
 use crate::support::{TestDb, backends, sealer};
@@ -164,9 +164,17 @@ async fn rotation_reseals_every_secret_and_the_store_opens_with_the_new_key_only
             "{}",
             db.name
         );
-        assert_eq!(done.invalidated_one_time_codes, 1, "{}: the pending one", db.name);
+        assert_eq!(
+            done.invalidated_one_time_codes, 1,
+            "{}: the pending one",
+            db.name
+        );
         assert!(done.recovered.is_empty(), "{:?}", done.recovered);
-        assert!(!old_key_path(&key_file).exists(), "{}: .old removed", db.name);
+        assert!(
+            !old_key_path(&key_file).exists(),
+            "{}: .old removed",
+            db.name
+        );
         assert!(!new_key_path(&key_file).exists());
         let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
@@ -233,7 +241,11 @@ async fn an_open_or_a_rotation_finishes_a_rotation_interrupted_after_its_commit(
             .unwrap();
         assert_eq!(second.old_key_id, first.new_key_id, "{}", db.name);
         assert_eq!(second.recovered.len(), 1, "{:?}", second.recovered);
-        assert!(second.recovered[0].contains("moved"), "{:?}", second.recovered);
+        assert!(
+            second.recovered[0].contains("moved"),
+            "{:?}",
+            second.recovered
+        );
         assert_eq!(second.resealed.client_totp_seeds, 1);
         assert!(!old_key_path(&key_file).exists() && !new_key_path(&key_file).exists());
         let store = Store::open_with_key_file(&db.url, &key_file).await.unwrap();
@@ -251,15 +263,23 @@ async fn a_wrong_key_file_is_refused_and_the_right_one_named() {
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("mfa.key");
         mfa_secrets::write_new_key(&key_file, &SealKey::from_bytes([7; 32])).unwrap();
-        let err = Store::open_with_key_file(&db.url, &key_file).await.unwrap_err();
+        let err = Store::open_with_key_file(&db.url, &key_file)
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::WrongKeyFile { .. }), "{err}");
         assert!(!err.to_string().contains("mfa.key.old"), "{err}");
         mfa_secrets::write_new_key(&old_key_path(&key_file), &SealKey::from_bytes([42; 32]))
             .unwrap();
-        let err = Store::open_with_key_file(&db.url, &key_file).await.unwrap_err();
-        assert!(err.to_string().contains("mfa.key.old holds it"), "{}: {err}", db.name);
-        let err = Store::rotate_key_file(&db.url, &key_file, Timestamp::from_secs(T0), |_| {})
-            .await;
+        let err = Store::open_with_key_file(&db.url, &key_file)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("mfa.key.old holds it"),
+            "{}: {err}",
+            db.name
+        );
+        let err =
+            Store::rotate_key_file(&db.url, &key_file, Timestamp::from_secs(T0), |_| {}).await;
         assert!(err.is_err(), "{}: the store is still open", db.name);
         db.store.close().await;
         let err = Store::rotate_key_file(&db.url, &key_file, Timestamp::from_secs(T0), |_| {})
