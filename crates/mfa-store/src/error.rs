@@ -67,8 +67,8 @@ impl StoreError {
                 key_file.display()
             )
         } else {
-            "use the key file this database was sealed with (after `mfac key rotate` on another \
-             machine, copy its new key file here)"
+            "use the key file this database was created with (or, after `mfac key rotate` on \
+             another machine, copy its new key file here)"
                 .to_owned()
         };
         StoreError::WrongKeyFile {
