@@ -121,8 +121,12 @@ async fn lock_postgres(url: &str, mode: Mode) -> Result<Option<AnyConnection>, S
             source,
         })?;
     let sql = match mode {
-        Mode::Shared => "SELECT pg_try_advisory_lock_shared($1, hashtext(current_schema()))",
-        Mode::Exclusive => "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
+        Mode::Shared => {
+            "SELECT pg_try_advisory_lock_shared($1, hashtext(coalesce(current_schema(), '')))"
+        }
+        Mode::Exclusive => {
+            "SELECT pg_try_advisory_lock($1, hashtext(coalesce(current_schema(), '')))"
+        }
     };
     let got: bool = sqlx::query_scalar(sql)
         .bind(ADVISORY_KEY)

@@ -101,6 +101,13 @@ impl Store {
         let Some(sealed_with) = store.check_seal_key().await? else {
             return Ok(store);
         };
+        // A rotation that finished between reading the key file and taking the lock.
+        if let Ok(key) = mfa_secrets::load_key(key_file)
+            && key.id_hex() == sealed_with
+        {
+            store.sealer = Sealer::new(key);
+            return Ok(store);
+        }
         let have = store.sealer.key_id_hex();
         match crate::rotate::finish_interrupted(key_file, &sealed_with) {
             Ok(Some(key)) => {

@@ -20,13 +20,100 @@ use serde_json::json;
 /// meet the one-use rule.
 struct Setup {
     install: Install,
+    /// PostgreSQL's schema for this install (dropped after it), or none for SQLite.
+    _schema: Option<Schema>,
     secrets: Vec<(&'static str, Secret)>,
     token: String,
 }
 
+/// A schema of its own on the server `MFA_TEST_POSTGRES_URL` names, dropped on drop.
+struct Schema {
+    server: String,
+    name: String,
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args(["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .env("PGOPTIONS", "-c client_min_messages=warning")
+        .output()
+        .expect("run psql (Debian: postgresql-client)");
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Schema {
+    /// PostgreSQL ends a killed client's session (and its advisory lock) once it reads the
+    /// closed socket: a moment after the kill, not at once.
+    fn wait_until_unlocked(&self) {
+        // mfa-store's lock key: ("mfa!", the schema's hash).
+        let sql = format!(
+            "SELECT pg_try_advisory_lock(1835426081, hashtext('{}'))",
+            self.name
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = Command::new("psql")
+                .args(["-qtA", &self.server, "-c", &sql])
+                .output()
+                .expect("run psql");
+            if String::from_utf8_lossy(&out.stdout).trim() == "t" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the killed rotation's lock stayed"
+            );
+            #[allow(clippy::disallowed_methods)] // a test's poll
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        psql(
+            &self.server,
+            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+    }
+}
+
+/// SQLite, and PostgreSQL when `MFA_TEST_POSTGRES_URL` names a server.
+fn setups() -> Vec<(&'static str, Setup)> {
+    let mut setups = vec![("sqlite", Setup::new(None))];
+    match std::env::var("MFA_TEST_POSTGRES_URL") {
+        Ok(server) if !server.is_empty() => {
+            // mfa_test_*: scripts/test.sh drops what a crashed run leaves.
+            let name = format!(
+                "mfa_test_keyrotate_{}_{}",
+                std::process::id(),
+                mfa_secrets::random_id(5).unwrap().to_lowercase()
+            );
+            psql(&server, &format!("CREATE SCHEMA {name}"));
+            setups.push(("postgres", Setup::new(Some(Schema { server, name }))));
+        }
+        _ => eprintln!("SKIPPED PostgreSQL half: MFA_TEST_POSTGRES_URL is not set"),
+    }
+    setups
+}
+
 impl Setup {
-    fn new() -> Self {
-        let install = Install::new("");
+    fn new(schema: Option<Schema>) -> Self {
+        let extra = match &schema {
+            None => String::new(),
+            Some(s) => {
+                let join = if s.server.contains('?') { '&' } else { '?' };
+                format!(
+                    "database_url = \"{}{join}options=-c%20search_path%3D{}\"\n",
+                    s.server, s.name
+                )
+            }
+        };
+        let install = Install::new(&extra);
         let mut secrets = Vec::new();
         for user in ["tux", "alice"] {
             let enrolled = install.mfac_json(&["client", "add", user, "--notify", "none"]);
@@ -51,6 +138,7 @@ impl Setup {
         let token = install.mfac_field(&["server", "add", "ssh-1", "--hosts", "*"], "api_token");
         Self {
             install,
+            _schema: schema,
             secrets,
             token,
         }
@@ -126,6 +214,9 @@ impl Setup {
         assert!(refused.contains("mfac key rotate"), "{refused}");
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        if let Some(schema) = &self._schema {
+            schema.wait_until_unlocked();
+        }
     }
 }
 
@@ -159,7 +250,13 @@ fn mfad_refuses_to_start(config: &Path) -> String {
 
 #[tokio::test]
 async fn key_rotate_is_refused_while_mfad_serves_and_then_clients_still_log_in() {
-    let setup = Setup::new();
+    for (backend, setup) in setups() {
+        eprintln!("{backend}");
+        refused_while_mfad_serves_then_clients_log_in(setup).await;
+    }
+}
+
+async fn refused_while_mfad_serves_then_clients_log_in(setup: Setup) {
     let install = &setup.install;
     let before = setup.key();
 
@@ -207,7 +304,13 @@ async fn key_rotate_is_refused_while_mfad_serves_and_then_clients_still_log_in()
 
 #[tokio::test]
 async fn key_rotate_killed_before_its_commit_leaves_the_old_key_and_a_rerun_completes() {
-    let setup = Setup::new();
+    for (backend, setup) in setups() {
+        eprintln!("{backend}");
+        killed_before_commit(setup).await;
+    }
+}
+
+async fn killed_before_commit(setup: Setup) {
     let before = setup.key();
     setup.rotate_and_kill_at("resealed");
     assert_eq!(setup.key(), before, "mfa.key untouched before the commit");
@@ -225,7 +328,13 @@ async fn key_rotate_killed_before_its_commit_leaves_the_old_key_and_a_rerun_comp
 
 #[tokio::test]
 async fn key_rotate_killed_after_its_commit_is_finished_by_the_next_start_and_a_rerun_completes() {
-    let setup = Setup::new();
+    for (backend, setup) in setups() {
+        eprintln!("{backend}");
+        killed_after_commit_finished_by_mfad(setup).await;
+    }
+}
+
+async fn killed_after_commit_finished_by_mfad(setup: Setup) {
     let before = setup.key();
     setup.rotate_and_kill_at("committed");
     assert_eq!(setup.key(), before, "killed before the rename");
@@ -247,7 +356,7 @@ async fn key_rotate_killed_after_its_commit_is_finished_by_the_next_start_and_a_
 /// A crash after the commit, then an mfac command (not mfad) first: it finishes the same way.
 #[tokio::test]
 async fn key_rotate_killed_after_its_commit_is_finished_by_the_next_mfac_command() {
-    let setup = Setup::new();
+    let setup = Setup::new(None);
     setup.rotate_and_kill_at("committed");
     let new = std::fs::read_to_string(setup.sibling("new")).unwrap();
     let clients = setup.install.mfac_json(&["client", "list"]);
