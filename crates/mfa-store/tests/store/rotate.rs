@@ -296,3 +296,52 @@ async fn a_wrong_key_file_is_refused_and_the_right_one_named() {
         db.finish().await;
     }
 }
+
+/// A secret that does not open (corrupt, or sealed for another row) stops the rotation before
+/// anything changed: the transaction rolls back, the old key stays in place, and the
+/// rotation's own key files go.
+#[tokio::test]
+async fn a_secret_that_does_not_open_stops_the_rotation_and_changes_nothing() {
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = key_file_of_test_store(dir.path());
+        let sealed = fill(&db.store).await;
+        db.store.close().await;
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        // tux's sealed seed copied onto the vault row: bound to "client:tux:totp", it does
+        // not open as "vault:<id>".
+        sqlx::query(
+            "UPDATE vault_apps SET secret_sealed = (SELECT totp_sealed FROM clients \
+             WHERE alias = 'tux')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let err = Store::rotate_key_file(&db.url, &key_file, Timestamp::from_secs(T0), |_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Rotate(_)) && err.to_string().contains("vault app"),
+            "{}: {err}",
+            db.name
+        );
+        assert!(!old_key_path(&key_file).exists() && !new_key_path(&key_file).exists());
+        assert_eq!(
+            mfa_secrets::load_key(&key_file).unwrap().id_hex(),
+            sealer().key_id_hex()
+        );
+        let store = Store::open_with_key_file(&db.url, &key_file).await.unwrap();
+        let (totp, _) = store
+            .client_totp(&Alias::new("tux").unwrap())
+            .await
+            .unwrap();
+        assert!(
+            totp.secret == sealed.totp,
+            "{}: still under the old key",
+            db.name
+        );
+        store.close().await;
+        db.finish().await;
+    }
+}
