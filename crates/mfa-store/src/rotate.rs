@@ -245,8 +245,7 @@ async fn settle_key_files(
             };
             let have = in_key_file
                 .as_ref()
-                .map(SealKey::id_hex)
-                .unwrap_or_default();
+                .map_or_else(|| "none (the file is missing)".to_owned(), SealKey::id_hex);
             match in_key_file {
                 Some(key) if key.id_hex() == sealed_with => key,
                 _ => match finish_interrupted(key_file, &sealed_with)? {
