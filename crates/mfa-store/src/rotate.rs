@@ -168,15 +168,22 @@ async fn rotate_locked(
             }
         };
     at(RotatePoint::Committed);
-    let placed = mfa_secrets::replace_key_file(&new_path, key_file)
-        .and_then(|()| mfa_secrets::remove_key_file(&old_path));
-    if let Err(e) = placed {
+    if let Err(e) = mfa_secrets::replace_key_file(&new_path, key_file) {
         return Err(StoreError::Rotate(format!(
             "the database is re-sealed with key {} (in {}), but it could not be moved into \
              place ({e}): the next start of mfad or mfac moves it, or move it onto {} yourself",
             new_sealer.key_id_hex(),
             new_path.display(),
             key_file.display()
+        )));
+    }
+    if let Err(e) = mfa_secrets::remove_key_file(&old_path) {
+        return Err(StoreError::Rotate(format!(
+            "the database is re-sealed with key {}, now in {}, but the old key's copy could \
+             not be removed ({e}): remove {} yourself",
+            new_sealer.key_id_hex(),
+            key_file.display(),
+            old_path.display()
         )));
     }
     Ok(KeyRotation {
