@@ -14,6 +14,11 @@ pub enum SecretsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot write key file {path}: {source}")]
+    KeyFileWrite {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "key file {path} is readable by others (mode {mode:04o}): run `chmod 600 {path}` and check who saw it"
     )]

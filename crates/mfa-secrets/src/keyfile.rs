@@ -20,6 +20,60 @@ pub fn load_or_create_key(path: &Path) -> Result<SealKey, SecretsError> {
     }
 }
 
+/// Reads an existing key file (never creates one), with the same checks as
+/// [`load_or_create_key`].
+pub fn load_key(path: &Path) -> Result<SealKey, SecretsError> {
+    read_key(path)
+}
+
+/// Writes `key` to `path`, a new file (mode 0600; an existing file is an error), and makes it
+/// durable: the file and then its directory entry are synced before this returns.
+pub fn write_new_key(path: &Path, key: &SealKey) -> Result<(), SecretsError> {
+    let write_err = |source| SecretsError::KeyFileWrite {
+        path: path.to_owned(),
+        source,
+    };
+    let text = Zeroizing::new(format!(
+        "{}\n",
+        data_encoding::BASE64.encode(key.as_bytes())
+    ));
+    write_new(path, text.as_bytes()).map_err(write_err)?;
+    sync_dir(parent_dir(path)).map_err(write_err)
+}
+
+/// Renames key file `from` onto `to` (atomically replacing it) and syncs the directory, so
+/// that after a crash `to` holds either the old key or the new one, whole.
+pub fn replace_key_file(from: &Path, to: &Path) -> Result<(), SecretsError> {
+    let write_err = |source| SecretsError::KeyFileWrite {
+        path: to.to_owned(),
+        source,
+    };
+    fs::rename(from, to).map_err(write_err)?;
+    sync_dir(parent_dir(to)).map_err(write_err)
+}
+
+/// Removes a key file if it is there (and syncs its directory); true if it was.
+pub fn remove_key_file(path: &Path) -> Result<bool, SecretsError> {
+    let write_err = |source| SecretsError::KeyFileWrite {
+        path: path.to_owned(),
+        source,
+    };
+    match fs::remove_file(path) {
+        Ok(()) => {
+            sync_dir(parent_dir(path)).map_err(write_err)?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(write_err(e)),
+    }
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 fn read_key(path: &Path) -> Result<SealKey, SecretsError> {
     let read_err = |source| SecretsError::KeyFileRead {
         path: path.to_owned(),
@@ -168,6 +222,31 @@ mod tests {
                 .collect();
             assert_eq!(names, ["mfa.key"], "round {round}: no temporary files left");
         }
+    }
+
+    #[test]
+    fn new_key_file_is_private_durable_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mfa.key.new");
+        let key = SealKey::generate().unwrap();
+        write_new_key(&path, &key).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(load_key(&path).unwrap().id(), key.id());
+        let err = write_new_key(&path, &SealKey::generate().unwrap()).unwrap_err();
+        assert!(matches!(err, SecretsError::KeyFileWrite { .. }), "{err}");
+        assert_eq!(load_key(&path).unwrap().id(), key.id(), "not overwritten");
+        let target = dir.path().join("mfa.key");
+        load_or_create_key(&target).unwrap();
+        replace_key_file(&path, &target).unwrap();
+        assert_eq!(load_key(&target).unwrap().id(), key.id());
+        assert!(!path.exists());
+        assert!(remove_key_file(&target).unwrap());
+        assert!(!remove_key_file(&target).unwrap());
+        assert!(matches!(
+            load_key(&target),
+            Err(SecretsError::KeyFileRead { .. })
+        ));
     }
 
     #[test]

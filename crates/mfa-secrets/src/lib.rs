@@ -12,7 +12,7 @@ mod seal;
 mod token;
 
 pub use error::SecretsError;
-pub use keyfile::load_or_create_key;
+pub use keyfile::{load_key, load_or_create_key, remove_key_file, replace_key_file, write_new_key};
 pub use password::PasswordHash;
 pub use recovery::{RECOVERY_CODES, RecoveryCode, recovery_hash};
 pub use seal::{SealKey, Sealer};

@@ -73,7 +73,7 @@ macro_rules! client_columns {
     };
 }
 
-fn totp_aad(alias: &Alias) -> Vec<u8> {
+pub(crate) fn totp_aad(alias: &Alias) -> Vec<u8> {
     format!("client:{alias}:totp").into_bytes()
 }
 

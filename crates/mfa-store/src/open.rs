@@ -1,6 +1,7 @@
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mfa_secrets::Sealer;
@@ -8,6 +9,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Connection, Executor};
 
 use crate::StoreError;
+use crate::lock::{Mode, UseLock};
 use crate::writer::{WriteFn, Writer};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -41,6 +43,8 @@ pub struct Store {
     pub(crate) url: String,
     backend: Backend,
     writer: Writer,
+    /// The shared use lock, until [`Store::close`] (see [`crate::lock`]).
+    lock: Arc<Mutex<Option<UseLock>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -51,66 +55,74 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating an SQLite file if needed), migrates, and checks that `sealer` holds the key
-    /// this database's secrets were sealed with.
+    /// this database's secrets were sealed with. The store holds the database's shared use
+    /// lock ([`crate::lock`]) until it is closed, so `mfac key rotate` cannot run under it.
     pub async fn open(url: &str, sealer: Sealer) -> Result<Self, StoreError> {
+        let store = Self::open_unchecked(url, sealer).await?;
+        match store.check_seal_key().await? {
+            None => Ok(store),
+            Some(sealed_with) => {
+                let have = store.sealer.key_id_hex();
+                store.close().await;
+                Err(mfa_secrets::SecretsError::WrongKey { sealed_with, have }.into())
+            }
+        }
+    }
+
+    /// Opens and migrates, holding the shared use lock, without checking the sealing key.
+    async fn open_unchecked(url: &str, sealer: Sealer) -> Result<Self, StoreError> {
         let backend = Backend::from_url(url)?;
-        install_default_drivers();
-        let open_err = |source| StoreError::Open {
-            url: redact(url),
-            source,
-        };
         if backend == Backend::Sqlite {
             prepare_sqlite_file(url)?;
         }
-        let url_with_mode = match backend {
-            Backend::Sqlite if !url.contains("mode=") => {
-                let sep = if url.contains('?') { '&' } else { '?' };
-                format!("{url}{sep}mode=rwc")
-            }
-            _ => url.to_owned(),
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => SQLITE_POOL_SIZE,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers proceed while one writer commits. FULL syncs the
-                        // log at every commit: with NORMAL a power loss can undo the last
-                        // commits, and with them a burnt code or a decided push.
-                        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url_with_mode)
-            .await
-            .map_err(open_err)?;
-        migrate(&pool, backend)
-            .await
-            .map_err(|source| StoreError::Migrate {
-                url: redact(url),
-                source,
-            })?;
-        let store = Self {
+        let lock = UseLock::take(url, backend, Mode::Shared).await?;
+        let pool = connect(url, backend).await?;
+        Ok(Self {
             writer: Writer::new(&pool, backend),
             pool,
             sealer,
             url: url.to_owned(),
             backend,
-        };
-        store.check_seal_key().await?;
-        Ok(store)
+            lock: Arc::new(Mutex::new(Some(lock))),
+        })
     }
 
     /// Opens with the sealing key from `key_file`, creating the key on first start.
+    ///
+    /// When the database names another key, the key files a key rotation leaves beside
+    /// `key_file` are looked at (see [`crate::rotate`]): if the rotation committed but was
+    /// interrupted before it moved the new key into place (`<key_file>.new` holds the
+    /// database's key), this finishes it — safe, since no rotation can run while this store
+    /// holds the use lock, and unambiguous, since the key ids match. Otherwise the error names
+    /// the file that holds the right key, if one does.
     pub async fn open_with_key_file(url: &str, key_file: &Path) -> Result<Self, StoreError> {
         let key = mfa_secrets::load_or_create_key(key_file)?;
-        Self::open(url, Sealer::new(key)).await
+        let mut store = Self::open_unchecked(url, Sealer::new(key)).await?;
+        let Some(sealed_with) = store.check_seal_key().await? else {
+            return Ok(store);
+        };
+        // A rotation that finished between reading the key file and taking the lock.
+        if let Ok(key) = mfa_secrets::load_key(key_file)
+            && key.id_hex() == sealed_with
+        {
+            store.sealer = Sealer::new(key);
+            return Ok(store);
+        }
+        let have = store.sealer.key_id_hex();
+        match crate::rotate::finish_interrupted(key_file, &sealed_with) {
+            Ok(Some(key)) => {
+                store.sealer = Sealer::new(key);
+                Ok(store)
+            }
+            Ok(None) => {
+                store.close().await;
+                Err(StoreError::wrong_key_file(key_file, sealed_with, have))
+            }
+            Err(e) => {
+                store.close().await;
+                Err(e)
+            }
+        }
     }
 
     /// A transaction for the rare administrative writes (several statements, errors mapped per
@@ -150,13 +162,19 @@ impl Store {
         Ok(())
     }
 
+    /// Closes the pool and releases the use lock (other clones of this store stop working).
     pub async fn close(&self) {
         self.pool.close().await;
+        let lock = self.lock.lock().ok().and_then(|mut held| held.take());
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
     }
 
     /// The first start records the key id; later starts with another key file are refused before
-    /// anything is sealed under the wrong key.
-    async fn check_seal_key(&self) -> Result<(), StoreError> {
+    /// anything is sealed under the wrong key. `Some(id)`: the database names key `id`, not
+    /// the sealer's.
+    async fn check_seal_key(&self) -> Result<Option<String>, StoreError> {
         let have = self.sealer.key_id_hex();
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES ('seal_key_id', $1) ON CONFLICT (key) DO NOTHING",
@@ -168,11 +186,52 @@ impl Store {
             sqlx::query_scalar("SELECT value FROM meta WHERE key = 'seal_key_id'")
                 .fetch_one(&self.pool)
                 .await?;
-        if sealed_with != have {
-            return Err(mfa_secrets::SecretsError::WrongKey { sealed_with, have }.into());
-        }
-        Ok(())
+        Ok((sealed_with != have).then_some(sealed_with))
     }
+}
+
+/// A pool on `url` (SQLite: WAL, FULL sync, foreign keys), migrated.
+pub(crate) async fn connect(url: &str, backend: Backend) -> Result<AnyPool, StoreError> {
+    install_default_drivers();
+    let open_err = |source| StoreError::Open {
+        url: redact(url),
+        source,
+    };
+    let url_with_mode = match backend {
+        Backend::Sqlite if !url.contains("mode=") => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}mode=rwc")
+        }
+        _ => url.to_owned(),
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(match backend {
+            Backend::Sqlite => SQLITE_POOL_SIZE,
+            Backend::Postgres => 16,
+        })
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers proceed while one writer commits. FULL syncs the
+                    // log at every commit: with NORMAL a power loss can undo the last
+                    // commits, and with them a burnt code or a decided push.
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&url_with_mode)
+        .await
+        .map_err(open_err)?;
+    migrate(&pool, backend)
+        .await
+        .map_err(|source| StoreError::Migrate {
+            url: redact(url),
+            source,
+        })?;
+    Ok(pool)
 }
 
 /// Runs the migrations once, even when several processes open a fresh database at once.
@@ -198,14 +257,8 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::migrate::
 
 /// The embedded default lives in a directory of its own (`./mfa-data`): on first start make
 /// it, and the database file, private (SQLite gives its -wal and -shm files the same mode).
-fn prepare_sqlite_file(url: &str) -> Result<(), StoreError> {
-    let path = Path::new(
-        url.trim_start_matches("sqlite:")
-            .trim_start_matches("//")
-            .split('?')
-            .next()
-            .unwrap_or_default(),
-    );
+pub(crate) fn prepare_sqlite_file(url: &str) -> Result<(), StoreError> {
+    let path = sqlite_path(url);
     let io_err = |e| StoreError::Open {
         url: url.to_owned(),
         source: sqlx::Error::Io(e),
@@ -232,6 +285,17 @@ fn prepare_sqlite_file(url: &str) -> Result<(), StoreError> {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io_err(e)),
         _ => Ok(()),
     }
+}
+
+/// The file an SQLite URL names (empty or `:memory:` for an in-memory database).
+pub(crate) fn sqlite_path(url: &str) -> &Path {
+    Path::new(
+        url.trim_start_matches("sqlite:")
+            .trim_start_matches("//")
+            .split('?')
+            .next()
+            .unwrap_or_default(),
+    )
 }
 
 /// A URL fit for messages: without its password.

@@ -86,7 +86,7 @@ macro_rules! credential_columns {
     };
 }
 
-fn otp_aad(id: &str) -> Vec<u8> {
+pub(crate) fn otp_aad(id: &str) -> Vec<u8> {
     format!("otp:{id}").into_bytes()
 }
 

@@ -26,7 +26,7 @@ macro_rules! vault_columns {
     };
 }
 
-fn vault_aad(id: i64) -> Vec<u8> {
+pub(crate) fn vault_aad(id: i64) -> Vec<u8> {
     format!("vault:{id}").into_bytes()
 }
 

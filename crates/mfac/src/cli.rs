@@ -11,6 +11,7 @@ use crate::audit::AuditArgs;
 use crate::backup::BackupArgs;
 use crate::client::{ClientCommand, NotifyArgs};
 use crate::group::{GroupCommand, HostGroupCommand};
+use crate::key::KeyCommand;
 use crate::lockout::LockoutCommand;
 use crate::rule::{PolicyCommand, RuleCommand};
 use crate::server::ServerCommand;
@@ -104,6 +105,9 @@ pub enum Command {
     Session(SessionCommand),
     /// A consistent copy of the SQLite database, taken while mfad runs (keep the key file too).
     Backup(BackupArgs),
+    /// The sealing key of TOTP, OTP and vault seeds (`key rotate`: a new one; stop mfad first).
+    #[command(subcommand)]
+    Key(KeyCommand),
 }
 
 impl Args {
@@ -215,6 +219,15 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn key_rotate_parses() {
+        assert!(matches!(
+            parse(&["key", "rotate", "--json"]),
+            Command::Key(KeyCommand::Rotate)
+        ));
+        assert!(Args::try_parse_from(["mfac", "key"]).is_err());
     }
 
     #[test]

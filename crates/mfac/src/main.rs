@@ -10,6 +10,7 @@ mod client;
 mod context;
 mod credentials;
 mod group;
+mod key;
 mod lockout;
 mod output;
 mod rule;
@@ -48,6 +49,13 @@ fn main() -> ExitCode {
 
 async fn run(args: cli::Args) -> anyhow::Result<()> {
     let (global, command) = args.into_command()?;
+    // A key rotation opens the database itself: exclusively, and whatever key files it finds.
+    let command = match command {
+        cli::Command::Key(cmd) => {
+            return key::run(global.config.as_deref(), global.json, cmd).await;
+        }
+        other => other,
+    };
     let ctx = context::Context::open(global.config.as_deref(), global.json).await?;
     let result = match command {
         cli::Command::Client(cmd) => client::run(&ctx, cmd).await,
@@ -64,6 +72,7 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
         cli::Command::Policy(cmd) => rule::run_policy(&ctx, cmd).await,
         cli::Command::Session(cmd) => session::run(&ctx, cmd).await,
         cli::Command::Backup(args) => backup::run(&ctx, args).await,
+        cli::Command::Key(_) => Ok(()), // run above, before the store was opened
     };
     ctx.store.close().await;
     result

@@ -11,5 +11,6 @@ mod open;
 mod otp;
 mod policy;
 mod requests;
+mod rotate;
 mod tokens;
 mod vault;

@@ -5,6 +5,7 @@ mod apps;
 mod audit;
 mod clients;
 mod failures;
+mod keys;
 mod lockouts;
 mod policy;
 mod servers;

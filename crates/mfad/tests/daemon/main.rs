@@ -4,6 +4,7 @@
 mod backup;
 mod check_config;
 mod flood;
+mod key_rotate;
 mod openapi;
 mod serve;
 mod systemd;
