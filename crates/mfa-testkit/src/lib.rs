@@ -158,8 +158,7 @@ impl Daemon {
         while Instant::now() < deadline {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(line) => {
-                    if let Some(rest) = line.split("listen=").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap_or_default();
+                    if let Some(addr) = ready_address(&line) {
                         return Self {
                             child,
                             base: format!("http://{addr}"),
@@ -221,5 +220,41 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The address on mfad's "mfad ready" line, in either log format: text
+/// (`... mfad ready listen=127.0.0.1:PORT backend=Sqlite`) or JSON (`log_format = "json"`:
+/// `{"message":"mfad ready","listen":"127.0.0.1:PORT",...}`).
+pub fn ready_address(line: &str) -> Option<String> {
+    if line.starts_with('{') {
+        let event: serde_json::Value = serde_json::from_str(line).ok()?;
+        let fields = event.get("fields").unwrap_or(&event);
+        if fields.get("message")?.as_str()? != "mfad ready" {
+            return None;
+        }
+        return fields.get("listen")?.as_str().map(str::to_owned);
+    }
+    if !line.contains("mfad ready") {
+        return None;
+    }
+    let rest = line.split("listen=").nth(1)?;
+    rest.split_whitespace().next().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ready_address;
+
+    #[test]
+    fn the_ready_line_is_found_in_both_formats() {
+        let text = "2026-12-03T06:00:00.000000Z  INFO mfad: mfad ready listen=127.0.0.1:4242 backend=Sqlite";
+        assert_eq!(ready_address(text).as_deref(), Some("127.0.0.1:4242"));
+        let json = r#"{"timestamp":"2026-12-03T06:00:00.000000Z","level":"INFO","message":"mfad ready","listen":"127.0.0.1:4242","backend":"Sqlite","target":"mfad"}"#;
+        assert_eq!(ready_address(json).as_deref(), Some("127.0.0.1:4242"));
+        let nested = r#"{"level":"INFO","fields":{"message":"mfad ready","listen":"[::1]:1"}}"#;
+        assert_eq!(ready_address(nested).as_deref(), Some("[::1]:1"));
+        assert_eq!(ready_address(r#"{"message":"push sent","listen":"x"}"#), None);
+        assert_eq!(ready_address("INFO something else"), None);
     }
 }

@@ -5,6 +5,7 @@ mod backup;
 mod check_config;
 mod flood;
 mod openapi;
+mod ops;
 mod serve;
 
 use std::path::{Path, PathBuf};
