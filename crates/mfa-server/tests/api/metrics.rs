@@ -138,8 +138,10 @@ async fn requests_decisions_pushes_and_their_latency_are_counted_without_user_da
     let (status, answer) = f.srv.post("/v1/auth", &f.token, &body).await;
     assert_eq!((status, answer["result"].as_str()), (200, Some("deny")));
     // A preauth: the gate's decision is counted when it decides (auth: not yet a decision).
-    let (status, _) = f.srv.post("/v1/preauth", &f.token, &login("push")).await;
-    assert_eq!(status, 200);
+    let mut preauth = login("push");
+    preauth.as_object_mut().unwrap().remove("method");
+    let (status, answer) = f.srv.post("/v1/preauth", &f.token, &preauth).await;
+    assert_eq!((status, answer["result"].as_str()), (200, Some("auth")), "{answer}");
 
     // A push: pending while it waits.
     let (status, pending) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
