@@ -596,11 +596,17 @@ fn metrics_token_parses_and_errors_never_echo_it() {
     assert!(!format!("{config:?}").contains("s3cret"));
     for (bad, message) in [
         ("tooShortS3cret", "at least 16 characters, got 14"),
-        ("a s3cret with spaces in it", "printable ASCII without spaces"),
+        (
+            "a s3cret with spaces in it",
+            "printable ASCII without spaces",
+        ),
     ] {
         let text = format!("\nmetrics_token = \"{bad}\"\n");
         assert_invalid(&text, 2, "metrics_token", message);
         let (_, _, rendered) = parse_err(&text);
-        assert!(!rendered.contains("S3cret") && !rendered.contains("s3cret"), "{rendered}");
+        assert!(
+            !rendered.contains("S3cret") && !rendered.contains("s3cret"),
+            "{rendered}"
+        );
     }
 }

@@ -36,7 +36,11 @@ impl Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.is_set() { "Secret(..)" } else { "Secret(unset)" })
+        f.write_str(if self.is_set() {
+            "Secret(..)"
+        } else {
+            "Secret(unset)"
+        })
     }
 }
 

@@ -192,9 +192,11 @@ pub(crate) fn check_metrics_token(token: &str) -> Result<(), String> {
         return Ok(());
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("must be printable ASCII without spaces (it is sent in an Authorization \
+        return Err(
+            "must be printable ASCII without spaces (it is sent in an Authorization \
                     header); the value is not shown"
-            .into());
+                .into(),
+        );
     }
     let n = token.len();
     if n < MIN_METRICS_TOKEN {

@@ -249,9 +249,10 @@ async fn finish(
         session,
     };
     let recorded = guard::record(state, &verdict).await?;
-    state
-        .metrics
-        .decision(verdict.audit.method.as_deref().unwrap_or(""), &verdict.audit.result);
+    state.metrics.decision(
+        verdict.audit.method.as_deref().unwrap_or(""),
+        &verdict.audit.result,
+    );
     Ok(match ending {
         Ending::Allow { warnings, .. } => ServerAuthResponse {
             result: AuthResult::Allow,

@@ -191,14 +191,15 @@ async fn settle(
 ) -> Result<Option<AuthRequest>, ApiError> {
     let now = state.clock.now();
     let (result, effect, client) = (mv.audit, mv.lockouts.clone(), client.cloned());
-    let settle = state
-        .store
-        .settle_request(&request.txid, mv, by, guard::rule(state), now, move |r| {
-            (
-                request_audit(r, result, client.as_ref()),
-                lockout_change(r, &effect),
-            )
-        });
+    let settle =
+        state
+            .store
+            .settle_request(&request.txid, mv, by, guard::rule(state), now, move |r| {
+                (
+                    request_audit(r, result, client.as_ref()),
+                    lockout_change(r, &effect),
+                )
+            });
     let settled = state.metrics.time(Query::Settle, settle).await?;
     let Some((moved, recorded)) = settled else {
         return Ok(None);

@@ -254,7 +254,10 @@ mod tests {
         assert_eq!(ready_address(json).as_deref(), Some("127.0.0.1:4242"));
         let nested = r#"{"level":"INFO","fields":{"message":"mfad ready","listen":"[::1]:1"}}"#;
         assert_eq!(ready_address(nested).as_deref(), Some("[::1]:1"));
-        assert_eq!(ready_address(r#"{"message":"push sent","listen":"x"}"#), None);
+        assert_eq!(
+            ready_address(r#"{"message":"push sent","listen":"x"}"#),
+            None
+        );
         assert_eq!(ready_address("INFO something else"), None);
     }
 }

@@ -70,8 +70,7 @@ fn authorize(metrics: &Metrics, headers: &HeaderMap) -> Result<(), ApiError> {
     match presented {
         Some(hash) if ct_eq(hash.as_str().as_bytes(), expected.as_str().as_bytes()) => Ok(()),
         _ => Err(ApiError::Unauthorized(
-            "the metrics need the metrics token: send Authorization: Bearer <metrics_token>"
-                .into(),
+            "the metrics need the metrics token: send Authorization: Bearer <metrics_token>".into(),
         )),
     }
 }
@@ -84,7 +83,9 @@ async fn refresh_counts(state: &AppState) {
         let lockouts = state.store.lockout_counts(now).await?;
         Ok::<_, mfa_store::StoreError>((pending, lockouts))
     };
-    let counted = state.metrics.time(Query::Count, tokio::time::timeout(COUNT_TIMEOUT, counts));
+    let counted = state
+        .metrics
+        .time(Query::Count, tokio::time::timeout(COUNT_TIMEOUT, counts));
     match counted.await {
         Ok(Ok((pending, lockouts))) => {
             state.metrics.set_pending(pending);

@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 use mfa_core::Methods;
 use mfa_secrets::TokenHash;
 use mfa_store::LockKind;
@@ -202,7 +204,9 @@ fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
 fn recorder() -> PrometheusRecorder {
     let builder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(names::PUSH_LATENCY.into()), PUSH_BUCKETS)
-        .and_then(|b| b.set_buckets_for_metric(Matcher::Full(names::DB_LATENCY.into()), DB_BUCKETS));
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Full(names::DB_LATENCY.into()), DB_BUCKETS)
+        });
     match builder {
         Ok(b) => b.build_recorder(),
         Err(e) => {
@@ -261,10 +265,8 @@ impl Metrics {
         self.count_decision(m, r);
         self.push_latency[r]
             .get_or_init(|| {
-                self.recorder.register_histogram(
-                    &key(names::PUSH_LATENCY, &[("result", RESULTS[r])]),
-                    &META,
-                )
+                self.recorder
+                    .register_histogram(&key(names::PUSH_LATENCY, &[("result", RESULTS[r])]), &META)
             })
             .record(seconds);
     }
@@ -375,7 +377,10 @@ fn describe(recorder: &PrometheusRecorder) {
             names::PUSHES_PENDING,
             "Pushes waiting for an answer (pending and not expired), read at scrape time.",
         ),
-        (names::WEBSOCKETS_OPEN, "Client WebSockets open on this node."),
+        (
+            names::WEBSOCKETS_OPEN,
+            "Client WebSockets open on this node.",
+        ),
         (
             names::LOCKOUTS,
             "Lockouts in force, by kind (user, ip, caller), read at scrape time.",
@@ -445,6 +450,9 @@ mod tests {
             text.contains("mfa_notification_failures_total{provider=\"ntfy\"} 1"),
             "{text}"
         );
-        assert!(text.contains("# TYPE mfa_push_latency_seconds histogram"), "{text}");
+        assert!(
+            text.contains("# TYPE mfa_push_latency_seconds histogram"),
+            "{text}"
+        );
     }
 }

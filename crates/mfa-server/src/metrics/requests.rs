@@ -84,7 +84,8 @@ impl Metrics {
         let Some(statuses) = self.requests.by_route.get(route) else {
             return;
         };
-        let statuses = statuses.get_or_init(|| (0..STATUS_SLOTS).map(|_| OnceLock::new()).collect());
+        let statuses =
+            statuses.get_or_init(|| (0..STATUS_SLOTS).map(|_| OnceLock::new()).collect());
         let Some(slot) = statuses.get(usize::from(status)) else {
             return;
         };
@@ -145,7 +146,10 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let matched = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+        let matched = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
         let route = routes().index(matched);
         Answer {
             inner: self.inner.call(req),
@@ -175,7 +179,8 @@ where
         let this = self.project();
         let out = std::task::ready!(this.inner.poll(cx));
         if let Ok(response) = &out {
-            this.metrics.request(*this.route, response.status().as_u16());
+            this.metrics
+                .request(*this.route, response.status().as_u16());
         }
         Poll::Ready(out)
     }

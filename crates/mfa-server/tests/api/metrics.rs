@@ -141,7 +141,11 @@ async fn requests_decisions_pushes_and_their_latency_are_counted_without_user_da
     let mut preauth = login("push");
     preauth.as_object_mut().unwrap().remove("method");
     let (status, answer) = f.srv.post("/v1/preauth", &f.token, &preauth).await;
-    assert_eq!((status, answer["result"].as_str()), (200, Some("auth")), "{answer}");
+    assert_eq!(
+        (status, answer["result"].as_str()),
+        (200, Some("auth")),
+        "{answer}"
+    );
 
     // A push: pending while it waits.
     let (status, pending) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
@@ -196,7 +200,10 @@ async fn requests_decisions_pushes_and_their_latency_are_counted_without_user_da
     assert!((0.3..30.0).contains(&sum), "{sum}");
     assert_eq!(latency("_bucket", Some("30")), Some(1.0), "{text}");
     assert_eq!(latency("_bucket", Some("+Inf")), Some(1.0), "{text}");
-    assert!(text.contains("# TYPE mfa_push_latency_seconds histogram"), "{text}");
+    assert!(
+        text.contains("# TYPE mfa_push_latency_seconds histogram"),
+        "{text}"
+    );
 
     // Database latency: the decisions' writes, the push's settling, the scrape's counts.
     for query in ["record", "settle", "attempt", "count"] {
@@ -222,7 +229,10 @@ async fn lockouts_in_force_are_counted_by_kind() {
     let (status, answer) = f.srv.post("/v1/auth", &f.token, &body).await;
     assert_eq!((status, answer["result"].as_str()), (200, Some("deny")));
     // A bad server token locks the caller's address.
-    let (status, _) = f.srv.post("/v1/preauth", "mfas_wrong", &login("push")).await;
+    let (status, _) = f
+        .srv
+        .post("/v1/preauth", "mfas_wrong", &login("push"))
+        .await;
     assert_eq!(status, 401);
 
     let (text, after) = scrape(&f.srv).await;
@@ -274,7 +284,13 @@ async fn notifications_given_up_are_counted_by_provider() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (text, samples) = scrape(&f.srv).await;
-        let failed = |p| value(&samples, "mfa_notification_failures_total", &[("provider", p)]);
+        let failed = |p| {
+            value(
+                &samples,
+                "mfa_notification_failures_total",
+                &[("provider", p)],
+            )
+        };
         if failed("webhook") == Some(1.0) {
             assert_eq!(failed("ntfy"), Some(0.0), "{text}");
             assert_no_user_data(&text, &f, &[&closed.port().to_string()]);

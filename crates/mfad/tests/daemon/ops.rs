@@ -57,7 +57,10 @@ async fn json_logs_are_one_json_object_a_line_and_mfad_still_serves() {
         assert!(event["level"].is_string(), "{line}");
         assert!(event["timestamp"].is_string(), "{line}");
         messages.push(event["message"].as_str().unwrap_or_default().to_owned());
-        assert!(!line.contains(TOKEN), "the metrics token was logged: {line}");
+        assert!(
+            !line.contains(TOKEN),
+            "the metrics token was logged: {line}"
+        );
     }
     assert!(messages.iter().any(|m| m == "mfad ready"), "{log:?}");
     assert!(messages.iter().any(|m| m == "mfad stopped"), "{log:?}");
@@ -111,9 +114,18 @@ fn check_config_never_shows_the_metrics_token() {
     assert!(!all.contains(TOKEN), "{all}");
 
     for (bad, want) in [
-        ("metrics_token = \"sh0rt-s3cret\"\n", "mfad.toml:3: metrics_token: must be at least 16"),
-        ("metrics_token = \"s3cret with spaces\"\n", "mfad.toml:3: metrics_token: must be printable"),
-        ("log_format = \"xml\"\n", "mfad.toml:3: log_format: unknown variant `xml`"),
+        (
+            "metrics_token = \"sh0rt-s3cret\"\n",
+            "mfad.toml:3: metrics_token: must be at least 16",
+        ),
+        (
+            "metrics_token = \"s3cret with spaces\"\n",
+            "mfad.toml:3: metrics_token: must be printable",
+        ),
+        (
+            "log_format = \"xml\"\n",
+            "mfad.toml:3: log_format: unknown variant `xml`",
+        ),
     ] {
         let (_dir, config) = config_dir(bad);
         let out = mfad()
