@@ -65,8 +65,11 @@ impl Routes {
 
 /// The request counters: per route, a table of status slots, made on the route's first request.
 pub(super) struct Requests {
-    by_route: Box<[OnceLock<Box<[OnceLock<Counter>]>>]>,
+    by_route: Box<[OnceLock<Statuses>]>,
 }
+
+/// A route's counters, by status code.
+type Statuses = Box<[OnceLock<Counter>]>;
 
 impl Requests {
     pub(super) fn new() -> Self {

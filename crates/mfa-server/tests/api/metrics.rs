@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures_util::SinkExt;
 use serde_json::json;
 
 use crate::support::{Fixture, TestServer, fixture, login};

@@ -47,7 +47,12 @@ async fn json_logs_are_one_json_object_a_line_and_mfad_still_serves() {
     let exit = daemon.wait_exit(std::time::Duration::from_secs(10));
     assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
     // The reader thread may still be taking the last lines.
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    for _ in 0..100 {
+        if daemon.log().iter().any(|l| l.contains("mfad stopped")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let log = daemon.log();
     assert!(log.len() >= 2, "{log:?}");
     let mut messages = Vec::new();
