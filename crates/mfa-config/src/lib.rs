@@ -14,6 +14,7 @@
 mod error;
 mod load;
 mod model;
+mod ops;
 mod policy;
 mod push;
 mod span;
@@ -23,6 +24,7 @@ mod validate;
 pub use error::ConfigError;
 pub use load::{CONFIG_ENV, DATABASE_URL_ENV, DEFAULT_FILE_NAME, Loaded, load, parse};
 pub use model::{Config, TotpConfig};
+pub use ops::{LogFormat, Secret};
 pub use policy::PasswordConfig;
 pub use push::{
     DEFAULT_NOTIFICATION_MESSAGE, HttpMethod, Networks, NotifyConfig, NotifyProvider, NtfyConfig,

@@ -591,3 +591,50 @@ fn tls_needs_both_files_or_neither() {
     );
     assert_invalid("[tls]\ncrt = \"/c.pem\"\n", 2, "tls.crt", "unknown field");
 }
+
+#[test]
+fn log_format_parses_and_is_checked() {
+    assert_eq!(parse_ok("").log_format, crate::LogFormat::Text);
+    assert_eq!(
+        parse_ok("log_format = \"json\"\n").log_format,
+        crate::LogFormat::Json
+    );
+    assert_eq!(
+        parse_ok("log_format = \"text\"\n").log_format,
+        crate::LogFormat::Text
+    );
+    assert_invalid(
+        "log = \"info\"\nlog_format = \"xml\"\n",
+        2,
+        "log_format",
+        "unknown variant `xml`",
+    );
+}
+
+/// The metrics token is a secret: a bad one is refused without being quoted.
+#[test]
+fn metrics_token_parses_and_errors_never_echo_it() {
+    assert!(!parse_ok("").metrics_token.is_set());
+    assert!(!parse_ok("metrics_token = \"\"\n").metrics_token.is_set());
+    let config = parse_ok("metrics_token = \"s3cret-metrics-token-value\"\n");
+    assert_eq!(
+        config.metrics_token.expose(),
+        Some("s3cret-metrics-token-value")
+    );
+    assert!(!format!("{config:?}").contains("s3cret"));
+    for (bad, message) in [
+        ("tooShortS3cret", "at least 16 characters, got 14"),
+        (
+            "a s3cret with spaces in it",
+            "printable ASCII without spaces",
+        ),
+    ] {
+        let text = format!("\nmetrics_token = \"{bad}\"\n");
+        assert_invalid(&text, 2, "metrics_token", message);
+        let (_, _, rendered) = parse_err(&text);
+        assert!(
+            !rendered.contains("S3cret") && !rendered.contains("s3cret"),
+            "{rendered}"
+        );
+    }
+}

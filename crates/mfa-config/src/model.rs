@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ops::{LogFormat, Secret};
 use crate::policy::PasswordConfig;
 use crate::push::{Networks, NotifyConfig, UserSettings};
 use crate::tls::TlsConfig;
@@ -121,6 +122,14 @@ pub struct Config {
     #[serde(deserialize_with = "validate::max_connections_per_ip")]
     pub max_connections_per_ip: u32,
 
+    /// How mfad writes its log lines: `text` (default) or `json` (one JSON object a line).
+    pub log_format: LogFormat,
+
+    /// When set, `GET /metrics` answers only `Authorization: Bearer <metrics_token>`.
+    /// Default empty: the metrics are open (they hold counts, never names or addresses).
+    #[serde(deserialize_with = "validate::metrics_token")]
+    pub metrics_token: Secret,
+
     /// HTTPS (`[tls]`): both `cert` and `key`, or neither for plain HTTP.
     pub tls: TlsConfig,
 
@@ -160,6 +169,8 @@ impl Default for Config {
             max_elevated_session: 3600,
             max_connections: 768,
             max_connections_per_ip: 128,
+            log_format: LogFormat::Text,
+            metrics_token: Secret::default(),
             tls: TlsConfig::default(),
             password: PasswordConfig::default(),
             totp: TotpConfig::default(),

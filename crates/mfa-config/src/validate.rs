@@ -176,6 +176,38 @@ pub(crate) fn max_connections_per_ip<'de, D: Deserializer<'de>>(d: D) -> Result<
     u32::try_from(n).map_err(D::Error::custom)
 }
 
+/// The shortest metrics token accepted: long enough that guessing it is hopeless.
+pub const MIN_METRICS_TOKEN: usize = 16;
+
+/// Empty (no token: the metrics are open), or at least 16 printable ASCII characters without
+/// spaces (it travels in an `Authorization` header). Errors never quote it: it is a secret.
+pub(crate) fn metrics_token<'de, D: Deserializer<'de>>(d: D) -> Result<crate::Secret, D::Error> {
+    let token = String::deserialize(d)?;
+    check_metrics_token(&token).map_err(D::Error::custom)?;
+    Ok(crate::Secret::new(token))
+}
+
+pub(crate) fn check_metrics_token(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Ok(());
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "must be printable ASCII without spaces (it is sent in an Authorization \
+                    header); the value is not shown"
+                .into(),
+        );
+    }
+    let n = token.len();
+    if n < MIN_METRICS_TOKEN {
+        return Err(format!(
+            "must be at least {MIN_METRICS_TOKEN} characters, got {n} (the value is not shown); \
+             make one with `openssl rand -hex 32`"
+        ));
+    }
+    Ok(())
+}
+
 /// `http://` or `https://` and a host, no trailing slash (links are `{host_addr}/approve/...`).
 pub(crate) fn host_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let url = String::deserialize(d)?;
@@ -246,6 +278,16 @@ mod tests {
             "postgresql://h/db",
         ] {
             assert_eq!(check_database_url(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn metrics_tokens() {
+        assert_eq!(check_metrics_token(""), Ok(()));
+        assert_eq!(check_metrics_token("0123456789abcdef"), Ok(()));
+        for bad in ["short-secret", "0123456789 abcdef", "0123456789abcdéf"] {
+            let err = check_metrics_token(bad).unwrap_err();
+            assert!(!err.contains(bad), "{err}");
         }
     }
 

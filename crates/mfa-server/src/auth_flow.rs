@@ -10,6 +10,7 @@ use mfa_wire::{AuthResult, ServerAuthRequest, ServerAuthResponse};
 
 use crate::factors;
 use crate::login::Login;
+use crate::metrics::Query;
 use crate::offer::{Code, Offer};
 use crate::push::{self, Completes};
 use crate::{ApiError, AppState, guard};
@@ -96,8 +97,8 @@ async fn count_attempt(
 ) -> Result<Option<String>, ApiError> {
     let attempt = state
         .store
-        .begin_attempt(subjects, guard::rule(state), state.clock.now())
-        .await?;
+        .begin_attempt(subjects, guard::rule(state), state.clock.now());
+    let attempt = state.metrics.time(Query::Attempt, attempt).await?;
     Ok(match attempt {
         Attempt::Go => None,
         Attempt::Refused(lock) => Some(lock.message()),
@@ -248,6 +249,10 @@ async fn finish(
         session,
     };
     let recorded = guard::record(state, &verdict).await?;
+    state.metrics.decision(
+        verdict.audit.method.as_deref().unwrap_or(""),
+        &verdict.audit.result,
+    );
     Ok(match ending {
         Ending::Allow { warnings, .. } => ServerAuthResponse {
             result: AuthResult::Allow,

@@ -77,3 +77,16 @@ pub async fn withdraw_abandoned(state: AppState) {
         }
     }
 }
+
+/// How often recorded histogram samples are folded into their buckets between scrapes.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+/// Keeps the metrics' memory flat: histogram samples wait in a queue until folded.
+pub async fn metrics_upkeep(metrics: std::sync::Arc<crate::metrics::Metrics>) {
+    let mut tick = tokio::time::interval(METRICS_UPKEEP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        metrics.upkeep();
+    }
+}

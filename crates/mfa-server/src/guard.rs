@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use mfa_store::{AuditEntry, LockKind, LockSubject, LockoutChange, LockoutRule, Recorded, Verdict};
 
+use crate::metrics::Query;
 use crate::{ApiError, AppState};
 
 pub fn rule(state: &AppState) -> LockoutRule {
@@ -56,10 +57,8 @@ pub async fn lock_reason(
 
 /// Writes a decision: its audit entry and lockout change in one transaction.
 pub async fn record(state: &AppState, verdict: &Verdict) -> Result<Recorded, ApiError> {
-    let recorded = state
-        .store
-        .record(verdict, rule(state), state.clock.now())
-        .await?;
+    let write = state.store.record(verdict, rule(state), state.clock.now());
+    let recorded = state.metrics.time(Query::Record, write).await?;
     log_locks(&recorded);
     Ok(recorded)
 }

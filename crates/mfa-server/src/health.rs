@@ -4,6 +4,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 
+use crate::metrics::Query;
 use crate::openapi::doc::*;
 use crate::{ApiError, AppState};
 
@@ -45,7 +46,8 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiE
     if last != 0 && (0..FRESH_MILLIS).contains(&(now - last)) {
         return Ok(healthy());
     }
-    match tokio::time::timeout(PING_TIMEOUT, state.store.ping()).await {
+    let ping = tokio::time::timeout(PING_TIMEOUT, state.store.ping());
+    match state.metrics.time(Query::Ping, ping).await {
         Ok(Ok(())) => {
             state.health.last_answer.store(now, Ordering::Relaxed);
             Ok(healthy())

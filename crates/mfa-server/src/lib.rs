@@ -12,6 +12,7 @@ mod guard;
 mod health;
 mod hub;
 mod login;
+pub mod metrics;
 pub mod notify;
 mod offer;
 pub mod openapi;
@@ -49,6 +50,7 @@ fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(openapi::serve))
+        .routes(routes!(metrics::endpoint::serve))
         .routes(routes!(server_api::preauth))
         .routes(routes!(server_api::stepup))
         .routes(routes!(server_api::auth))
@@ -70,13 +72,16 @@ fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The router: [`routes`], and JSON errors for unknown paths and methods.
+/// Every answer is counted by route template and status (outermost, so it sees them all).
 pub fn router(state: AppState) -> Router {
     let (router, _document) = routes().split_for_parts();
+    let counted = metrics::requests::CountRequests::new(state.metrics.clone());
     router
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+        .layer(counted)
 }
 
 /// Background work a serving node runs: expiring pushes nobody answered, withdrawing those
@@ -87,5 +92,6 @@ pub async fn spawn_background(state: &AppState) -> Result<(), ApiError> {
     tokio::spawn(state.hub.clone().watch_revocations(epoch));
     tokio::spawn(background::sweep_forever(state.clone()));
     tokio::spawn(background::withdraw_abandoned(state.clone()));
+    tokio::spawn(background::metrics_upkeep(state.metrics.clone()));
     Ok(())
 }

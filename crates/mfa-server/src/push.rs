@@ -13,6 +13,7 @@ use mfa_wire::{ClientDecision, Decision, DecisionResult, PendingRequest};
 
 use crate::hub::Event;
 use crate::login::Login;
+use crate::metrics::Query;
 use crate::{ApiError, AppState, guard};
 
 /// Approve tokens (links, ntfy actions) look like `mfaa_...`.
@@ -190,18 +191,24 @@ async fn settle(
 ) -> Result<Option<AuthRequest>, ApiError> {
     let now = state.clock.now();
     let (result, effect, client) = (mv.audit, mv.lockouts.clone(), client.cloned());
-    let settled = state
-        .store
-        .settle_request(&request.txid, mv, by, guard::rule(state), now, move |r| {
-            (
-                request_audit(r, result, client.as_ref()),
-                lockout_change(r, &effect),
-            )
-        })
-        .await?;
+    let settle =
+        state
+            .store
+            .settle_request(&request.txid, mv, by, guard::rule(state), now, move |r| {
+                (
+                    request_audit(r, result, client.as_ref()),
+                    lockout_change(r, &effect),
+                )
+            });
+    let settled = state.metrics.time(Query::Settle, settle).await?;
     let Some((moved, recorded)) = settled else {
         return Ok(None);
     };
+    let decided_at = moved.decided_at.unwrap_or(now);
+    let millis = (decided_at.millis() - moved.created_at.millis()).max(0);
+    state
+        .metrics
+        .push_decided(moved.factors.as_ref(), mv.audit, millis as f64 / 1000.0);
     guard::log_locks(&recorded);
     if let Some(s) = &recorded.session {
         tracing::info!(user = %s.user, scope = %s.scope, until = %s.expires_at, "elevated session");

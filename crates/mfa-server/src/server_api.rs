@@ -51,6 +51,7 @@ async fn audit(
 ) -> Result<(), ApiError> {
     let entry = login.audit(method, result, Some(reason.to_owned()));
     guard::record(state, &Verdict::audit_only(entry)).await?;
+    state.metrics.decision(method, result);
     Ok(())
 }
 

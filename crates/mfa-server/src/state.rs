@@ -6,6 +6,7 @@ use mfa_store::{ApiToken, Server, Store};
 
 use crate::health::HealthProbe;
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::token_cache::TokenCache;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub api_tokens: Arc<TokenCache<ApiToken>>,
     /// When the database last answered /healthz.
     pub health: Arc<HealthProbe>,
+    /// What `GET /metrics` reports (this state's own recorder).
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -33,6 +36,7 @@ impl AppState {
             servers: Arc::default(),
             api_tokens: Arc::default(),
             health: Arc::default(),
+            metrics: Arc::new(Metrics::new(config.metrics_token.expose())),
             store,
             config: Arc::new(config),
             clock,

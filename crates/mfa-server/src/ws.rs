@@ -79,6 +79,7 @@ pub async fn upgrade(
         .max_message_size(16 * 1024)
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
+            let _open = state.metrics.websocket_opened();
             let alias = client.alias.clone();
             if let Err(e) = Session::new(state, client, key, socket).run().await {
                 tracing::debug!(%alias, error = %e, "client WebSocket closed");

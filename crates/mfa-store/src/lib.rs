@@ -10,6 +10,7 @@ mod apps;
 mod audit;
 mod backup;
 mod clients;
+mod counts;
 mod credentials;
 mod error;
 mod events;

@@ -159,16 +159,10 @@ impl Daemon {
         while Instant::now() < deadline {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(line) => {
-                    if let Some(rest) = line.split("listen=").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap_or_default();
-                        let scheme = if line.contains("tls=true") {
-                            "https"
-                        } else {
-                            "http"
-                        };
+                    if let Some(base) = ready_base(&line) {
                         return Self {
                             child,
-                            base: format!("{scheme}://{addr}"),
+                            base,
                             log,
                         };
                     }
@@ -227,5 +221,63 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The address on mfad's "mfad ready" line, in either log format: text
+/// (`... mfad ready listen=127.0.0.1:PORT backend=Sqlite`) or JSON (`log_format = "json"`:
+/// `{"message":"mfad ready","listen":"127.0.0.1:PORT",...}`).
+pub fn ready_address(line: &str) -> Option<String> {
+    ready_fields(line).map(|(listen, _)| listen)
+}
+
+/// `http://ADDRESS` from the "mfad ready" line, or `https://` when it says `tls=true`.
+pub fn ready_base(line: &str) -> Option<String> {
+    let (listen, tls) = ready_fields(line)?;
+    let scheme = if tls { "https" } else { "http" };
+    Some(format!("{scheme}://{listen}"))
+}
+
+/// The ready line's `listen` and `tls` fields.
+fn ready_fields(line: &str) -> Option<(String, bool)> {
+    if line.starts_with('{') {
+        let event: serde_json::Value = serde_json::from_str(line).ok()?;
+        let fields = event.get("fields").unwrap_or(&event);
+        if fields.get("message")?.as_str()? != "mfad ready" {
+            return None;
+        }
+        let tls = fields.get("tls").and_then(serde_json::Value::as_bool) == Some(true);
+        return Some((fields.get("listen")?.as_str()?.to_owned(), tls));
+    }
+    if !line.contains("mfad ready") {
+        return None;
+    }
+    let rest = line.split("listen=").nth(1)?;
+    let listen = rest.split_whitespace().next()?.to_owned();
+    Some((listen, line.contains(" tls=true")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ready_address, ready_base};
+
+    #[test]
+    fn the_ready_line_is_found_in_both_formats() {
+        let text = "2026-12-03T06:00:00.000000Z  INFO mfad: mfad ready listen=127.0.0.1:4242 backend=Sqlite";
+        assert_eq!(ready_address(text).as_deref(), Some("127.0.0.1:4242"));
+        let json = r#"{"timestamp":"2026-12-03T06:00:00.000000Z","level":"INFO","message":"mfad ready","listen":"127.0.0.1:4242","backend":"Sqlite","target":"mfad"}"#;
+        assert_eq!(ready_address(json).as_deref(), Some("127.0.0.1:4242"));
+        assert_eq!(ready_base(text).as_deref(), Some("http://127.0.0.1:4242"));
+        let tls = r#"{"message":"mfad ready","listen":"127.0.0.1:4242","tls":true}"#;
+        assert_eq!(ready_base(tls).as_deref(), Some("https://127.0.0.1:4242"));
+        let tls = format!("{text} tls=true");
+        assert_eq!(ready_base(&tls).as_deref(), Some("https://127.0.0.1:4242"));
+        let nested = r#"{"level":"INFO","fields":{"message":"mfad ready","listen":"[::1]:1"}}"#;
+        assert_eq!(ready_address(nested).as_deref(), Some("[::1]:1"));
+        assert_eq!(
+            ready_address(r#"{"message":"push sent","listen":"x"}"#),
+            None
+        );
+        assert_eq!(ready_address("INFO something else"), None);
     }
 }

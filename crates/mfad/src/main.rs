@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use mfa_config::Config;
+use mfa_config::{Config, LogFormat};
 use mfa_core::SystemClock;
 use mfa_server::serve::tls::{Certificates, TlsFiles};
 use mfa_store::Store;
@@ -46,6 +46,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Logged>() => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("mfad: {e:#}");
             ExitCode::FAILURE
@@ -95,22 +96,55 @@ fn openapi() -> anyhow::Result<()> {
 
 fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     let config = mfa_config::load(path.as_deref())?.config;
+    let format = config.log_format;
     init_logging(&config)?;
-    tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?
-        .block_on(run(config))
+        .context("cannot start the async runtime")
+        .and_then(|runtime| runtime.block_on(run(config)));
+    match (result, format) {
+        // Every line on stderr stays JSON: the failure is logged as one.
+        (Err(e), LogFormat::Json) => {
+            tracing::error!(error = %format!("{e:#}"), "mfad cannot run");
+            Err(Logged.into())
+        }
+        (result, _) => result,
+    }
 }
 
+/// An error already written to the log (so `main` does not print it again).
+#[derive(Debug)]
+struct Logged;
+
+impl std::fmt::Display for Logged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the error is in the log")
+    }
+}
+
+impl std::error::Error for Logged {}
+
+/// Text lines for people, or with `log_format = "json"` one JSON object a line, the event's
+/// fields at the top level (`{"timestamp":...,"level":"INFO","message":"mfad ready",
+/// "listen":"127.0.0.1:8420",...}`).
 fn init_logging(config: &Config) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&config.log)
         .with_context(|| format!("log: invalid filter {:?}", config.log))?;
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => fmt
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
     Ok(())
 }
 

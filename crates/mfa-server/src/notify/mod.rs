@@ -196,11 +196,13 @@ async fn deliver(http: &HttpClient, state: &AppState, txid: &str, client: &Alias
                 tracing::warn!(provider = d.provider, %client, %txid, %to, attempt, attempts,
                     error = %why, "notification not delivered");
                 if !retry {
+                    state.metrics.notification_failed(d.provider);
                     return;
                 }
             }
         }
     }
+    state.metrics.notification_failed(d.provider);
     tracing::warn!(provider = d.provider, %client, %txid, %to, attempts, "notification given up");
 }
 

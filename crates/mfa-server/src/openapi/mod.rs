@@ -70,7 +70,7 @@ gets 429 `locked_out` on every authenticated endpoint until the lock ends.";
     components(schemas(mfa_wire::ServerMessage, mfa_wire::ClientMessage, mfa_wire::ErrorBody)),
     modifiers(&BearerSchemes),
     tags(
-        (name = "meta", description = "Health and this document."),
+        (name = "meta", description = "Health, metrics and this document."),
         (name = "server", description = "Trusted servers ask for MFA (API token `mfas_...`)."),
         (name = "client", description = "Enrolled clients see and answer pushes (client key `mfak_...`)."),
         (name = "approve", description = "Single-use approve links: the web page and ntfy action buttons (no bearer token)."),
@@ -97,6 +97,12 @@ impl Modify for BearerSchemes {
                 CLIENT_KEY,
                 "mfak_...",
                 "The client key of an enrolled client (`mfac client add ALIAS` prints it once).",
+            ),
+            (
+                crate::metrics::endpoint::METRICS_TOKEN,
+                "metrics_token",
+                "The `metrics_token` of mfad.toml, for `GET /metrics` when it is set (without \
+                 it, the metrics need no token).",
             ),
             (
                 API_TOKEN,

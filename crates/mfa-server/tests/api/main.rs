@@ -10,6 +10,7 @@ mod guessing;
 mod health;
 mod input;
 mod lockouts;
+mod metrics;
 mod nodes;
 mod notify;
 mod openapi;

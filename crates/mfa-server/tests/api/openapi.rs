@@ -16,6 +16,7 @@ use crate::support::TestServer;
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/openapi.json"),
+    ("GET", "/metrics"),
     ("POST", "/v1/preauth"),
     ("POST", "/v1/stepup"),
     ("POST", "/v1/auth"),
@@ -53,6 +54,9 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/approve/{token}"),
     ("POST", "/approve/{token}"),
 ];
+
+/// The metrics: open by default, or behind `metrics_token` (security: none, or that scheme).
+const METRICS: (&str, &str) = ("GET", "/metrics");
 
 /// Operations whose errors are HTML pages (the approve page, for a browser).
 const HTML: &[(&str, &str)] = &[("GET", "/approve/{token}"), ("POST", "/approve/{token}")];
@@ -336,8 +340,9 @@ async fn every_operation_documents_its_errors_with_the_error_body() {
                 .is_some_and(|r| r["content"]["text/html"].is_object())
         };
         let has = |s: u16| error_body(s) || html(s);
-        // What every operation of its kind can answer.
-        if here != ("GET", "/openapi.json") {
+        // What every operation of its kind can answer. The metrics answer without the
+        // database too (what it counts keeps its last value).
+        if here != ("GET", "/openapi.json") && here != METRICS {
             assert!(
                 has(503),
                 "{what}: every operation with the database can answer 503"
@@ -358,7 +363,9 @@ async fn every_operation_documents_its_errors_with_the_error_body() {
                 );
             }
         }
-        if !PUBLIC.contains(&here) {
+        if here == METRICS {
+            assert!(error_body(401), "{what}: the metrics token can be missing");
+        } else if !PUBLIC.contains(&here) {
             assert!(
                 error_body(401),
                 "{what}: a bearer token can be missing (401)"
@@ -400,9 +407,19 @@ async fn every_authenticated_operation_names_its_bearer_token() {
         assert_eq!(schemes[name]["scheme"], "bearer", "{name}");
         assert_eq!(schemes[name]["bearerFormat"], format, "{name}");
     }
+    assert_eq!(schemes["metrics_token"]["scheme"], "bearer");
     for ((method, path), op) in operations(&doc) {
         let here = (method.as_str(), path.as_str());
         let security = op["security"].as_array();
+        if here == METRICS {
+            // No token (the default), or the metrics token when one is set.
+            assert_eq!(
+                op["security"],
+                serde_json::json!([{}, {"metrics_token": []}]),
+                "{method} {path}"
+            );
+            continue;
+        }
         if PUBLIC.contains(&here) {
             assert!(security.is_none_or(|s| s.is_empty()), "{method} {path}");
             continue;

@@ -6,6 +6,7 @@ mod check_config;
 mod flood;
 mod key_rotate;
 mod openapi;
+mod ops;
 mod serve;
 mod systemd;
 mod tls;
