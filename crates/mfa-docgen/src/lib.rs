@@ -17,13 +17,13 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use clap::{Command, CommandFactory};
 use clap_complete::aot::{Shell, generate as complete};
 use clap_mangen::Man;
 use clap_mangen::roff::{Roff, roman};
+use mfa_core::{Clock, SystemClock, Timestamp};
 
 /// The hidden flag, only recognised as the first argument.
 pub const FLAG: &str = "--generate-docs";
@@ -73,7 +73,7 @@ fn man_pages(cmd: Command, section: &str, dir: &Path) -> anyhow::Result<Vec<Path
     let source = format!("mfa {version}");
     let date = page_date(
         std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
-        SystemTime::now(),
+        &SystemClock,
     );
     let mut written = Vec::new();
     let mut stack = vec![(cmd, None::<String>)];
@@ -101,27 +101,12 @@ fn man_pages(cmd: Command, section: &str, dir: &Path) -> anyhow::Result<Vec<Path
 
 /// The date in the pages' footers (YYYY-MM-DD, UTC): $SOURCE_DATE_EPOCH's when it is set (so a
 /// package build is reproducible), else today's. Without a date, `.TH`'s later fields shift.
-fn page_date(source_date_epoch: Option<&str>, now: SystemTime) -> String {
-    let secs = source_date_epoch
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
-    let (y, m, d) = civil_from_days(secs / 86_400);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Days since 1970-01-01 as a proleptic Gregorian (year, month, day): H. Hinnant's
-/// `civil_from_days`, for days >= 0.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+fn page_date(source_date_epoch: Option<&str>, clock: &dyn Clock) -> String {
+    let at = source_date_epoch
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .map_or_else(|| clock.now(), Timestamp::from_secs);
+    // RFC 3339: the date is the first ten characters.
+    at.to_string().chars().take(10).collect()
 }
 
 fn display_name(cmd: &Command) -> String {
@@ -236,13 +221,13 @@ mod tests {
     }
 
     #[test]
-    fn the_date_comes_from_source_date_epoch_else_now() {
-        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_796_256_000); // 2026-12-03
-        assert_eq!(page_date(None, now), "2026-12-03");
-        assert_eq!(page_date(Some("0"), now), "1970-01-01");
-        assert_eq!(page_date(Some("951782400"), now), "2000-02-29");
-        assert_eq!(page_date(Some("1709251199"), now), "2024-02-29");
-        assert_eq!(page_date(Some("junk"), now), "2026-12-03");
+    fn the_date_comes_from_source_date_epoch_else_the_clock() {
+        let clock = mfa_core::FixedClock::at(Timestamp::from_secs(1_796_256_000));
+        assert_eq!(page_date(None, &clock), "2026-12-03");
+        assert_eq!(page_date(Some("0"), &clock), "1970-01-01");
+        assert_eq!(page_date(Some("951782400"), &clock), "2000-02-29");
+        assert_eq!(page_date(Some("1709251199\n"), &clock), "2024-02-29");
+        assert_eq!(page_date(Some("junk"), &clock), "2026-12-03");
     }
 
     #[test]
