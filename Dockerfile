@@ -6,7 +6,8 @@
 #   docker run -d -p 127.0.0.1:8420:8420 -v mfa-data:/var/lib/mfa mfa
 #   docker exec -it CONTAINER mfac client add tux
 #
-# compose.yaml runs it with PostgreSQL.
+# compose.yaml runs it with PostgreSQL. Needs BuildKit (RUN --mount, COPY --chmod): Docker's
+# default builder since 23.0.
 
 # --- build ------------------------------------------------------------------------------------
 # The workspace's rust-version (Cargo.toml) is the minimum; this is the toolchain it is tested with.
