@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole mfa test suite on a fresh Debian machine: installs the Debian packages the tests
-# drive (oathtool, pamtester, libpam0g-dev, chromium, tmux, nginx, wrk), makes sure PostgreSQL answers when
+# drive (oathtool, pamtester, libpam0g-dev, chromium, tmux, nginx, wrk, groff, zsh, fish), makes sure PostgreSQL answers when
 # MFA_TEST_POSTGRES_URL names it, then lints and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,8 @@ say() { printf '==> %s\n' "$*"; }
 # python3-venv: the OpenAPI validator is installed into a venv under target/ (PEP 668).
 # g++: libFuzzer (the fuzz smoke) is C++.
 # nginx, wrk: the bench's smoke test (crates/mfa-bench/tests/smoke.rs) runs its ceiling rows too.
-packages=(g++ oathtool pamtester libpam0g-dev openssl socat tmux chromium chromium-driver curl python3 python3-venv nginx wrk)
+# groff-base, man-db, zsh, fish: the man pages and completions (crates/mfa-docgen/tests/gen_docs.rs).
+packages=(g++ oathtool pamtester libpam0g-dev openssl socat tmux chromium chromium-driver curl python3 python3-venv nginx wrk groff-base man-db zsh fish)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -24,6 +24,10 @@ use crate::config::{ClientConfig, TotpSeed};
 use crate::endpoint::Endpoint;
 
 fn main() -> ExitCode {
+    // `--generate-docs OUTDIR` (hidden): man pages and completions (scripts/gen-docs.sh).
+    if let Some(code) = mfa_docgen::intercept::<Args>("1") {
+        return code;
+    }
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -26,6 +26,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // `--generate-docs OUTDIR` (hidden): man pages and completions (scripts/gen-docs.sh).
+    if let Some(code) = mfa_docgen::intercept::<cli::Args>("8") {
+        return code;
+    }
     let args = cli::Args::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

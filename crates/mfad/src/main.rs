@@ -38,6 +38,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `--generate-docs OUTDIR` (hidden): man pages and completions (scripts/gen-docs.sh).
+    if let Some(code) = mfa_docgen::intercept::<Args>("8") {
+        return code;
+    }
     let args = Args::parse();
     let result = match args.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => check_config(args.config),

@@ -6,6 +6,16 @@ use crate::config::FailMode;
 
 pub const DEFAULT_CONFIG: &str = "/etc/mfa/pam.toml";
 
+/// Every argument [`parse`] accepts, as its error message and pam_mfa(8) (docs/man/pam_mfa.8)
+/// write them.
+pub const KNOWN: &[&str] = &[
+    "config=PATH",
+    "failmode=secure|safe",
+    "push_only",
+    "debug",
+    "syslog_socket=PATH",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     /// `config=PATH`: the module's config file.
@@ -40,7 +50,8 @@ pub fn parse<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Args, String
             None if arg == "debug" => parsed.debug = true,
             _ => {
                 return Err(format!(
-                    "unknown module argument {arg:?} (known: config=PATH, failmode=secure|safe, push_only, debug, syslog_socket=PATH)"
+                    "unknown module argument {arg:?} (known: {})",
+                    KNOWN.join(", ")
                 ));
             }
         }
@@ -96,5 +107,50 @@ mod tests {
             syslog_socket(["nullok", "syslog_socket=/run/log"]),
             Some(PathBuf::from("/run/log"))
         );
+    }
+
+    /// The arguments pam_mfa(8) documents under OPTIONS, as `.TP` items: `.BI config= PATH`
+    /// is `config=PATH`.
+    fn documented() -> Vec<String> {
+        let page = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man/pam_mfa.8"),
+        )
+        .unwrap();
+        let options: Vec<&str> = page
+            .lines()
+            .skip_while(|l| *l != ".SH OPTIONS")
+            .skip(1)
+            .take_while(|l| !l.starts_with(".SH "))
+            .collect();
+        options
+            .windows(2)
+            .filter(|w| w[0] == ".TP")
+            .map(|w| {
+                let item = w[1].split_once(' ').map_or("", |(_, rest)| rest);
+                item.replace(' ', "")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_man_page_documents_exactly_the_known_arguments() {
+        let documented = documented();
+        assert_eq!(
+            documented, KNOWN,
+            "docs/man/pam_mfa.8 OPTIONS vs args::KNOWN"
+        );
+        // ... and each is one parse accepts, in each of its forms.
+        for arg in KNOWN {
+            let forms: Vec<String> = match arg.split_once('=') {
+                Some((key, "PATH")) => vec![format!("{key}=/etc/x")],
+                Some((key, values)) => values.split('|').map(|v| format!("{key}={v}")).collect(),
+                None => vec![(*arg).to_owned()],
+            };
+            for form in forms {
+                assert!(parse([form.as_str()]).is_ok(), "{form}");
+            }
+        }
+        let err = parse(["nullok"]).unwrap_err();
+        assert!(err.contains(&KNOWN.join(", ")), "{err}");
     }
 }
