@@ -160,11 +160,7 @@ impl Daemon {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(line) => {
                     if let Some(base) = ready_base(&line) {
-                        return Self {
-                            child,
-                            base,
-                            log,
-                        };
+                        return Self { child, base, log };
                     }
                 }
                 Err(_) => {

@@ -18,6 +18,7 @@ impl Context {
     pub async fn open(config: Option<&Path>, json: bool) -> anyhow::Result<Self> {
         let loaded = mfa_config::load(config)?;
         let config = loaded.config;
+        crate::owner::check(&config)?;
         let store = Store::open_with_key_file(&config.database_url(), &config.key_file())
             .await
             .context("cannot open the mfa database")?;

@@ -65,6 +65,7 @@ pub async fn run(config: Option<&Path>, json: bool, cmd: KeyCommand) -> anyhow::
 
 async fn rotate(config: Option<&Path>, json: bool) -> anyhow::Result<()> {
     let config = mfa_config::load(config)?.config;
+    crate::owner::check(&config)?;
     let pause = std::env::var(PAUSE_VAR).ok();
     let rotation = Store::rotate_key_file(
         &config.database_url(),

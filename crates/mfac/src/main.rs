@@ -13,6 +13,7 @@ mod group;
 mod key;
 mod lockout;
 mod output;
+mod owner;
 mod rule;
 mod server;
 mod session;

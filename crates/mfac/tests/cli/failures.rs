@@ -173,3 +173,24 @@ fn bad_config_names_key_and_line() {
     let err = env.fails(&["client", "list"]);
     assert!(err.contains("mfad.toml:4: totp.digits:"), "{err}");
 }
+
+/// Root on an installation another user owns (the package's `mfa`) would leave root's files
+/// in it that mfad cannot open: refused, naming the owner and what to run instead.
+#[test]
+fn root_is_refused_on_a_data_directory_another_user_owns() {
+    use std::os::unix::fs::MetadataExt as _;
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("SKIPPED: needs root (the refusal is for root only)");
+        return;
+    }
+    let env = Env::with("");
+    env.ok(&["client", "list"]);
+    std::os::unix::fs::chown(env.data(), Some(65534), None).unwrap();
+    for args in [&["client", "list"][..], &["key", "rotate"]] {
+        let err = env.fails(args);
+        assert!(err.contains("belongs to the user"), "{err}");
+        assert!(err.contains("sudo -u"), "{err}");
+    }
+    std::os::unix::fs::chown(env.data(), Some(0), None).unwrap();
+    env.ok(&["client", "list"]);
+}
