@@ -58,6 +58,12 @@ if command -v systemd-analyze >/dev/null; then
     || { cat "$work/verify.log"; fail "systemd-analyze verify"; }
   # Warnings about this machine's own units are not ours; any line naming mfad.service is.
   if grep -i 'mfad' "$work/verify.log"; then fail "systemd-analyze verify complained"; fi
+  # The sandbox, as systemd rates it (0 is locked down, 10 is exposed; 1.6 when written).
+  exposure=$(systemd-analyze security --offline=true /lib/systemd/system/mfad.service 2>/dev/null \
+    | sed -n 's/.*Overall exposure level for mfad.service: \([0-9.]*\).*/\1/p')
+  say "systemd-analyze security: exposure ${exposure:-unknown}"
+  python3 -c "import sys; sys.exit(0 if float('${exposure:-10}') <= 2.0 else 1)" \
+    || fail "the unit's exposure is ${exposure:-unknown}, more than 2.0"
 else
   say "systemd-analyze: SKIPPED (not installed)"
 fi

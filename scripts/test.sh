@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole mfa test suite on a fresh Debian machine: installs the Debian packages the tests
-# drive (oathtool, pamtester, libpam0g-dev, chromium, tmux, nginx, wrk, groff, zsh, fish), makes sure PostgreSQL answers when
-# MFA_TEST_POSTGRES_URL names it, then lints and runs every test.
+# drive (oathtool, pamtester, libpam0g-dev, chromium, tmux, nginx, wrk, groff, zsh, fish,
+# systemd), makes sure PostgreSQL answers when MFA_TEST_POSTGRES_URL names it, then lints and
+# runs every test, and builds, installs and purges the Debian package (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,8 @@ say() { printf '==> %s\n' "$*"; }
 # g++: libFuzzer (the fuzz smoke) is C++.
 # nginx, wrk: the bench's smoke test (crates/mfa-bench/tests/smoke.rs) runs its ceiling rows too.
 # groff-base, man-db, zsh, fish: the man pages and completions (crates/mfa-docgen/tests/gen_docs.rs).
-packages=(g++ oathtool pamtester libpam0g-dev openssl socat tmux chromium chromium-driver curl python3 python3-venv nginx wrk groff-base man-db zsh fish)
+# systemd: systemd-analyze verify checks the packaged unit (scripts/deb-test.sh); it is not started.
+packages=(g++ oathtool pamtester libpam0g-dev openssl socat tmux chromium chromium-driver curl python3 python3-venv nginx wrk groff-base man-db zsh fish systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -90,5 +92,9 @@ fi
 # --- API fuzzing --------------------------------------------------------------------------------
 say "API fuzzing: schemathesis --checks all against the real mfad (scripts/schemathesis.sh)"
 scripts/schemathesis.sh
+
+# --- the Debian package -------------------------------------------------------------------------
+say "Debian package: build, dpkg -i, TLS, enrol, PAM login, /metrics, purge (scripts/deb-test.sh)"
+scripts/deb-test.sh
 
 say "all tests passed. $pg_note"
