@@ -6,6 +6,7 @@
 //! `cargo build --workspace` build them first.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // test support: fail loudly
 
+pub mod postgres;
 mod proxy;
 pub mod tls;
 pub use proxy::Proxy;

@@ -91,7 +91,7 @@ mod module_graph {
     use std::path::Path;
 
     /// Modules every command may use; they use none of the commands.
-    const SHARED: &[&str] = &["context", "output", "shared"];
+    const SHARED: &[&str] = &["context", "output", "owner", "shared"];
 
     /// The `crate::<module>` paths in `source` (also inside `use crate::{a, b::c}`), outside
     /// comments.

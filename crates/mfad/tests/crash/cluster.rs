@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use mfa_testkit::postgres::PgSchema;
 use mfa_testkit::{Daemon, write_private};
 
 /// The user whose logins the pushes are for, the host they are on.
@@ -14,7 +15,7 @@ pub enum Database {
     /// The default: `<data_dir>/mfa.db`.
     Sqlite,
     /// A schema of its own on the server `MFA_TEST_POSTGRES_URL` names, dropped on drop.
-    Postgres(Schema),
+    Postgres(PgSchema),
 }
 
 impl Database {
@@ -24,67 +25,7 @@ impl Database {
 
     /// `None`, saying so, when no PostgreSQL server is configured.
     pub fn postgres() -> Option<Self> {
-        let Some(server) = std::env::var("MFA_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            eprintln!(
-                "SKIPPED: MFA_TEST_POSTGRES_URL is not set (scripts/test.sh sets it when PostgreSQL answers on 127.0.0.1:5432)"
-            );
-            return None;
-        };
-        Some(Self::Postgres(Schema::create(&server)))
-    }
-}
-
-pub struct Schema {
-    server: String,
-    name: String,
-}
-
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .args(["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
-        .env("PGOPTIONS", "-c client_min_messages=warning")
-        .output()
-        .expect("run psql (Debian: postgresql-client)");
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Schema {
-    fn create(server: &str) -> Self {
-        // mfa_test_*: scripts/test.sh drops what a crashed run leaves.
-        let name = format!(
-            "mfa_test_crash_{}_{}",
-            std::process::id(),
-            mfa_secrets::random_id(5).unwrap().to_lowercase()
-        );
-        psql(server, &format!("CREATE SCHEMA {name}"));
-        Self {
-            server: server.to_owned(),
-            name,
-        }
-    }
-
-    fn url(&self) -> String {
-        let join = if self.server.contains('?') { '&' } else { '?' };
-        format!(
-            "{}{join}options=-c%20search_path%3D{}",
-            self.server, self.name
-        )
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        psql(
-            &self.server,
-            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
-        );
+        PgSchema::from_env("crash").map(Self::Postgres)
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use mfa_core::{Clock, SystemClock};
 use mfa_otp::{Secret, Totp, TotpParams};
 use mfa_testkit::Install;
+use mfa_testkit::postgres::{PgSchema, psql_value};
 use serde_json::json;
 
 /// An install with clients tux and alice (each the only client of its user's app) and a
@@ -21,97 +22,44 @@ use serde_json::json;
 struct Setup {
     install: Install,
     /// PostgreSQL's schema for this install (dropped after it), or none for SQLite.
-    _schema: Option<Schema>,
+    schema: Option<PgSchema>,
     secrets: Vec<(&'static str, Secret)>,
     token: String,
 }
 
-/// A schema of its own on the server `MFA_TEST_POSTGRES_URL` names, dropped on drop.
-struct Schema {
-    server: String,
-    name: String,
-}
-
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .args(["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
-        .env("PGOPTIONS", "-c client_min_messages=warning")
-        .output()
-        .expect("run psql (Debian: postgresql-client)");
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
+/// PostgreSQL ends a killed client's session (and its advisory lock) once it reads the closed
+/// socket: a moment after the kill, not at once.
+fn wait_until_unlocked(schema: &PgSchema) {
+    // mfa-store's lock key: ("mfa!", the schema's hash).
+    let sql = format!(
+        "SELECT pg_try_advisory_lock(1835426081, hashtext('{}'))",
+        schema.name
     );
-}
-
-impl Schema {
-    /// PostgreSQL ends a killed client's session (and its advisory lock) once it reads the
-    /// closed socket: a moment after the kill, not at once.
-    fn wait_until_unlocked(&self) {
-        // mfa-store's lock key: ("mfa!", the schema's hash).
-        let sql = format!(
-            "SELECT pg_try_advisory_lock(1835426081, hashtext('{}'))",
-            self.name
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while psql_value(&schema.server, &sql) != "t" {
+        assert!(
+            Instant::now() < deadline,
+            "the killed rotation's lock stayed"
         );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let out = Command::new("psql")
-                .args(["-qtA", &self.server, "-c", &sql])
-                .output()
-                .expect("run psql");
-            if String::from_utf8_lossy(&out.stdout).trim() == "t" {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the killed rotation's lock stayed"
-            );
-            #[allow(clippy::disallowed_methods)] // a test's poll
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        psql(
-            &self.server,
-            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
-        );
+        #[allow(clippy::disallowed_methods)] // a test's poll
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 /// SQLite, and PostgreSQL when `MFA_TEST_POSTGRES_URL` names a server.
 fn setups() -> Vec<(&'static str, Setup)> {
     let mut setups = vec![("sqlite", Setup::new(None))];
-    match std::env::var("MFA_TEST_POSTGRES_URL") {
-        Ok(server) if !server.is_empty() => {
-            // mfa_test_*: scripts/test.sh drops what a crashed run leaves.
-            let name = format!(
-                "mfa_test_keyrotate_{}_{}",
-                std::process::id(),
-                mfa_secrets::random_id(5).unwrap().to_lowercase()
-            );
-            psql(&server, &format!("CREATE SCHEMA {name}"));
-            setups.push(("postgres", Setup::new(Some(Schema { server, name }))));
-        }
-        _ => eprintln!("SKIPPED PostgreSQL half: MFA_TEST_POSTGRES_URL is not set"),
+    if let Some(schema) = PgSchema::from_env("keyrotate") {
+        setups.push(("postgres", Setup::new(Some(schema))));
     }
     setups
 }
 
 impl Setup {
-    fn new(schema: Option<Schema>) -> Self {
+    fn new(schema: Option<PgSchema>) -> Self {
         let extra = match &schema {
             None => String::new(),
-            Some(s) => {
-                let join = if s.server.contains('?') { '&' } else { '?' };
-                format!(
-                    "database_url = \"{}{join}options=-c%20search_path%3D{}\"\n",
-                    s.server, s.name
-                )
-            }
+            Some(s) => format!("database_url = \"{}\"\n", s.url()),
         };
         let install = Install::new(&extra);
         let mut secrets = Vec::new();
@@ -138,7 +86,7 @@ impl Setup {
         let token = install.mfac_field(&["server", "add", "ssh-1", "--hosts", "*"], "api_token");
         Self {
             install,
-            _schema: schema,
+            schema,
             secrets,
             token,
         }
@@ -214,8 +162,8 @@ impl Setup {
         assert!(refused.contains("mfac key rotate"), "{refused}");
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        if let Some(schema) = &self._schema {
-            schema.wait_until_unlocked();
+        if let Some(schema) = &self.schema {
+            wait_until_unlocked(schema);
         }
     }
 }
