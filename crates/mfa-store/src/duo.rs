@@ -47,9 +47,17 @@ impl DuoIntegration {
 }
 
 /// An integration's secret key, in the clear: what the HMACs are computed with. Wiped when
-/// dropped, never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
+/// dropped, never printed by `Debug`, compared in constant time.
+#[derive(Clone)]
 pub struct DuoSkey(Zeroizing<String>);
+
+impl PartialEq for DuoSkey {
+    fn eq(&self, other: &Self) -> bool {
+        mfa_secrets::ct_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for DuoSkey {}
 
 impl DuoSkey {
     /// A new random skey: [`DUO_SKEY_LEN`] of `A-Za-z0-9`.
