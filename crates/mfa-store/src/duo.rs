@@ -283,7 +283,7 @@ impl Store {
         };
         let integration = duo_from_row(&row)?;
         let sealed: Vec<u8> = row.try_get("skey_sealed")?;
-        let plain = Zeroizing::new(self.sealer.open(&sealed, &skey_aad(&integration.ikey))?);
+        let plain = self.sealer.open(&sealed, &skey_aad(&integration.ikey))?;
         let skey = std::str::from_utf8(&plain)
             .map_err(invalid("duo skey"))
             .and_then(DuoSkey::new)?;

@@ -125,7 +125,10 @@ async fn add_list_lookup_rotate_remove_round_trip() {
             "{}: a removed integration is not found by its ikey",
             db.name
         );
-        assert_eq!(s.duo_integrations().await.unwrap(), [other.clone()]);
+        assert_eq!(
+            s.duo_integrations().await.unwrap(),
+            std::slice::from_ref(&other)
+        );
         let err = s
             .remove_duo_integration(&name("ssh-hosts"))
             .await
