@@ -9,9 +9,9 @@
 //! 2. Copy the current key to `mfa.key.old` and write a new key to `mfa.key.new` (both
 //!    mode 0600, new files, synced with their directory).
 //! 3. One transaction: check that `meta.seal_key_id` still names the old key and point it at
-//!    the new one, open every sealed secret (client TOTP seeds, OTP credentials, vault seeds)
-//!    with the old key and seal it with the new, and delete the pending one-time codes
-//!    (below). Commit.
+//!    the new one, open every sealed secret (client TOTP seeds, OTP credentials, vault seeds,
+//!    Duo integrations' skeys) with the old key and seal it with the new, and delete the
+//!    pending one-time codes (below). Commit.
 //! 4. Rename `mfa.key.new` onto `mfa.key` (atomic) and sync the directory.
 //! 5. Remove `mfa.key.old`.
 //!
@@ -62,6 +62,8 @@ pub struct Resealed {
     pub client_totp_seeds: u64,
     pub otp_credentials: u64,
     pub vault_seeds: u64,
+    /// Duo integrations' skeys.
+    pub duo_skeys: u64,
 }
 
 /// Where a rotation is, for a hook to watch (and a crash test to kill it at).
@@ -355,6 +357,22 @@ async fn reseal(
             .execute(&mut *conn)
             .await?;
         resealed.vault_seeds += 1;
+    }
+
+    let rows = sqlx::query("SELECT ikey, skey_sealed FROM duo_integrations ORDER BY ikey")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in rows {
+        let ikey: String = row.try_get("ikey")?;
+        let aad = crate::duo::skey_aad(&ikey);
+        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("skey_sealed")?, &aad)
+            .map_err(|e| StoreError::Rotate(format!("Duo integration {ikey}'s skey: {e}")))?;
+        sqlx::query("UPDATE duo_integrations SET skey_sealed = $1 WHERE ikey = $2")
+            .bind(sealed)
+            .bind(ikey)
+            .execute(&mut *conn)
+            .await?;
+        resealed.duo_skeys += 1;
     }
 
     let pending: i64 = sqlx::query_scalar(

@@ -25,18 +25,23 @@ impl Server {
 }
 
 fn server_from_row(row: &AnyRow) -> Result<Server, StoreError> {
-    let hosts: String = row.try_get("hosts")?;
     Ok(Server {
         name: row.try_get("name")?,
-        hosts: hosts
-            .split(',')
-            .map(|h| Pattern::new(h).map_err(invalid("server hosts")))
-            .collect::<Result<_, _>>()?,
+        hosts: split_hosts(&row.try_get::<String, _>("hosts")?, "server hosts")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
     })
 }
 
-fn join_hosts(hosts: &[Pattern]) -> String {
+/// Host patterns as stored (comma-separated), read back; `what` names the column in errors.
+pub(crate) fn split_hosts(hosts: &str, what: &str) -> Result<Vec<Pattern>, StoreError> {
+    hosts
+        .split(',')
+        .map(|h| Pattern::new(h).map_err(invalid(what)))
+        .collect()
+}
+
+/// Host patterns as stored: comma-separated (servers and Duo integrations alike).
+pub(crate) fn join_hosts(hosts: &[Pattern]) -> String {
     hosts
         .iter()
         .map(|h| h.to_string())

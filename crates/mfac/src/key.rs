@@ -38,6 +38,7 @@ struct ResealedView {
     client_totp_seeds: u64,
     otp_credentials: u64,
     vault_seeds: u64,
+    duo_skeys: u64,
 }
 
 impl From<KeyRotation> for RotationView {
@@ -50,6 +51,7 @@ impl From<KeyRotation> for RotationView {
                 client_totp_seeds: r.resealed.client_totp_seeds,
                 otp_credentials: r.resealed.otp_credentials,
                 vault_seeds: r.resealed.vault_seeds,
+                duo_skeys: r.resealed.duo_skeys,
             },
             invalidated_one_time_codes: r.invalidated_one_time_codes,
             recovered: r.recovered,
@@ -88,13 +90,15 @@ async fn rotate(config: Option<&Path>, json: bool) -> anyhow::Result<()> {
     );
     let r = &view.resealed;
     println!(
-        "Re-sealed {} client TOTP {}, {} OTP {} and {} vault {}.",
+        "Re-sealed {} client TOTP {}, {} OTP {}, {} vault {} and {} Duo {}.",
         r.client_totp_seeds,
         plural(r.client_totp_seeds, "seed", "seeds"),
         r.otp_credentials,
         plural(r.otp_credentials, "credential", "credentials"),
         r.vault_seeds,
         plural(r.vault_seeds, "seed", "seeds"),
+        r.duo_skeys,
+        plural(r.duo_skeys, "skey", "skeys"),
     );
     if view.invalidated_one_time_codes > 0 {
         println!(

@@ -7,6 +7,7 @@ mod support;
 mod apps;
 mod backup;
 mod clients;
+mod duo;
 mod open;
 mod otp;
 mod policy;

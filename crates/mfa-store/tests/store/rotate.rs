@@ -5,12 +5,12 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use mfa_core::{Alias, Timestamp};
+use mfa_core::{Alias, Pattern, Timestamp};
 use mfa_otp::{Algorithm, Digits, OtpKind, Secret, TotpParams};
 use mfa_secrets::{SealKey, SecretsError, Token};
 use mfa_store::{
-    CodeCheck, NewClient, NewOneTimeCode, NewOtpCredential, OtpVerdict, Store, StoreError,
-    Throttle, new_key_path, old_key_path,
+    CodeCheck, DuoSkey, NewClient, NewDuoIntegration, NewOneTimeCode, NewOtpCredential, OtpVerdict,
+    Store, StoreError, Throttle, new_key_path, old_key_path,
 };
 
 use crate::support::{TestDb, backends, sealer};
@@ -27,6 +27,8 @@ struct Sealed {
     otp: Secret,
     vault: Secret,
     vault_id: i64,
+    duo_ikey: String,
+    duo_skey: DuoSkey,
 }
 
 /// A key file holding the key the test store was opened with.
@@ -84,11 +86,22 @@ async fn fill(store: &Store) -> Sealed {
             .await
             .unwrap();
     }
+    let (duo, duo_skey) = store
+        .add_duo_integration(NewDuoIntegration {
+            name: &Alias::new("ssh-hosts").unwrap(),
+            hosts: &[Pattern::new("*.example.com").unwrap()],
+            legacy: false,
+            now,
+        })
+        .await
+        .unwrap();
     Sealed {
         totp,
         otp,
         vault,
         vault_id,
+        duo_ikey: duo.ikey,
+        duo_skey,
     }
 }
 
@@ -101,6 +114,13 @@ async fn assert_readable(db: &TestDb, store: &Store, sealed: &Sealed) {
     assert!(totp.secret == sealed.totp, "{}: client seed", db.name);
     let (_, vault) = store.vault_totp(sealed.vault_id).await.unwrap();
     assert!(vault.secret == sealed.vault, "{}: vault seed", db.name);
+    let (duo, skey) = store
+        .duo_integration_by_ikey(&sealed.duo_ikey)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(duo.name.as_str(), "ssh-hosts", "{}", db.name);
+    assert!(skey == sealed.duo_skey, "{}: Duo skey", db.name);
     let expected = sealed.otp.clone();
     let opened = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen = opened.clone();
@@ -158,9 +178,10 @@ async fn rotation_reseals_every_secret_and_the_store_opens_with_the_new_key_only
             (
                 done.resealed.client_totp_seeds,
                 done.resealed.otp_credentials,
-                done.resealed.vault_seeds
+                done.resealed.vault_seeds,
+                done.resealed.duo_skeys
             ),
-            (1, 1, 1),
+            (1, 1, 1, 1),
             "{}",
             db.name
         );
@@ -247,6 +268,7 @@ async fn an_open_or_a_rotation_finishes_a_rotation_interrupted_after_its_commit(
             second.recovered
         );
         assert_eq!(second.resealed.client_totp_seeds, 1);
+        assert_eq!(second.resealed.duo_skeys, 1, "{}", db.name);
         assert!(!old_key_path(&key_file).exists() && !new_key_path(&key_file).exists());
         let store = Store::open_with_key_file(&db.url, &key_file).await.unwrap();
         assert_readable(&db, &store, &sealed).await;
@@ -292,6 +314,50 @@ async fn a_wrong_key_file_is_refused_and_the_right_one_named() {
             SealKey::from_bytes([7; 32]).id()
         );
         let store = Store::open(&db.url, sealer()).await.unwrap();
+        store.close().await;
+        db.finish().await;
+    }
+}
+
+/// A Duo skey sealed for another integration stops the rotation too, naming it; nothing
+/// changes and every other secret still opens under the old key.
+#[tokio::test]
+async fn a_duo_skey_that_does_not_open_stops_the_rotation() {
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = key_file_of_test_store(dir.path());
+        let sealed = fill(&db.store).await;
+        let (other, _) = db
+            .store
+            .add_duo_integration(NewDuoIntegration {
+                name: &Alias::new("other").unwrap(),
+                hosts: &[Pattern::new("*").unwrap()],
+                legacy: true,
+                now: Timestamp::from_secs(T0),
+            })
+            .await
+            .unwrap();
+        db.store.close().await;
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        sqlx::query(
+            "UPDATE duo_integrations SET skey_sealed = (SELECT skey_sealed FROM \
+             duo_integrations WHERE name = 'ssh-hosts') WHERE name = 'other'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let err = Store::rotate_key_file(&db.url, &key_file, Timestamp::from_secs(T0), |_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Rotate(_)) && err.to_string().contains(&other.ikey),
+            "{}: {err}",
+            db.name
+        );
+        assert!(!old_key_path(&key_file).exists() && !new_key_path(&key_file).exists());
+        let store = Store::open_with_key_file(&db.url, &key_file).await.unwrap();
+        assert_readable(&db, &store, &sealed).await;
         store.close().await;
         db.finish().await;
     }

@@ -1,0 +1,367 @@
+//! Duo integrations (issue 14): what lets Duo's unmodified Unix clients (pam_duo, login_duo,
+//! duo_client) talk to mfa. Each has a public `ikey` and a secret `skey` the clients sign
+//! their requests with (HMAC). The server must compute that HMAC itself, so the skey cannot be
+//! hashed like a server token: it is sealed with the store's key, bound to its row by
+//! `duo:<ikey>:skey`, and re-sealed by a key rotation. Like a server token, an integration may
+//! speak only for the hosts it names.
+
+use mfa_core::{Alias, Pattern, Timestamp};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use zeroize::Zeroizing;
+
+use crate::revocation::bump_epoch;
+use crate::rows::{invalid, one_row};
+use crate::servers::{join_hosts, split_hosts};
+use crate::{Store, StoreError};
+
+/// Characters in an ikey: `DI` and 18 of `A-Z0-9`, as Duo makes them.
+pub const DUO_IKEY_LEN: usize = 20;
+/// Characters in an skey: 40 of `A-Za-z0-9`, as Duo makes them (about 238 random bits).
+pub const DUO_SKEY_LEN: usize = 40;
+
+const IKEY_PREFIX: &str = "DI";
+const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A Duo integration, without its skey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuoIntegration {
+    pub name: Alias,
+    /// The public identifier the clients send (`Authorization: Basic ikey:signature`).
+    pub ikey: String,
+    /// The hosts it may ask about (as a server token's).
+    pub hosts: Vec<Pattern>,
+    /// Whether it may also use the old `/rest/v1/*.bson` dialect (no date: replayable).
+    pub legacy: bool,
+    pub created_at: Timestamp,
+    /// When its skey was last replaced ([`Store::rotate_duo_skey`]); `None`: never.
+    pub skey_rotated_at: Option<Timestamp>,
+}
+
+impl DuoIntegration {
+    /// Whether this integration may ask about logins on `host`.
+    pub fn covers(&self, host: &str) -> bool {
+        self.hosts.iter().any(|p| p.matches(host))
+    }
+}
+
+/// An integration's secret key, in the clear: what the HMACs are computed with. Wiped when
+/// dropped, never printed by `Debug`, compared in constant time.
+#[derive(Clone)]
+pub struct DuoSkey(Zeroizing<String>);
+
+impl PartialEq for DuoSkey {
+    fn eq(&self, other: &Self) -> bool {
+        mfa_secrets::ct_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for DuoSkey {}
+
+impl DuoSkey {
+    /// A new random skey: [`DUO_SKEY_LEN`] of `A-Za-z0-9`.
+    pub fn generate() -> Result<Self, StoreError> {
+        Ok(Self(random_chars(ALNUM, DUO_SKEY_LEN)?))
+    }
+
+    /// An skey given by a caller (an integration moved from elsewhere): exactly
+    /// [`DUO_SKEY_LEN`] ASCII letters or digits.
+    pub fn new(skey: &str) -> Result<Self, StoreError> {
+        if skey.len() == DUO_SKEY_LEN && skey.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(Self(Zeroizing::new(skey.to_owned())))
+        } else {
+            Err(StoreError::Invalid(format!(
+                "a Duo skey is {DUO_SKEY_LEN} letters or digits"
+            )))
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DuoSkey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DuoSkey(..)")
+    }
+}
+
+/// A new random ikey: `DI` and 18 of `A-Z0-9` (about 93 random bits: unique in practice; the
+/// store still refuses a repeat).
+pub fn generate_duo_ikey() -> Result<String, StoreError> {
+    let body = random_chars(UPPER_ALNUM, DUO_IKEY_LEN - IKEY_PREFIX.len())?;
+    Ok(format!("{IKEY_PREFIX}{}", body.as_str()))
+}
+
+/// Whether `ikey` has the form of one: [`DUO_IKEY_LEN`] of `A-Z0-9`, starting with `DI`.
+pub fn is_duo_ikey(ikey: &str) -> bool {
+    ikey.len() == DUO_IKEY_LEN
+        && ikey.starts_with(IKEY_PREFIX)
+        && ikey
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// `len` characters drawn uniformly from `alphabet` (no modulo bias).
+fn random_chars(alphabet: &[u8], len: usize) -> Result<Zeroizing<String>, StoreError> {
+    let n = u32::try_from(alphabet.len()).map_err(invalid("alphabet"))?;
+    let mut out = Zeroizing::new(String::with_capacity(len));
+    for _ in 0..len {
+        let i = usize::try_from(mfa_secrets::random_below(n)?).map_err(invalid("index"))?;
+        let c = alphabet
+            .get(i)
+            .ok_or_else(|| StoreError::Invalid("random index out of range".into()))?;
+        out.push(char::from(*c));
+    }
+    Ok(out)
+}
+
+pub struct NewDuoIntegration<'a> {
+    pub name: &'a Alias,
+    pub hosts: &'a [Pattern],
+    pub legacy: bool,
+    pub now: Timestamp,
+}
+
+/// What binds a sealed skey to its row: a blob copied onto another integration does not open.
+pub(crate) fn skey_aad(ikey: &str) -> Vec<u8> {
+    format!("duo:{ikey}:skey").into_bytes()
+}
+
+macro_rules! duo_columns {
+    () => {
+        "name, ikey, hosts, legacy, created_at, skey_rotated_at"
+    };
+}
+
+fn duo_from_row(row: &AnyRow) -> Result<DuoIntegration, StoreError> {
+    let name: String = row.try_get("name")?;
+    let legacy: i64 = row.try_get("legacy")?;
+    Ok(DuoIntegration {
+        name: Alias::new(&name).map_err(invalid("duo integration name"))?,
+        ikey: row.try_get("ikey")?,
+        hosts: split_hosts(&row.try_get::<String, _>("hosts")?, "duo integration hosts")?,
+        legacy: legacy != 0,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        skey_rotated_at: row
+            .try_get::<Option<i64>, _>("skey_rotated_at")?
+            .map(Timestamp::from_millis),
+    })
+}
+
+fn not_found(name: &Alias) -> StoreError {
+    StoreError::NotFound(format!("duo integration {name}"))
+}
+
+impl Store {
+    /// Adds an integration with a new random ikey and skey; the skey is returned this once
+    /// (to print), and stored only sealed.
+    pub async fn add_duo_integration(
+        &self,
+        new: NewDuoIntegration<'_>,
+    ) -> Result<(DuoIntegration, DuoSkey), StoreError> {
+        let skey = DuoSkey::generate()?;
+        let added = self
+            .add_duo_integration_with_keys(new, &generate_duo_ikey()?, &skey)
+            .await?;
+        Ok((added, skey))
+    }
+
+    /// Adds an integration with the keys given (an integration moved from elsewhere, tests).
+    /// Refuses a name or an ikey that exists already ([`StoreError::Exists`], saying which).
+    pub async fn add_duo_integration_with_keys(
+        &self,
+        new: NewDuoIntegration<'_>,
+        ikey: &str,
+        skey: &DuoSkey,
+    ) -> Result<DuoIntegration, StoreError> {
+        let name = new.name;
+        if !is_duo_ikey(ikey) {
+            return Err(StoreError::Invalid(format!(
+                "Duo ikey {ikey:?}: use {DUO_IKEY_LEN} capital letters or digits, starting with \
+                 {IKEY_PREFIX}"
+            )));
+        }
+        let mut hosts: Vec<Pattern> = Vec::new();
+        for h in new.hosts {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
+        }
+        if hosts.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "duo integration {name} names no host"
+            )));
+        }
+        let sealed = self
+            .sealer
+            .seal(skey.expose().as_bytes(), &skey_aad(ikey))?;
+        let mut tx = self.begin_write().await?;
+        // ON CONFLICT DO NOTHING, then a look at which key is taken: a clear error for a
+        // repeated name or ikey on both backends, without parsing driver messages.
+        let done = sqlx::query(
+            "INSERT INTO duo_integrations (name, ikey, skey_sealed, hosts, legacy, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(name.as_str())
+        .bind(ikey.to_owned())
+        .bind(sealed)
+        .bind(join_hosts(&hosts))
+        .bind(i64::from(new.legacy))
+        .bind(new.now.millis())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            let named: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM duo_integrations WHERE name = $1")
+                    .bind(name.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Err(StoreError::Exists(if named.is_some() {
+                format!("duo integration {name}")
+            } else {
+                format!("a duo integration with ikey {ikey}")
+            }));
+        }
+        tx.commit().await?;
+        Ok(DuoIntegration {
+            name: name.clone(),
+            ikey: ikey.to_owned(),
+            hosts,
+            legacy: new.legacy,
+            created_at: new.now,
+            skey_rotated_at: None,
+        })
+    }
+
+    /// Every integration, by name; never their skeys.
+    pub async fn duo_integrations(&self) -> Result<Vec<DuoIntegration>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            duo_columns!(),
+            " FROM duo_integrations ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(duo_from_row)
+        .collect()
+    }
+
+    /// One integration by name, without its skey.
+    pub async fn duo_integration(&self, name: &Alias) -> Result<DuoIntegration, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            duo_columns!(),
+            " FROM duo_integrations WHERE name = $1"
+        ))
+        .bind(name.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found(name))?;
+        duo_from_row(&row)
+    }
+
+    /// For a request's `Authorization: Basic ikey:...`: the integration and its skey
+    /// (unsealed), if the ikey is one.
+    pub async fn duo_integration_by_ikey(
+        &self,
+        ikey: &str,
+    ) -> Result<Option<(DuoIntegration, DuoSkey)>, StoreError> {
+        let Some(row) = sqlx::query(concat!(
+            "SELECT ",
+            duo_columns!(),
+            ", skey_sealed FROM duo_integrations WHERE ikey = $1"
+        ))
+        .bind(ikey.to_owned())
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let integration = duo_from_row(&row)?;
+        let sealed: Vec<u8> = row.try_get("skey_sealed")?;
+        let plain = self.sealer.open(&sealed, &skey_aad(&integration.ikey))?;
+        let skey = std::str::from_utf8(&plain)
+            .map_err(invalid("duo skey"))
+            .and_then(DuoSkey::new)?;
+        Ok(Some((integration, skey)))
+    }
+
+    /// Removes an integration; its ikey stops working at once.
+    pub async fn remove_duo_integration(&self, name: &Alias) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM duo_integrations WHERE name = $1")
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+        one_row(done.rows_affected(), || format!("duo integration {name}"))?;
+        bump_epoch(&mut tx, self.backend()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives an integration a new random skey (returned this once); the old one stops working.
+    /// The ikey stays.
+    pub async fn rotate_duo_skey(
+        &self,
+        name: &Alias,
+        now: Timestamp,
+    ) -> Result<DuoSkey, StoreError> {
+        let skey = DuoSkey::generate()?;
+        let mut tx = self.begin_write().await?;
+        let ikey: String = sqlx::query_scalar("SELECT ikey FROM duo_integrations WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| not_found(name))?;
+        let sealed = self
+            .sealer
+            .seal(skey.expose().as_bytes(), &skey_aad(&ikey))?;
+        let done = sqlx::query(
+            "UPDATE duo_integrations SET skey_sealed = $1, skey_rotated_at = $2 \
+             WHERE name = $3 AND ikey = $4",
+        )
+        .bind(sealed)
+        .bind(now.millis())
+        .bind(name.as_str())
+        .bind(ikey)
+        .execute(&mut *tx)
+        .await?;
+        one_row(done.rows_affected(), || format!("duo integration {name}"))?;
+        bump_epoch(&mut tx, self.backend()).await?;
+        tx.commit().await?;
+        Ok(skey)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn generated_keys_have_duos_form() {
+        let ikey = generate_duo_ikey().unwrap();
+        assert!(is_duo_ikey(&ikey), "{ikey}");
+        assert_ne!(ikey, generate_duo_ikey().unwrap());
+        let skey = DuoSkey::generate().unwrap();
+        assert_eq!(skey.expose().len(), DUO_SKEY_LEN);
+        assert!(skey.expose().bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(skey, DuoSkey::generate().unwrap());
+        assert_eq!(format!("{skey:?}"), "DuoSkey(..)");
+        assert!(DuoSkey::new(skey.expose()).is_ok());
+        assert!(DuoSkey::new(&skey.expose()[1..]).is_err());
+        assert!(DuoSkey::new(&format!("{}!", &skey.expose()[1..])).is_err());
+        for bad in [
+            "",
+            "DIabcdefghijklmnopqr",
+            "XI0123456789ABCDEFGH",
+            "DI0123456789ABCDEFG",
+        ] {
+            assert!(!is_duo_ikey(bad), "{bad}");
+        }
+    }
+}
