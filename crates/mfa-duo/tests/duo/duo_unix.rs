@@ -1,0 +1,177 @@
+//! Requests built byte for byte as duo_unix's `https_send` builds them (lib/https.c of
+//! duo_unix 1.11.3, Debian's libpam-duo, and of 2.x): `key=value` strings urlenc_encode'd and
+//! sorted with strcmp, the same string as the form body (POST) or query (GET), HMAC-SHA1 (1.x)
+//! or HMAC-SHA512 with `X-Duo-Date` (2.x) over the configured host with its port cut off and its
+//! case kept. The HMAC here is computed directly with the hmac crate, not with mfa-duo.
+
+use hmac::{Hmac, KeyInit, Mac};
+use mfa_duo::{Dialect, DuoAuthError, MAX_SKEW, SigVersion, SignedRequest, verify};
+
+const SKEY: &[u8] = b"Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep";
+const IKEY: &str = "DIWJ8X6AEYOR5OMC6TQ1";
+
+fn basic(hex: &str) -> String {
+    format!(
+        "Basic {}",
+        data_encoding::BASE64.encode(format!("{IKEY}:{hex}").as_bytes())
+    )
+}
+
+fn sha1_hex(msg: &str) -> String {
+    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(SKEY).unwrap();
+    mac.update(msg.as_bytes());
+    data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+}
+
+fn sha512_hex(msg: &str) -> String {
+    let mut mac = <Hmac<sha2::Sha512> as KeyInit>::new_from_slice(SKEY).unwrap();
+    mac.update(msg.as_bytes());
+    data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+}
+
+// duo_unix 1.11 login_duo's auth call: user, factor, auto, async, ipaddr, pushinfo, in the
+// order https_send sorts them (strcmp of "key=value"). pushinfo is itself a urlencoded string
+// (login_duo builds it so) that duo_add_param encodes again: its `%` arrives as `%25`.
+const QS: &str = "async=1&auto=push&factor=auto&ipaddr=192.0.2.7&pushinfo=command%3Dls%2520-l&user=J%C3%B6rg%20Q";
+
+#[test]
+fn legacy_v1_auth_post_as_duo_unix_1_11_sends_it() {
+    // host = Mfa.Example:8443 in pam_duo.conf: signed as "Mfa.Example", sent as Host with port.
+    let hex = sha1_hex(&format!("POST\nMfa.Example\n/rest/v1/auth.bson\n{QS}"));
+    let auth = basic(&hex);
+    let headers = [
+        ("Host", "Mfa.Example:8443"),
+        ("User-Agent", "duo_unix/1.11.3"),
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let req = SignedRequest {
+        dialect: Dialect::Legacy,
+        method: "POST",
+        host: "Mfa.Example:8443",
+        path: "/rest/v1/auth.bson",
+        query: b"",
+        body: QS.as_bytes(),
+        body_is_form: true,
+        headers: &headers,
+    };
+    // No date in the legacy dialect: any clock verifies (replayable by design).
+    let now: jiff::Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+    let v = verify(&req, SKEY, now, MAX_SKEW).unwrap();
+    assert_eq!(v.ikey, IKEY);
+    assert_eq!(v.version, SigVersion::V1);
+    assert_eq!(v.date, None);
+    assert_eq!(v.params.get("user"), Some("Jörg Q"));
+    assert_eq!(v.params.get("pushinfo"), Some("command=ls%20-l"));
+    // The same request is refused on /auth/v2 (no date) and with another skey.
+    let v2 = SignedRequest {
+        dialect: Dialect::AuthV2,
+        ..req
+    };
+    assert_eq!(
+        verify(&v2, SKEY, now, MAX_SKEW),
+        Err(DuoAuthError::MissingDate)
+    );
+    assert_eq!(
+        verify(&req, b"wrong", now, MAX_SKEW),
+        Err(DuoAuthError::Mismatch)
+    );
+}
+
+#[test]
+fn legacy_v1_status_get_and_strcmp_order() {
+    // Keys where strcmp order differs from key order: "a-b=..." sorts before "a=...".
+    let qs = "a-b=2&a=1&txid=0f1e2d3c";
+    let hex = sha1_hex(&format!("GET\nlocalhost\n/rest/v1/status.bson\n{qs}"));
+    let auth = basic(&hex);
+    let headers = [("Authorization", auth.as_str())];
+    let req = SignedRequest {
+        dialect: Dialect::Legacy,
+        method: "GET",
+        host: "localhost:4443",
+        path: "/rest/v1/status.bson",
+        query: qs.as_bytes(),
+        body: b"",
+        body_is_form: false,
+        headers: &headers,
+    };
+    let now = jiff::Timestamp::UNIX_EPOCH;
+    assert_eq!(verify(&req, SKEY, now, MAX_SKEW).unwrap().ikey, IKEY);
+}
+
+#[test]
+fn v2_preauth_as_duo_unix_2_sends_it() {
+    let date = "Thu, 03 Dec 2026 07:30:00 +0000";
+    let qs = "hostname=bastion.example&ipaddr=192.0.2.7&text_prompt=1&username=tux";
+    let hex = sha512_hex(&format!(
+        "{date}\nPOST\nmfa.example\n/auth/v2/preauth\n{qs}"
+    ));
+    let auth = basic(&hex);
+    let headers = [
+        ("X-Duo-Date", date),
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let req = SignedRequest {
+        dialect: Dialect::AuthV2,
+        method: "POST",
+        host: "mfa.example",
+        path: "/auth/v2/preauth",
+        query: b"",
+        body: qs.as_bytes(),
+        body_is_form: true,
+        headers: &headers,
+    };
+    let now: jiff::Timestamp = "2026-12-03T07:31:00Z".parse().unwrap();
+    let v = verify(&req, SKEY, now, MAX_SKEW).unwrap();
+    assert_eq!(v.version, SigVersion::V2);
+    assert_eq!(v.params.get("text_prompt"), Some("1"));
+    // X-Duo-Date wins over Date: a Date header that disagrees does not matter.
+    let with_date = [
+        ("X-Duo-Date", date),
+        ("Date", "Mon, 01 Jan 2001 00:00:00 +0000"),
+        ("Authorization", auth.as_str()),
+    ];
+    let req2 = SignedRequest {
+        headers: &with_date,
+        ..req
+    };
+    assert!(verify(&req2, SKEY, now, MAX_SKEW).is_ok());
+    // Two X-Duo-Date headers are refused, not guessed between.
+    let twice = [
+        ("X-Duo-Date", date),
+        ("x-duo-date", date),
+        ("Authorization", auth.as_str()),
+    ];
+    let req3 = SignedRequest {
+        headers: &twice,
+        ..req
+    };
+    assert_eq!(
+        verify(&req3, SKEY, now, MAX_SKEW),
+        Err(DuoAuthError::DuplicateHeader("x-duo-date".into()))
+    );
+}
+
+#[test]
+fn errors_never_echo_secrets() {
+    let hex = sha1_hex("GET\nlocalhost\n/rest/v1/ping\n");
+    let auth = basic(&hex);
+    let headers = [("Authorization", auth.as_str())];
+    let req = SignedRequest {
+        dialect: Dialect::Legacy,
+        method: "GET",
+        host: "localhost",
+        path: "/rest/v1/ping.bson",
+        query: b"",
+        body: b"",
+        body_is_form: false,
+        headers: &headers,
+    };
+    let err = verify(&req, SKEY, jiff::Timestamp::UNIX_EPOCH, MAX_SKEW).unwrap_err();
+    assert_eq!(err, DuoAuthError::Mismatch);
+    for shown in [err.to_string(), format!("{err:?}")] {
+        assert!(!shown.contains(&hex[..8]), "{shown}");
+        assert!(!shown.contains("Zh5e"), "{shown}");
+    }
+}
