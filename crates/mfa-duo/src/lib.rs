@@ -19,6 +19,6 @@ pub use credentials::{Ikey, Skey};
 pub use params::{FormError, Params};
 pub use sign::{CanonicalInput, ParamOrder, SigDigest, SigVersion};
 pub use verify::{
-    Authorization, Dialect, DuoAuthError, MAX_SKEW, SignedRequest, Verified, host_candidates,
-    parse_authorization, parse_date, verify,
+    Authorization, BodyKind, Dialect, DuoAuthError, MAX_SKEW, SignedRequest, Verified,
+    host_candidates, parse_authorization, parse_date, verify,
 };

@@ -15,6 +15,9 @@ pub enum FormError {
     /// A `%` not followed by two hex digits (byte offset in the input).
     #[error("bad percent escape at byte {0} of the form")]
     BadEscape(usize),
+    /// A JSON body that is not an object of strings, numbers, booleans and arrays of them.
+    #[error("the JSON body is not an object of strings, numbers, booleans or arrays of them")]
+    BadJson,
 }
 
 /// Decoded request parameters in the order they arrived (repeated keys kept).
@@ -58,6 +61,42 @@ impl Params {
             self.pairs.push((key, value));
         }
         Ok(())
+    }
+
+    /// The params of a JSON body as duo_client v4/v5 sends them (`json.dumps` of the params
+    /// dict): an object whose values are strings, numbers, booleans (`true`/`false`, as
+    /// duo_client's `normalize_params` spells them for v2) or arrays of those (one pair per
+    /// element, like a repeated form key); `null` values are left out.
+    pub fn from_json(body: &[u8]) -> Result<Self, FormError> {
+        use serde_json::Value;
+        fn scalar(v: &Value) -> Result<Option<String>, FormError> {
+            match v {
+                Value::String(s) => Ok(Some(s.clone())),
+                Value::Number(n) => Ok(Some(n.to_string())),
+                Value::Bool(b) => Ok(Some(b.to_string())),
+                Value::Null => Ok(None),
+                Value::Array(_) | Value::Object(_) => Err(FormError::BadJson),
+            }
+        }
+        let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+            return Err(FormError::BadJson);
+        };
+        let mut params = Self::new();
+        for (key, value) in &map {
+            let values = match value {
+                Value::Array(items) => items.iter().map(scalar).collect::<Result<Vec<_>, _>>()?,
+                v => vec![scalar(v)?],
+            };
+            for v in values.into_iter().flatten() {
+                params.push(key.as_bytes(), v.into_bytes());
+            }
+        }
+        Ok(params)
+    }
+
+    /// Appends another list's pairs.
+    pub fn extend(&mut self, other: &Self) {
+        self.pairs.extend(other.pairs.iter().cloned());
     }
 
     /// Adds one decoded pair.
@@ -244,5 +283,26 @@ mod tests {
         assert_eq!(p.canonical(), "k=%C2%80&k=b&k=~");
         assert_eq!(p.count("k"), 3);
         assert_eq!(p.get("k"), Some("~"));
+    }
+
+    #[test]
+    fn json_bodies_become_params_like_duo_client_v2_would_send_them() {
+        let p = Params::from_json(
+            br#"{"username":"tux","device":["a","b"],"async":true,"n":5,"x":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.canonical(),
+            "async=true&device=a&device=b&n=5&username=tux"
+        );
+        for bad in [
+            &b"[1]"[..],
+            b"{\"a\":{\"b\":1}}",
+            b"{\"a\":[[1]]}",
+            b"not json",
+            b"",
+        ] {
+            assert_eq!(Params::from_json(bad), Err(FormError::BadJson));
+        }
     }
 }

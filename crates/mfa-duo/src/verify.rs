@@ -51,7 +51,7 @@ pub enum DuoAuthError {
         /// The allowed skew, in seconds.
         max: i64,
     },
-    /// The query or form body is malformed.
+    /// The query, form body or JSON body is malformed.
     #[error("malformed request parameters: {0}")]
     BadParams(#[from] FormError),
     /// The signature is well formed but does not match the request under this skey.
@@ -85,6 +85,38 @@ pub enum Dialect {
     AuthV2,
 }
 
+/// What a request body holds, which decides how it is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BodyKind {
+    /// `application/x-www-form-urlencoded`: its pairs are signed params (v1, v2; duo_unix and
+    /// duo_client's v2).
+    Form,
+    /// `application/json`: an object of params whose bytes v4 and v5 hash (duo_client's
+    /// default). Only v4 and v5 are accepted with such a body: v2 would leave it unsigned.
+    Json,
+    /// No body, or one of another type (never read as params; v4/v5 still hash its bytes).
+    Other,
+}
+
+impl BodyKind {
+    /// From a `Content-Type` value (parameters such as `; charset=utf-8` ignored); `Other`
+    /// for None.
+    #[must_use]
+    pub fn from_content_type(value: Option<&str>) -> Self {
+        let Some(value) = value else {
+            return Self::Other;
+        };
+        let essence = value.split(';').next().unwrap_or_default().trim();
+        if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            Self::Form
+        } else if essence.eq_ignore_ascii_case("application/json") {
+            Self::Json
+        } else {
+            Self::Other
+        }
+    }
+}
+
 /// The parts of an HTTP request a signature covers, as received.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedRequest<'a> {
@@ -100,8 +132,8 @@ pub struct SignedRequest<'a> {
     pub query: &'a [u8],
     /// The raw body.
     pub body: &'a [u8],
-    /// True when the body is `application/x-www-form-urlencoded` (its pairs are signed params).
-    pub body_is_form: bool,
+    /// What the body is, from its `Content-Type` (see [`BodyKind::from_content_type`]).
+    pub body_kind: BodyKind,
     /// The request headers, names in any case. Only `Authorization`, `Date` and `X-Duo-*` are
     /// read.
     pub headers: &'a [(&'a str, &'a str)],
@@ -174,7 +206,8 @@ pub struct Verified {
     pub digest: SigDigest,
     /// The signed date (None for the legacy dialect).
     pub date: Option<Timestamp>,
-    /// The decoded parameters (query, then form body), for the handler.
+    /// The request's parameters for the handler, whatever the version: the query's pairs, then
+    /// the form body's or the JSON body's (see [`Params::from_json`]).
     pub params: Params,
 }
 
@@ -201,10 +234,11 @@ impl<'a> SignedRequest<'a> {
         parse_authorization(value)
     }
 
-    /// The signed parameters: the query's pairs, then the form body's.
-    pub fn params(&self) -> Result<Params, DuoAuthError> {
+    /// The parameters the canonical string lists: the query's pairs, then a form body's (a
+    /// JSON body is hashed instead; see [`Verified::params`]).
+    pub fn signed_params(&self) -> Result<Params, DuoAuthError> {
         let mut params = Params::parse_form(self.query)?;
-        if self.body_is_form {
+        if self.body_kind == BodyKind::Form {
             params.extend_form(self.body)?;
         }
         Ok(params)
@@ -279,7 +313,7 @@ pub fn verify(
     max_skew: SignedDuration,
 ) -> Result<Verified, DuoAuthError> {
     let auth = request.authorization()?;
-    let params = request.params()?;
+    let params = request.signed_params()?;
     let (date_str, date) = match request.dialect {
         Dialect::Legacy => ("", None),
         Dialect::AuthV2 => {
@@ -291,10 +325,15 @@ pub fn verify(
         }
     };
     let duo_headers = request.duo_headers()?;
-    let versions: &[SigVersion] = match (request.dialect, auth.digest) {
-        (Dialect::Legacy, _) => &[SigVersion::V1],
-        (Dialect::AuthV2, SigDigest::Sha1) => &[SigVersion::V2],
-        (Dialect::AuthV2, SigDigest::Sha512) => &[SigVersion::V2, SigVersion::V5, SigVersion::V4],
+    let versions: &[SigVersion] = match (request.dialect, auth.digest, request.body_kind) {
+        (Dialect::Legacy, _, _) => &[SigVersion::V1],
+        // A JSON body is params: only a version that hashes the body may carry it.
+        (Dialect::AuthV2, SigDigest::Sha1, BodyKind::Json) => &[],
+        (Dialect::AuthV2, SigDigest::Sha512, BodyKind::Json) => &[SigVersion::V5, SigVersion::V4],
+        (Dialect::AuthV2, SigDigest::Sha1, _) => &[SigVersion::V2],
+        (Dialect::AuthV2, SigDigest::Sha512, _) => {
+            &[SigVersion::V2, SigVersion::V5, SigVersion::V4]
+        }
     };
     let hosts = host_candidates(request.host);
     let mut matched = None;
@@ -328,6 +367,10 @@ pub fn verify(
         }
     }
     let version = matched.ok_or(DuoAuthError::Mismatch)?;
+    let mut params = params;
+    if request.body_kind == BodyKind::Json {
+        params.extend(&Params::from_json(request.body)?);
+    }
     if let Some(date) = date {
         let skew = date.duration_since(now);
         if skew.abs() > max_skew.abs() {
@@ -349,6 +392,15 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_kind_from_content_type() {
+        let k = BodyKind::from_content_type;
+        assert_eq!(k(Some("application/x-www-form-urlencoded")), BodyKind::Form);
+        assert_eq!(k(Some("Application/JSON; charset=utf-8")), BodyKind::Json);
+        assert_eq!(k(Some("text/plain")), BodyKind::Other);
+        assert_eq!(k(None), BodyKind::Other);
+    }
 
     #[test]
     fn hosts_are_tried_with_and_without_port_and_case() {

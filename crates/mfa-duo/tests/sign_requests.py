@@ -5,8 +5,8 @@ Each request goes through duo_client's own Client.api_call (canon_params, canoni
 normalize_params, canon_json, urlencode): only the socket is replaced, by a function that
 records the method, the URI, the body and the headers it was given.
 
-Output: a JSON list of {"label", "sig_version", "host", "method", "uri", "body_b64",
-"headers": [[name, value], ...]}, the ikey and skey on the first line as {"ikey", "skey"}.
+Output: {"ikey", "skey", "duo_client": version, "requests": [{"label", "sig_version", "host",
+"method", "uri", "body_b64", "headers": [[name, value], ...], "params": [[key, value], ...]}]}.
 """
 
 import base64
@@ -83,7 +83,10 @@ def main():
         label = "%s v%d %s %s %s%s" % (
             host, v, getattr(digest, "__name__", "sha512").replace("openssl_", ""),
             method, path, " +X-Duo headers" if extra else "")
-        req.update(label=label, sig_version=v, host=host)
+        # What the server should hand its handler: every (key, value), a list as repeated keys.
+        expected = [[k, x] for k, vv in params.items()
+                    for x in (vv if isinstance(vv, list) else [vv])]
+        req.update(label=label, sig_version=v, host=host, params=sorted(expected))
         out.append(req)
     json.dump({"ikey": IKEY, "skey": SKEY, "duo_client": duo_client.client.__version__,
                "requests": out}, sys.stdout)

@@ -96,10 +96,11 @@ impl Captured {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let body_is_form = self.headers.iter().any(|(n, v)| {
-            n.eq_ignore_ascii_case("content-type")
-                && v.starts_with("application/x-www-form-urlencoded")
-        });
+        let content_type = self
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_str());
         let req = SignedRequest {
             dialect: Dialect::AuthV2,
             method: &self.method,
@@ -107,7 +108,7 @@ impl Captured {
             path: &self.path,
             query: &self.query,
             body: &self.body,
-            body_is_form,
+            body_kind: mfa_duo::BodyKind::from_content_type(content_type),
             headers: &headers,
         };
         verify(&req, skey, now, MAX_SKEW)
@@ -226,6 +227,26 @@ fn duo_client_requests_verify_and_any_one_byte_change_fails() {
             mfa_duo::SigVersion::V5 => 5,
         };
         assert_eq!(got, want, "{}", c.label);
+        // The handler sees the same params whatever the version (form, query or JSON body).
+        let mut params: Vec<(String, String)> = v
+            .params
+            .pairs()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    String::from_utf8(k.clone()).unwrap(),
+                    String::from_utf8(v.clone()).unwrap(),
+                )
+            })
+            .collect();
+        params.sort();
+        let expected: Vec<(String, String)> = r["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+            .collect();
+        assert_eq!(params, expected, "{}", c.label);
         // Within the window either way, stale past it.
         let skew = jiff::SignedDuration::from_secs(299);
         assert!(c.verify(skey, now + skew).is_ok(), "{}", c.label);
@@ -249,4 +270,53 @@ fn duo_client_requests_verify_and_any_one_byte_change_fails() {
         }
     }
     eprintln!("{checked_mutations} one-byte changes refused");
+}
+
+/// A JSON body is params, so only a signature version that hashes the body may carry one: a v2
+/// signature over an empty form (which says nothing about the body) must not sign JSON params.
+#[test]
+fn a_json_body_is_refused_under_a_v2_signature() {
+    use mfa_duo::sign::{CanonicalInput, ParamOrder, SigDigest, SigVersion, sign_hex};
+    let skey = b"Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep";
+    let date = "Thu, 03 Dec 2026 07:30:00 -0000";
+    let empty = mfa_duo::Params::new();
+    let canonical = mfa_duo::sign::canonicalize(
+        &CanonicalInput {
+            method: "POST",
+            host: "mfa.example",
+            path: "/auth/v2/auth",
+            params: &empty,
+            date,
+            body: b"",
+            duo_headers: &[],
+        },
+        SigVersion::V2,
+        ParamOrder::KeyThenValue,
+    );
+    let now = parse_date(date).unwrap();
+    for digest in [SigDigest::Sha1, SigDigest::Sha512] {
+        let auth = format!(
+            "Basic {}",
+            data_encoding::BASE64
+                .encode(format!("DIX:{}", sign_hex(skey, &canonical, digest)).as_bytes())
+        );
+        let headers = [("Date", date), ("Authorization", auth.as_str())];
+        let mut req = SignedRequest {
+            dialect: Dialect::AuthV2,
+            method: "POST",
+            host: "mfa.example",
+            path: "/auth/v2/auth",
+            query: b"",
+            body: b"",
+            body_kind: mfa_duo::BodyKind::Form,
+            headers: &headers,
+        };
+        assert!(verify(&req, skey, now, MAX_SKEW).is_ok());
+        req.body = br#"{"username":"root","factor":"auto"}"#;
+        req.body_kind = mfa_duo::BodyKind::Json;
+        assert_eq!(
+            verify(&req, skey, now, MAX_SKEW),
+            Err(DuoAuthError::Mismatch)
+        );
+    }
 }

@@ -52,7 +52,7 @@ fn legacy_v1_auth_post_as_duo_unix_1_11_sends_it() {
         path: "/rest/v1/auth.bson",
         query: b"",
         body: QS.as_bytes(),
-        body_is_form: true,
+        body_kind: mfa_duo::BodyKind::Form,
         headers: &headers,
     };
     // No date in the legacy dialect: any clock verifies (replayable by design).
@@ -92,7 +92,7 @@ fn legacy_v1_status_get_and_strcmp_order() {
         path: "/rest/v1/status.bson",
         query: qs.as_bytes(),
         body: b"",
-        body_is_form: false,
+        body_kind: mfa_duo::BodyKind::Other,
         headers: &headers,
     };
     let now = jiff::Timestamp::UNIX_EPOCH;
@@ -119,7 +119,7 @@ fn v2_preauth_as_duo_unix_2_sends_it() {
         path: "/auth/v2/preauth",
         query: b"",
         body: qs.as_bytes(),
-        body_is_form: true,
+        body_kind: mfa_duo::BodyKind::Form,
         headers: &headers,
     };
     let now: jiff::Timestamp = "2026-12-03T07:31:00Z".parse().unwrap();
@@ -165,7 +165,7 @@ fn errors_never_echo_secrets() {
         path: "/rest/v1/ping.bson",
         query: b"",
         body: b"",
-        body_is_form: false,
+        body_kind: mfa_duo::BodyKind::Other,
         headers: &headers,
     };
     let err = verify(&req, SKEY, jiff::Timestamp::UNIX_EPOCH, MAX_SKEW).unwrap_err();

@@ -92,7 +92,7 @@ proptest! {
         let now: jiff::Timestamp = "2026-12-03T07:30:00Z".parse().unwrap();
         let req = SignedRequest {
             dialect: Dialect::AuthV2, method: "POST", host: "mfa.example",
-            path: "/auth/v2/auth", query: b"", body: body.as_bytes(), body_is_form: true,
+            path: "/auth/v2/auth", query: b"", body: body.as_bytes(), body_kind: mfa_duo::BodyKind::Form,
             headers: &headers,
         };
         prop_assert!(verify(&req, &skey, now, MAX_SKEW).is_ok());

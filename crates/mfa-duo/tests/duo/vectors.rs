@@ -269,7 +269,7 @@ fn verify_accepts_the_published_signatures_as_a_server_receives_them() {
             path: URI,
             query: b"",
             body: body.as_bytes(),
-            body_is_form: true,
+            body_kind: mfa_duo::BodyKind::Form,
             headers: &headers,
         };
         let v: Verified = verify(&req, SKEY, now, mfa_duo::MAX_SKEW).unwrap();
