@@ -49,14 +49,17 @@ fn duo_python() -> Option<PathBuf> {
     Some(python)
 }
 
-struct Captured {
-    label: String,
-    host: String,
-    method: String,
-    path: String,
-    query: Vec<u8>,
-    body: Vec<u8>,
-    headers: Vec<(String, String)>,
+/// One request as a client sent it.
+#[derive(Clone)]
+pub(crate) struct Captured {
+    pub(crate) dialect: Dialect,
+    pub(crate) label: String,
+    pub(crate) host: String,
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: Vec<u8>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Captured {
@@ -68,6 +71,7 @@ impl Captured {
             None => (uri.clone(), Vec::new()),
         };
         Self {
+            dialect: Dialect::AuthV2,
             label: s("label"),
             host: s("host"),
             method: s("method"),
@@ -90,7 +94,11 @@ impl Captured {
         }
     }
 
-    fn verify(&self, skey: &[u8], now: jiff::Timestamp) -> Result<Verified, DuoAuthError> {
+    pub(crate) fn verify(
+        &self,
+        skey: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<Verified, DuoAuthError> {
         let headers: Vec<(&str, &str)> = self
             .headers
             .iter()
@@ -102,7 +110,7 @@ impl Captured {
             .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
             .map(|(_, v)| v.as_str());
         let req = SignedRequest {
-            dialect: Dialect::AuthV2,
+            dialect: self.dialect,
             method: &self.method,
             host: &self.host,
             path: &self.path,
@@ -121,19 +129,11 @@ impl Captured {
 }
 
 /// Every byte string of a captured request that the signature covers, each with a setter.
-fn mutations(c: &Captured) -> Vec<(String, Captured)> {
+pub(crate) fn mutations(c: &Captured) -> Vec<(String, Captured)> {
     fn bump(bytes: &mut [u8], i: usize) {
         bytes[i] = bytes[i].wrapping_add(1);
     }
-    let clone = |c: &Captured| Captured {
-        label: c.label.clone(),
-        host: c.host.clone(),
-        method: c.method.clone(),
-        path: c.path.clone(),
-        query: c.query.clone(),
-        body: c.body.clone(),
-        headers: c.headers.clone(),
-    };
+    let clone = Captured::clone;
     let mut out = Vec::new();
     let ascii = |s: &str, i: usize| {
         let mut b = s.as_bytes().to_vec();
@@ -145,7 +145,13 @@ fn mutations(c: &Captured) -> Vec<(String, Captured)> {
         m.method = ascii(&c.method, i).unwrap();
         out.push((format!("method byte {i}"), m));
     }
-    for i in 0..c.host.len() {
+    // duo_unix signs the host without its port (the port only routes the connection): under
+    // the legacy dialect the port's digits are not covered.
+    let signed_host_len = match c.dialect {
+        Dialect::Legacy => c.host.rfind(':').map_or(c.host.len(), |i| i + 1),
+        Dialect::AuthV2 => c.host.len(),
+    };
+    for i in 0..signed_host_len {
         let mut m = clone(c);
         m.host = ascii(&c.host, i).unwrap();
         out.push((format!("host byte {i}"), m));

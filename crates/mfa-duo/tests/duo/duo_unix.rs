@@ -4,6 +4,9 @@
 //! or HMAC-SHA512 with `X-Duo-Date` (2.x) over the configured host with its port cut off and its
 //! case kept. The HMAC here is computed directly with the hmac crate, not with mfa-duo.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use hmac::{Hmac, KeyInit, Mac};
 use mfa_duo::{Dialect, DuoAuthError, MAX_SKEW, SigVersion, SignedRequest, verify};
 
@@ -174,4 +177,134 @@ fn errors_never_echo_secrets() {
         assert!(!shown.contains(&hex[..8]), "{shown}");
         assert!(!shown.contains("Zh5e"), "{shown}");
     }
+}
+
+/// Debian's login_duo and libduo3 (1.11.3), unpacked (not installed) under
+/// target/duo-peers/root by `apt-get download` + `dpkg-deb -x` when missing. None (SKIPPED)
+/// where apt-get, dpkg-deb or openssl is unavailable.
+fn debian_login_duo() -> Option<(PathBuf, PathBuf)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/duo-peers");
+    let root = dir.join("root");
+    let bin = root.join("usr/sbin/login_duo");
+    let lib = root.join("usr/lib/x86_64-linux-gnu");
+    if !bin.exists() || !lib.join("libduo.so.3").exists() {
+        std::fs::create_dir_all(&dir).ok()?;
+        let got = Command::new("apt-get")
+            .args(["download", "login-duo", "libduo3"])
+            .current_dir(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !got {
+            eprintln!("SKIPPED: apt-get download login-duo libduo3 failed");
+            return None;
+        }
+        for deb in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = deb.path();
+            if path.extension().is_some_and(|e| e == "deb") {
+                let ok = Command::new("dpkg-deb")
+                    .arg("-x")
+                    .arg(&path)
+                    .arg(&root)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !ok {
+                    eprintln!("SKIPPED: dpkg-deb -x {} failed", path.display());
+                    return None;
+                }
+            }
+        }
+    }
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIPPED: no openssl to make login_duo's test certificate");
+        return None;
+    }
+    Some((bin, lib))
+}
+
+/// The real login_duo signs its preauth and auth calls to a capturing TLS server
+/// (tests/capture_login_duo.py, `host = LocalHost:PORT`: mixed case, with a port); mfa-duo
+/// verifies both, hands the handler the params login_duo meant, and refuses each after any
+/// one-byte change.
+#[test]
+fn debian_login_duo_requests_verify_and_any_one_byte_change_fails() {
+    let Some((bin, lib)) = debian_login_duo() else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/capture_login_duo.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(&bin)
+        .arg(&lib)
+        .arg("LocalHost")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "capture_login_duo.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skey = doc["skey"].as_str().unwrap().as_bytes();
+    let requests = doc["requests"].as_array().unwrap();
+    let paths: Vec<&str> = requests
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/rest/v1/preauth.bson", "/rest/v1/auth.bson"],
+        "login_duo said: {}",
+        doc["stderr"]
+    );
+    // Denied by the capture server: login_duo must exit non-zero (failmode = secure).
+    assert_ne!(doc["login_duo_rc"], 0);
+    let mut mutated = 0;
+    for r in requests {
+        let headers: Vec<(String, String)> = r["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| (h[0].as_str().unwrap().into(), h[1].as_str().unwrap().into()))
+            .collect();
+        let host = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        assert!(host.starts_with("LocalHost:"), "{host}");
+        let c = crate::duo_client::Captured {
+            dialect: Dialect::Legacy,
+            label: format!("login_duo {}", r["path"]),
+            host,
+            method: r["method"].as_str().unwrap().into(),
+            path: r["path"].as_str().unwrap().into(),
+            query: r["query"].as_str().unwrap().as_bytes().to_vec(),
+            body: data_encoding::BASE64
+                .decode(r["body_b64"].as_str().unwrap().as_bytes())
+                .unwrap(),
+            headers,
+        };
+        let v = c
+            .verify(skey, jiff::Timestamp::UNIX_EPOCH)
+            .unwrap_or_else(|e| panic!("{}: refused: {e}", c.label));
+        assert_eq!(v.ikey, IKEY);
+        assert_eq!(v.version, SigVersion::V1);
+        assert_eq!(v.params.get("user"), Some("J\u{f6}rg+x y"), "{}", c.label);
+        assert_eq!(v.params.get("ipaddr"), Some("192.0.2.7"));
+        if c.path.ends_with("/auth.bson") {
+            assert_eq!(v.params.get("factor"), Some("auto"));
+            assert_eq!(v.params.get("async"), Some("0"));
+        }
+        for (what, m) in crate::duo_client::mutations(&c) {
+            match m.verify(skey, jiff::Timestamp::UNIX_EPOCH) {
+                Err(_) => {}
+                Ok(v) => assert_ne!(v.ikey, IKEY, "{}: {what} still verifies", c.label),
+            }
+            mutated += 1;
+        }
+    }
+    eprintln!(
+        "login_duo 1.11.3: {} requests verified, {mutated} one-byte changes refused",
+        requests.len()
+    );
 }
