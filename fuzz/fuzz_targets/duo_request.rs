@@ -57,7 +57,12 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     }
 
     // The same parts, signed the way a client signs them: accepted, and refused when changed.
-    let version = *u.choose(&[SigVersion::V1, SigVersion::V2, SigVersion::V4, SigVersion::V5])?;
+    let version = *u.choose(&[
+        SigVersion::V1,
+        SigVersion::V2,
+        SigVersion::V4,
+        SigVersion::V5,
+    ])?;
     let digest = match version {
         SigVersion::V1 | SigVersion::V2 => *u.choose(&[SigDigest::Sha1, SigDigest::Sha512])?,
         SigVersion::V4 | SigVersion::V5 => SigDigest::Sha512,
@@ -109,10 +114,11 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         headers: &signed_headers,
     };
     let host_ok = host_candidates(host).iter().any(|h| h == host);
-    let dup = duo_headers
-        .iter()
-        .enumerate()
-        .any(|(i, (n, _))| duo_headers[..i].iter().any(|(m, _)| m.eq_ignore_ascii_case(n)));
+    let dup = duo_headers.iter().enumerate().any(|(i, (n, _))| {
+        duo_headers[..i]
+            .iter()
+            .any(|(m, _)| m.eq_ignore_ascii_case(n))
+    });
     if host_ok && !dup {
         match verify(&signed, SKEY.as_bytes(), now, MAX_SKEW) {
             Ok(v) => assert_eq!(v.ikey, "DIFUZZ"),

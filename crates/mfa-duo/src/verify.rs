@@ -60,8 +60,9 @@ pub enum DuoAuthError {
 }
 
 impl DuoAuthError {
-    /// The code for the `{"stat":"FAIL","code":...}` answer (sent with HTTP 401, as Duo does):
-    /// 40101 when credentials are missing or unreadable, 40103 when they do not verify.
+    /// The code for the `{"stat":"FAIL","code":...}` answer: 40101 when credentials are
+    /// missing or unreadable, 40103 when they do not verify (both with HTTP 401, as Duo
+    /// answers), 40002 for malformed parameters (HTTP 400).
     #[must_use]
     pub fn duo_code(&self) -> u32 {
         match self {
@@ -70,8 +71,24 @@ impl DuoAuthError {
             | Self::NotBasic
             | Self::BadBase64
             | Self::MalformedCredentials
-            | Self::MissingDate => 40101,
-            _ => 40103,
+            | Self::MissingDate => crate::answer::CODE_MISSING_CREDENTIALS,
+            Self::BadParams(_) => crate::answer::CODE_INVALID_PARAMS,
+            Self::SignatureNotHex
+            | Self::UnknownSignatureLength(_)
+            | Self::BadDate
+            | Self::StaleDate { .. }
+            | Self::Mismatch => crate::answer::CODE_INVALID_SIGNATURE,
+        }
+    }
+
+    /// The HTTP status Duo sends with [`DuoAuthError::duo_code`]: 401, or 400 for malformed
+    /// parameters. (Refusing a *login* is never one of these: that is HTTP 200 with
+    /// `result: deny`, since clients with `failmode = safe` let a 401 or 5xx through.)
+    #[must_use]
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::BadParams(_) => 400,
+            _ => 401,
         }
     }
 }
@@ -392,6 +409,15 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_map_to_duo_codes() {
+        assert_eq!(DuoAuthError::MissingAuthorization.duo_code(), 40101);
+        assert_eq!(DuoAuthError::Mismatch.duo_code(), 40103);
+        assert_eq!(DuoAuthError::Mismatch.http_status(), 401);
+        let bad = DuoAuthError::BadParams(FormError::BadEscape(0));
+        assert_eq!((bad.duo_code(), bad.http_status()), (40002, 400));
+    }
 
     #[test]
     fn body_kind_from_content_type() {
