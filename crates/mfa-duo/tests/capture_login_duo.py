@@ -2,14 +2,16 @@
 
 Run by tests/duo/duo_unix.rs (`debian_login_duo_requests_verify`):
 
-    python3 capture_login_duo.py LOGIN_DUO LIBDIR HOST_IN_CONF
+    python3 capture_login_duo.py LOGIN_DUO LIBDIR HOST_IN_CONF [ANSWERS_DIR]
 
 It makes a throwaway self-signed certificate for DNS:HOST_IN_CONF (openssl), serves HTTPS
 on 127.0.0.1 with a fresh port, writes a login_duo.conf (`host = HOST_IN_CONF:PORT`, `cafile`,
 `autopush`, `pushinfo`, `failmode = secure`) and runs login_duo -c CONF -f USER once with
 LD_LIBRARY_PATH=LIBDIR. The server answers like Duo's legacy API in BSON (preauth: auth with a
 push factor; auth: a txid; status: deny), recording every request: method, path, query, headers,
-body. Output: {"ikey", "skey", "login_duo_rc", "requests": [...]} with the body base64.
+body. With ANSWERS_DIR, the answers are instead the bytes of ANSWERS_DIR/preauth.bson,
+auth.bson and status.bson (written by the Rust test with mfa-duo's encoder). Output:
+{"ikey", "skey", "login_duo_rc", "stderr", "requests": [...]} with each body base64.
 """
 
 import base64
@@ -45,6 +47,7 @@ def bson_doc(items):
 
 
 REQUESTS = []
+ANSWERS = None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -79,6 +82,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             resp = {"stat": "FAIL", "code": 40401, "message": "not found"}
         data = bson_doc(resp)
+        if ANSWERS is not None:
+            name = path.rsplit("/", 1)[-1]
+            with open(os.path.join(ANSWERS, name), "rb") as f:
+                data = f.read()
         self.send_response(200)
         self.send_header("Content-Type", "application/bson")
         self.send_header("Content-Length", str(len(data)))
@@ -90,7 +97,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
+    global ANSWERS
     login_duo, libdir, host = sys.argv[1], sys.argv[2], sys.argv[3]
+    if len(sys.argv) > 4:
+        ANSWERS = sys.argv[4]
     tmp = tempfile.mkdtemp(prefix="login-duo-")
     cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
     subprocess.run(

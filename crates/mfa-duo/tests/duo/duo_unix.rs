@@ -221,6 +221,108 @@ fn debian_login_duo() -> Option<(PathBuf, PathBuf)> {
     Some((bin, lib))
 }
 
+/// Runs tests/capture_login_duo.py: login_duo once against the capturing server, answered by
+/// the files in `answers` when given.
+fn run_login_duo(bin: &Path, lib: &Path, answers: Option<&Path>) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/capture_login_duo.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(&script).arg(bin).arg(lib).arg("LocalHost");
+    if let Some(dir) = answers {
+        cmd.arg(dir);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "capture_login_duo.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// login_duo reads the answers mfa-duo's BSON encoder writes: a preauth `allow` lets it run the
+/// command (exit 0), a sync auth `deny` refuses, and a FAIL with an int32 code and a string
+/// message is refused with that message (failmode = secure).
+#[test]
+fn debian_login_duo_reads_mfa_duo_bson_answers() {
+    use mfa_duo::answer::{fail_bson, ok_bson};
+    use mfa_duo::bson::Document;
+    let Some((bin, lib)) = debian_login_duo() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("mfa-duo-answers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
+    let status_deny = ok_bson(
+        Document::new()
+            .with("result", "deny")
+            .with("status", "Denied by mfa (status)"),
+    )
+    .unwrap();
+    write("status.bson", status_deny);
+
+    // preauth allow: no second factor asked, the command runs.
+    write(
+        "preauth.bson",
+        ok_bson(
+            Document::new()
+                .with("result", "allow")
+                .with("status", "Allowed by mfa"),
+        )
+        .unwrap(),
+    );
+    write(
+        "auth.bson",
+        fail_bson(40002, "unexpected auth call").unwrap(),
+    );
+    let doc = run_login_duo(&bin, &lib, Some(&dir));
+    assert_eq!(doc["login_duo_rc"], 0, "allow: {}", doc["stderr"]);
+    assert_eq!(doc["requests"].as_array().unwrap().len(), 1);
+
+    // preauth auth, then the (sync, autopush) auth call denied.
+    write(
+        "preauth.bson",
+        ok_bson(
+            Document::new()
+                .with("result", "auth")
+                .with("prompt", "Push with number 42 will be sent.")
+                .with(
+                    "factors",
+                    Document::new().with("default", "push1").with("1", "push1"),
+                ),
+        )
+        .unwrap(),
+    );
+    write(
+        "auth.bson",
+        ok_bson(
+            Document::new()
+                .with("result", "deny")
+                .with("status", "Denied by mfa (auth)"),
+        )
+        .unwrap(),
+    );
+    let doc = run_login_duo(&bin, &lib, Some(&dir));
+    assert_ne!(doc["login_duo_rc"], 0, "deny: {}", doc["stderr"]);
+    let paths: Vec<&str> = doc["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/rest/v1/preauth.bson", "/rest/v1/auth.bson"]);
+
+    // FAIL at preauth: refused (failmode = secure) and the message read as a string.
+    write(
+        "preauth.bson",
+        fail_bson(40103, "Invalid signature (mfa marker 7d1f)").unwrap(),
+    );
+    let doc = run_login_duo(&bin, &lib, Some(&dir));
+    assert_ne!(doc["login_duo_rc"], 0, "fail: {}", doc["stderr"]);
+    let stderr = doc["stderr"].as_str().unwrap();
+    assert!(stderr.contains("mfa marker 7d1f"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// The real login_duo signs its preauth and auth calls to a capturing TLS server
 /// (tests/capture_login_duo.py, `host = LocalHost:PORT`: mixed case, with a port); mfa-duo
 /// verifies both, hands the handler the params login_duo meant, and refuses each after any
@@ -230,20 +332,7 @@ fn debian_login_duo_requests_verify_and_any_one_byte_change_fails() {
     let Some((bin, lib)) = debian_login_duo() else {
         return;
     };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/capture_login_duo.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(&bin)
-        .arg(&lib)
-        .arg("LocalHost")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "capture_login_duo.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = run_login_duo(&bin, &lib, None);
     let skey = doc["skey"].as_str().unwrap().as_bytes();
     let requests = doc["requests"].as_array().unwrap();
     let paths: Vec<&str> = requests
