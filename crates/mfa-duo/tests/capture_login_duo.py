@@ -3,6 +3,12 @@
 Run by tests/duo/duo_unix.rs (`debian_login_duo_requests_verify`):
 
     python3 capture_login_duo.py LOGIN_DUO LIBDIR HOST_IN_CONF [ANSWERS_DIR]
+    python3 capture_login_duo.py --pam PAM_DUO_SO LIBDIR HOST_IN_CONF [ANSWERS_DIR]
+
+With --pam, pam_duo.so is run instead, through Debian's pamtester (`pamtester SERVICE root
+authenticate`) with a throwaway /etc/pam.d/mfa-duo-test-PID (`auth required PAM_DUO_SO
+conf=CONF`), removed afterwards; pam_duo on a service other than sshd authenticates
+asynchronously and polls status.bson (needs root, as pam_mfa's pamtester tests do).
 
 It makes a throwaway self-signed certificate for DNS:HOST_IN_CONF (openssl), serves HTTPS
 on 127.0.0.1 with a fresh port, writes a login_duo.conf (`host = HOST_IN_CONF:PORT`, `cafile`,
@@ -98,9 +104,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     global ANSWERS
-    login_duo, libdir, host = sys.argv[1], sys.argv[2], sys.argv[3]
-    if len(sys.argv) > 4:
-        ANSWERS = sys.argv[4]
+    args = sys.argv[1:]
+    pam = args[0] == "--pam"
+    if pam:
+        args = args[1:]
+    login_duo, libdir, host = args[0], args[1], args[2]
+    if len(args) > 3:
+        ANSWERS = args[3]
     tmp = tempfile.mkdtemp(prefix="login-duo-")
     cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
     subprocess.run(
@@ -124,8 +134,21 @@ def main():
     os.chmod(conf, 0o600)
     env = dict(os.environ, LD_LIBRARY_PATH=libdir, SSH_CONNECTION="192.0.2.7 50000 127.0.0.1 22",
                SSH_ORIGINAL_COMMAND="ls -l /tmp")
-    proc = subprocess.run([login_duo, "-d", "-c", conf, "-f", USER, "true"], env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    if pam:
+        service = "mfa-duo-test-%d" % os.getpid()
+        pam_file = os.path.join("/etc/pam.d", service)
+        with open(pam_file, "w") as f:
+            f.write("auth required %s conf=%s debug\naccount required pam_permit.so\n"
+                    % (login_duo, conf))
+        try:
+            proc = subprocess.run(["pamtester", "-v", service, "root", "authenticate"],
+                                  env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=60)
+        finally:
+            os.remove(pam_file)
+    else:
+        proc = subprocess.run([login_duo, "-d", "-c", conf, "-f", USER, "true"], env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     server.shutdown()
     json.dump({"ikey": IKEY, "skey": SKEY, "login_duo_rc": proc.returncode,
                "stderr": proc.stderr.decode("utf-8", "replace"),

@@ -179,7 +179,7 @@ fn errors_never_echo_secrets() {
     }
 }
 
-/// Debian's login_duo and libduo3 (1.11.3), unpacked (not installed) under
+/// Debian's login_duo, libduo3 and libpam-duo (1.11.3), unpacked (not installed) under
 /// target/duo-peers/root by `apt-get download` + `dpkg-deb -x` when missing. None (SKIPPED)
 /// where apt-get, dpkg-deb or openssl is unavailable.
 fn debian_login_duo() -> Option<(PathBuf, PathBuf)> {
@@ -187,15 +187,16 @@ fn debian_login_duo() -> Option<(PathBuf, PathBuf)> {
     let root = dir.join("root");
     let bin = root.join("usr/sbin/login_duo");
     let lib = root.join("usr/lib/x86_64-linux-gnu");
-    if !bin.exists() || !lib.join("libduo.so.3").exists() {
+    let pam = root.join("lib/x86_64-linux-gnu/security/pam_duo.so");
+    if !bin.exists() || !lib.join("libduo.so.3").exists() || !pam.exists() {
         std::fs::create_dir_all(&dir).ok()?;
         let got = Command::new("apt-get")
-            .args(["download", "login-duo", "libduo3"])
+            .args(["download", "login-duo", "libduo3", "libpam-duo"])
             .current_dir(&dir)
             .status()
             .is_ok_and(|s| s.success());
         if !got {
-            eprintln!("SKIPPED: apt-get download login-duo libduo3 failed");
+            eprintln!("SKIPPED: apt-get download login-duo libduo3 libpam-duo failed");
             return None;
         }
         for deb in std::fs::read_dir(&dir).ok()?.flatten() {
@@ -224,9 +225,17 @@ fn debian_login_duo() -> Option<(PathBuf, PathBuf)> {
 /// Runs tests/capture_login_duo.py: login_duo once against the capturing server, answered by
 /// the files in `answers` when given.
 fn run_login_duo(bin: &Path, lib: &Path, answers: Option<&Path>) -> serde_json::Value {
+    run_capture(&[], bin, lib, answers)
+}
+
+fn run_capture(mode: &[&str], bin: &Path, lib: &Path, answers: Option<&Path>) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/capture_login_duo.py");
     let mut cmd = Command::new("python3");
-    cmd.arg(&script).arg(bin).arg(lib).arg("LocalHost");
+    cmd.arg(&script)
+        .args(mode)
+        .arg(bin)
+        .arg(lib)
+        .arg("LocalHost");
     if let Some(dir) = answers {
         cmd.arg(dir);
     }
@@ -396,4 +405,115 @@ fn debian_login_duo_requests_verify_and_any_one_byte_change_fails() {
         "login_duo 1.11.3: {} requests verified, {mutated} one-byte changes refused",
         requests.len()
     );
+}
+
+/// Debian's pam_duo.so through pamtester (a service other than sshd: asynchronous, it polls
+/// status.bson with a GET), answered with mfa-duo's BSON: the preauth, auth (async=1) and
+/// status (GET with the txid in the query) calls all verify, and the status `deny` refuses.
+/// Needs root (it writes a throwaway /etc/pam.d/mfa-duo-test-PID) and pamtester.
+#[test]
+fn debian_pam_duo_async_requests_verify_and_a_status_deny_refuses() {
+    use mfa_duo::answer::ok_bson;
+    use mfa_duo::bson::Document;
+    let Some((_, lib)) = debian_login_duo() else {
+        return;
+    };
+    let pam = lib.join("../../../lib/x86_64-linux-gnu/security/pam_duo.so");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root || Command::new("pamtester").arg("-h").output().is_err() {
+        eprintln!("SKIPPED: the pam_duo test needs root and pamtester (it writes /etc/pam.d)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("mfa-duo-pam-answers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, doc: Document| {
+        std::fs::write(dir.join(name), ok_bson(doc).unwrap()).unwrap();
+    };
+    write(
+        "preauth.bson",
+        Document::new()
+            .with("result", "auth")
+            .with("prompt", "Push with number 42 will be sent.")
+            .with(
+                "factors",
+                Document::new().with("default", "push1").with("1", "push1"),
+            ),
+    );
+    write(
+        "auth.bson",
+        Document::new().with("txid", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
+    );
+    write(
+        "status.bson",
+        Document::new()
+            .with("result", "deny")
+            .with("status", "Denied by mfa"),
+    );
+    let doc = run_capture(&["--pam"], &pam, &lib, Some(&dir));
+    std::fs::remove_dir_all(&dir).ok();
+    assert_ne!(doc["login_duo_rc"], 0, "pamtester: {}", doc["stderr"]);
+    let skey = doc["skey"].as_str().unwrap().as_bytes();
+    let requests = doc["requests"].as_array().unwrap();
+    let calls: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| (r["method"].as_str().unwrap(), r["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("POST", "/rest/v1/preauth.bson"),
+            ("POST", "/rest/v1/auth.bson"),
+            ("GET", "/rest/v1/status.bson")
+        ],
+        "pamtester: {}",
+        doc["stderr"]
+    );
+    let mut mutated = 0;
+    for r in requests {
+        let headers: Vec<(String, String)> = r["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| (h[0].as_str().unwrap().into(), h[1].as_str().unwrap().into()))
+            .collect();
+        let host = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        let c = crate::duo_client::Captured {
+            dialect: Dialect::Legacy,
+            label: format!("pam_duo {}", r["path"]),
+            host,
+            method: r["method"].as_str().unwrap().into(),
+            path: r["path"].as_str().unwrap().into(),
+            query: r["query"].as_str().unwrap().as_bytes().to_vec(),
+            body: data_encoding::BASE64
+                .decode(r["body_b64"].as_str().unwrap().as_bytes())
+                .unwrap(),
+            headers,
+        };
+        let v = c
+            .verify(skey, jiff::Timestamp::UNIX_EPOCH)
+            .unwrap_or_else(|e| panic!("{}: refused: {e}", c.label));
+        assert_eq!(v.ikey, IKEY);
+        match c.path.as_str() {
+            "/rest/v1/auth.bson" => assert_eq!(v.params.get("async"), Some("1")),
+            "/rest/v1/status.bson" => assert_eq!(
+                v.params.get("txid"),
+                Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+            ),
+            _ => assert_eq!(v.params.get("user"), Some("root")),
+        }
+        for (what, m) in crate::duo_client::mutations(&c) {
+            if let Ok(v) = m.verify(skey, jiff::Timestamp::UNIX_EPOCH) {
+                assert_ne!(v.ikey, IKEY, "{}: {what} still verifies", c.label);
+            }
+            mutated += 1;
+        }
+    }
+    eprintln!("pam_duo 1.11.3: 3 requests verified, {mutated} one-byte changes refused");
 }
