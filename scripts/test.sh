@@ -19,8 +19,8 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   say "installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -50,6 +50,26 @@ if [ -n "${MFA_TEST_POSTGRES_URL:-}" ]; then
 else
   pg_note="PostgreSQL: SKIPPED - MFA_TEST_POSTGRES_URL is not set and no server answers on 127.0.0.1:5432; only SQLite was tested"
   say "$pg_note"
+fi
+
+# --- Duo's real clients (crates/mfa-duo/tests) -------------------------------------------------
+# Debian's login_duo, libduo3 and libpam-duo (1.11.3), unpacked under target/ (not installed),
+# and duo_client from PyPI in a venv under target/: prepared here, once, so that the tests that
+# use them in parallel never race to fetch them.
+peers=target/duo-peers
+if [ ! -e "$peers/root/usr/sbin/login_duo" ] || [ ! -e "$peers/root/lib/x86_64-linux-gnu/security/pam_duo.so" ]; then
+  say "Duo's clients: apt-get download login-duo libduo3 libpam-duo into $peers"
+  rm -rf "$peers" && mkdir -p "$peers"
+  fetch_duo() { (cd "$peers" && apt-get download -q login-duo libduo3 libpam-duo >/dev/null 2>&1); }
+  fetch_duo || { $sudo apt-get update -qq; fetch_duo; }
+  for deb in "$peers"/*.deb; do dpkg-deb -x "$deb" "$peers/root"; done
+fi
+duo_venv=target/duo-venv
+if ! "$duo_venv/bin/python" -c 'import duo_client.client' 2>/dev/null; then
+  say "duo_client from PyPI into $duo_venv"
+  rm -rf "$duo_venv"
+  python3 -m venv "$duo_venv"
+  "$duo_venv/bin/python" -m pip install --quiet --disable-pip-version-check 'duo_client>=5,<6'
 fi
 
 # --- lint, build, test -------------------------------------------------------------------------
