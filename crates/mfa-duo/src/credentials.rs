@@ -9,6 +9,8 @@ const ALNUM: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 /// Length of an ikey (Duo's: `DI` and 18 uppercase letters or digits).
 pub const IKEY_LEN: usize = 20;
+/// How the ikeys Duo (and [`Ikey::generate`]) make start.
+pub const IKEY_PREFIX: &str = "DI";
 /// Length of an skey (Duo's: 40 letters or digits).
 pub const SKEY_LEN: usize = 40;
 
@@ -36,8 +38,8 @@ pub struct Ikey(String);
 impl Ikey {
     /// A fresh random ikey.
     pub fn generate() -> Result<Self, getrandom::Error> {
-        let tail = random_chars(UPPER_ALNUM, IKEY_LEN - 2)?;
-        Ok(Self(format!("DI{}", tail.as_str())))
+        let tail = random_chars(UPPER_ALNUM, IKEY_LEN - IKEY_PREFIX.len())?;
+        Ok(Self(format!("{IKEY_PREFIX}{}", tail.as_str())))
     }
 
     /// Accepts a stored ikey: 20 uppercase ASCII letters or digits.
@@ -60,9 +62,19 @@ impl fmt::Display for Ikey {
     }
 }
 
-/// A secret key: 40 ASCII letters or digits, zeroed when dropped, redacted in `Debug`.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret key: 40 ASCII letters or digits, zeroed when dropped, redacted in `Debug`,
+/// compared in constant time.
+#[derive(Clone)]
 pub struct Skey(Zeroizing<String>);
+
+impl PartialEq for Skey {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for Skey {}
 
 impl Skey {
     /// A fresh random skey (about 238 bits).

@@ -8,21 +8,14 @@
 use mfa_core::{Alias, Pattern, Timestamp};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use zeroize::Zeroizing;
+
+use mfa_duo::credentials::{IKEY_LEN, IKEY_PREFIX, SKEY_LEN};
+use mfa_duo::{Ikey, Skey};
 
 use crate::revocation::bump_epoch;
 use crate::rows::{invalid, one_row};
 use crate::servers::{join_hosts, split_hosts};
 use crate::{Store, StoreError};
-
-/// Characters in an ikey: `DI` and 18 of `A-Z0-9`, as Duo makes them.
-pub const DUO_IKEY_LEN: usize = 20;
-/// Characters in an skey: 40 of `A-Za-z0-9`, as Duo makes them (about 238 random bits).
-pub const DUO_SKEY_LEN: usize = 40;
-
-const IKEY_PREFIX: &str = "DI";
-const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// A Duo integration, without its skey.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,76 +39,14 @@ impl DuoIntegration {
     }
 }
 
-/// An integration's secret key, in the clear: what the HMACs are computed with. Wiped when
-/// dropped, never printed by `Debug`, compared in constant time.
-#[derive(Clone)]
-pub struct DuoSkey(Zeroizing<String>);
-
-impl PartialEq for DuoSkey {
-    fn eq(&self, other: &Self) -> bool {
-        mfa_secrets::ct_eq(self.0.as_bytes(), other.0.as_bytes())
-    }
-}
-
-impl Eq for DuoSkey {}
-
-impl DuoSkey {
-    /// A new random skey: [`DUO_SKEY_LEN`] of `A-Za-z0-9`.
-    pub fn generate() -> Result<Self, StoreError> {
-        Ok(Self(random_chars(ALNUM, DUO_SKEY_LEN)?))
-    }
-
-    /// An skey given by a caller (an integration moved from elsewhere): exactly
-    /// [`DUO_SKEY_LEN`] ASCII letters or digits.
-    pub fn new(skey: &str) -> Result<Self, StoreError> {
-        if skey.len() == DUO_SKEY_LEN && skey.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            Ok(Self(Zeroizing::new(skey.to_owned())))
-        } else {
-            Err(StoreError::Invalid(format!(
-                "a Duo skey is {DUO_SKEY_LEN} letters or digits"
-            )))
-        }
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for DuoSkey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DuoSkey(..)")
-    }
-}
-
-/// A new random ikey: `DI` and 18 of `A-Z0-9` (about 93 random bits: unique in practice; the
-/// store still refuses a repeat).
-pub fn generate_duo_ikey() -> Result<String, StoreError> {
-    let body = random_chars(UPPER_ALNUM, DUO_IKEY_LEN - IKEY_PREFIX.len())?;
-    Ok(format!("{IKEY_PREFIX}{}", body.as_str()))
-}
-
-/// Whether `ikey` has the form of one: [`DUO_IKEY_LEN`] of `A-Z0-9`, starting with `DI`.
+/// Whether `ikey` has the form of one the store keeps: Duo's ([`Ikey::parse`]), starting
+/// with `DI`.
 pub fn is_duo_ikey(ikey: &str) -> bool {
-    ikey.len() == DUO_IKEY_LEN
-        && ikey.starts_with(IKEY_PREFIX)
-        && ikey
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    ikey.starts_with(IKEY_PREFIX) && Ikey::parse(ikey).is_some()
 }
 
-/// `len` characters drawn uniformly from `alphabet` (no modulo bias).
-fn random_chars(alphabet: &[u8], len: usize) -> Result<Zeroizing<String>, StoreError> {
-    let n = u32::try_from(alphabet.len()).map_err(invalid("alphabet"))?;
-    let mut out = Zeroizing::new(String::with_capacity(len));
-    for _ in 0..len {
-        let i = usize::try_from(mfa_secrets::random_below(n)?).map_err(invalid("index"))?;
-        let c = alphabet
-            .get(i)
-            .ok_or_else(|| StoreError::Invalid("random index out of range".into()))?;
-        out.push(char::from(*c));
-    }
-    Ok(out)
+fn random_failed(e: getrandom::Error) -> StoreError {
+    StoreError::Secrets(mfa_secrets::SecretsError::Random(e.to_string()))
 }
 
 pub struct NewDuoIntegration<'a> {
@@ -161,10 +92,11 @@ impl Store {
     pub async fn add_duo_integration(
         &self,
         new: NewDuoIntegration<'_>,
-    ) -> Result<(DuoIntegration, DuoSkey), StoreError> {
-        let skey = DuoSkey::generate()?;
+    ) -> Result<(DuoIntegration, Skey), StoreError> {
+        let skey = Skey::generate().map_err(random_failed)?;
+        let ikey = Ikey::generate().map_err(random_failed)?;
         let added = self
-            .add_duo_integration_with_keys(new, &generate_duo_ikey()?, &skey)
+            .add_duo_integration_with_keys(new, ikey.as_str(), &skey)
             .await?;
         Ok((added, skey))
     }
@@ -175,12 +107,12 @@ impl Store {
         &self,
         new: NewDuoIntegration<'_>,
         ikey: &str,
-        skey: &DuoSkey,
+        skey: &Skey,
     ) -> Result<DuoIntegration, StoreError> {
         let name = new.name;
         if !is_duo_ikey(ikey) {
             return Err(StoreError::Invalid(format!(
-                "Duo ikey {ikey:?}: use {DUO_IKEY_LEN} capital letters or digits, starting with \
+                "Duo ikey {ikey:?}: use {IKEY_LEN} capital letters or digits, starting with \
                  {IKEY_PREFIX}"
             )));
         }
@@ -269,7 +201,7 @@ impl Store {
     pub async fn duo_integration_by_ikey(
         &self,
         ikey: &str,
-    ) -> Result<Option<(DuoIntegration, DuoSkey)>, StoreError> {
+    ) -> Result<Option<(DuoIntegration, Skey)>, StoreError> {
         let Some(row) = sqlx::query(concat!(
             "SELECT ",
             duo_columns!(),
@@ -285,8 +217,11 @@ impl Store {
         let sealed: Vec<u8> = row.try_get("skey_sealed")?;
         let plain = self.sealer.open(&sealed, &skey_aad(&integration.ikey))?;
         let skey = std::str::from_utf8(&plain)
-            .map_err(invalid("duo skey"))
-            .and_then(DuoSkey::new)?;
+            .ok()
+            .and_then(Skey::parse)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!("a Duo skey is {SKEY_LEN} letters or digits"))
+            })?;
         Ok(Some((integration, skey)))
     }
 
@@ -305,12 +240,8 @@ impl Store {
 
     /// Gives an integration a new random skey (returned this once); the old one stops working.
     /// The ikey stays.
-    pub async fn rotate_duo_skey(
-        &self,
-        name: &Alias,
-        now: Timestamp,
-    ) -> Result<DuoSkey, StoreError> {
-        let skey = DuoSkey::generate()?;
+    pub async fn rotate_duo_skey(&self, name: &Alias, now: Timestamp) -> Result<Skey, StoreError> {
+        let skey = Skey::generate().map_err(random_failed)?;
         let mut tx = self.begin_write().await?;
         let ikey: String = sqlx::query_scalar("SELECT ikey FROM duo_integrations WHERE name = $1")
             .bind(name.as_str())
@@ -343,18 +274,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generated_keys_have_duos_form() {
-        let ikey = generate_duo_ikey().unwrap();
-        assert!(is_duo_ikey(&ikey), "{ikey}");
-        assert_ne!(ikey, generate_duo_ikey().unwrap());
-        let skey = DuoSkey::generate().unwrap();
-        assert_eq!(skey.expose().len(), DUO_SKEY_LEN);
-        assert!(skey.expose().bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_ne!(skey, DuoSkey::generate().unwrap());
-        assert_eq!(format!("{skey:?}"), "DuoSkey(..)");
-        assert!(DuoSkey::new(skey.expose()).is_ok());
-        assert!(DuoSkey::new(&skey.expose()[1..]).is_err());
-        assert!(DuoSkey::new(&format!("{}!", &skey.expose()[1..])).is_err());
+    fn generated_ikeys_have_the_stored_form_and_others_do_not() {
+        let ikey = Ikey::generate().unwrap();
+        assert!(is_duo_ikey(ikey.as_str()), "{ikey}");
         for bad in [
             "",
             "DIabcdefghijklmnopqr",

@@ -39,10 +39,7 @@ pub use apps::{App, NewApp};
 pub use audit::{AuditEntry, AuditFilter};
 pub use clients::{Client, NewClient, Notify};
 pub use credentials::StoredPassword;
-pub use duo::{
-    DUO_IKEY_LEN, DUO_SKEY_LEN, DuoIntegration, DuoSkey, NewDuoIntegration, generate_duo_ikey,
-    is_duo_ikey,
-};
+pub use duo::{DuoIntegration, NewDuoIntegration, is_duo_ikey};
 pub use error::StoreError;
 pub use events::{EVENTS_CHANNEL, EventListener};
 pub use groups::{Group, HostGroup, User};

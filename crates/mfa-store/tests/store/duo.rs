@@ -2,8 +2,9 @@
 //! token; found by ikey on the request path, listed without skeys, removed and rotated.
 
 use mfa_core::{Alias, Pattern, Timestamp};
+use mfa_duo::Skey;
 use mfa_secrets::SecretsError;
-use mfa_store::{DuoSkey, NewDuoIntegration, StoreError, is_duo_ikey};
+use mfa_store::{NewDuoIntegration, StoreError, is_duo_ikey};
 use sqlx::Row;
 
 use crate::support::backends;
@@ -158,7 +159,7 @@ async fn a_repeated_name_or_ikey_and_no_hosts_are_refused() {
         let (one, two, three, four) = (name("one"), name("two"), name("three"), name("four"));
         let any = hosts(&["*"]);
         let any = &any[..];
-        let skey = DuoSkey::generate().unwrap();
+        let skey = Skey::generate().unwrap();
         let ikey = "DIAAAAAAAAAAAAAAAAAA";
         s.add_duo_integration_with_keys(new(&one, any), ikey, &skey)
             .await
@@ -169,7 +170,7 @@ async fn a_repeated_name_or_ikey_and_no_hosts_are_refused() {
         assert_eq!(err.to_string(), "duo integration one exists already");
 
         let err = s
-            .add_duo_integration_with_keys(new(&two, any), ikey, &DuoSkey::generate().unwrap())
+            .add_duo_integration_with_keys(new(&two, any), ikey, &Skey::generate().unwrap())
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Exists(_)), "{}: {err}", db.name);
@@ -195,7 +196,7 @@ async fn a_repeated_name_or_ikey_and_no_hosts_are_refused() {
                 .unwrap_err();
             assert!(matches!(err, StoreError::Invalid(_)), "{bad}: {err}");
         }
-        assert!(DuoSkey::new("short").is_err());
+        assert!(Skey::parse("short").is_none());
         db.finish().await;
     }
 }

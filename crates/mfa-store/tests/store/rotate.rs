@@ -6,11 +6,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use mfa_core::{Alias, Pattern, Timestamp};
+use mfa_duo::Skey;
 use mfa_otp::{Algorithm, Digits, OtpKind, Secret, TotpParams};
 use mfa_secrets::{SealKey, SecretsError, Token};
 use mfa_store::{
-    CodeCheck, DuoSkey, NewClient, NewDuoIntegration, NewOneTimeCode, NewOtpCredential, OtpVerdict,
-    Store, StoreError, Throttle, new_key_path, old_key_path,
+    CodeCheck, NewClient, NewDuoIntegration, NewOneTimeCode, NewOtpCredential, OtpVerdict, Store,
+    StoreError, Throttle, new_key_path, old_key_path,
 };
 
 use crate::support::{TestDb, backends, sealer};
@@ -28,7 +29,7 @@ struct Sealed {
     vault: Secret,
     vault_id: i64,
     duo_ikey: String,
-    duo_skey: DuoSkey,
+    duo_skey: Skey,
 }
 
 /// A key file holding the key the test store was opened with.
