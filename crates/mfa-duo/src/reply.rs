@@ -7,15 +7,19 @@ use crate::Dialect;
 use crate::answer::{fail_bson, fail_json, ok_bson, ok_json};
 use crate::bson::{BsonError, Document, Value};
 
-/// The factor name a push goes by in `factors` (Duo's first device's push).
+/// The factor a person picks from the prompt's menu (`1`): a push with the prompt's number.
 pub const PUSH_FACTOR: &str = "push1";
+/// The `default` factor, which clients send without showing the prompt (`autopush = yes`,
+/// login_duo without a terminal): a push whose number nobody saw, so none is asked for.
+pub const AUTO_PUSH_FACTOR: &str = "push";
 
 /// What the person typed at the prompt (`prompt=` in v2, `auto=` in the legacy dialect), or
 /// the factor duo_client named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Choice<'a> {
-    /// Enter, `1`, `push`, `push1`...: send the push.
-    Push,
+    /// Send the push; `prompted`: the person saw the prompt (and its number). Enter, `1`,
+    /// `push1`... are picked at the prompt; [`AUTO_PUSH_FACTOR`] is sent without one.
+    Push { prompted: bool },
     /// Anything else: a code (TOTP or a recovery code), trimmed.
     Passcode(&'a str),
     /// A phone call or a text message: mfa has neither.
@@ -30,7 +34,8 @@ impl<'a> Choice<'a> {
         let lower = typed.to_ascii_lowercase();
         let factor = lower.trim_end_matches(|c: char| c.is_ascii_digit());
         match (typed, factor) {
-            ("" | "1", _) | (_, "push") => Self::Push,
+            (AUTO_PUSH_FACTOR, _) => Self::Push { prompted: false },
+            ("" | "1", _) | (_, "push") => Self::Push { prompted: true },
             (_, "phone" | "sms") => Self::Unsupported(typed),
             _ => Self::Passcode(typed),
         }
@@ -58,8 +63,9 @@ impl Prompt {
             None => String::new(),
         };
         match (self.push, self.passcode) {
-            (true, true) => format!("{push}Passcode, or press Enter for push: "),
-            (true, false) => format!("{push}Press Enter for push: "),
+            // "1", not Enter: pam_duo cannot send an empty answer (login_duo takes Enter too).
+            (true, true) => format!("{push}Passcode, or 1 for push: "),
+            (true, false) => format!("{push}Type 1 for push: "),
             (false, _) => "Passcode: ".to_owned(),
         }
     }
@@ -67,7 +73,7 @@ impl Prompt {
     fn factors(&self) -> Document {
         if self.push {
             Document::new()
-                .with("default", PUSH_FACTOR)
+                .with("default", AUTO_PUSH_FACTOR)
                 .with("1", PUSH_FACTOR)
         } else {
             Document::new()
@@ -240,9 +246,14 @@ mod tests {
 
     #[test]
     fn prompt_answers_read_as_duo_reads_them() {
-        for push in ["", "  ", "1", "push", "push1", "PUSH2", "\n"] {
-            assert_eq!(Choice::parse(push), Choice::Push, "{push:?}");
+        for push in ["", "  ", "1", "push1", "PUSH2", "Push", "\n"] {
+            assert_eq!(
+                Choice::parse(push),
+                Choice::Push { prompted: true },
+                "{push:?}"
+            );
         }
+        assert_eq!(Choice::parse("push"), Choice::Push { prompted: false });
         for other in ["phone1", "sms", "SMS2"] {
             assert!(
                 matches!(Choice::parse(other), Choice::Unsupported(_)),
@@ -263,10 +274,10 @@ mod tests {
         };
         assert_eq!(
             p.text(),
-            "Push with number 42 will be sent. Passcode, or press Enter for push: "
+            "Push with number 42 will be sent. Passcode, or 1 for push: "
         );
         let p = Prompt { number: None, ..p };
-        assert_eq!(p.text(), "Passcode, or press Enter for push: ");
+        assert_eq!(p.text(), "Passcode, or 1 for push: ");
         let p = Prompt {
             push: false,
             passcode: true,
@@ -284,7 +295,7 @@ mod tests {
         };
         let v2 = preauth(Dialect::AuthV2, &Preauth::Auth(prompt)).to_json();
         assert_eq!(v2["result"], "auth");
-        assert_eq!(v2["prompt"]["factors"]["default"], PUSH_FACTOR);
+        assert_eq!(v2["prompt"]["factors"]["default"], AUTO_PUSH_FACTOR);
         assert!(v2["prompt"]["text"].as_str().unwrap().contains("17"));
         assert_eq!(v2["devices"][0]["capabilities"][1], "push");
         let v1 = preauth(Dialect::Legacy, &Preauth::Auth(prompt)).to_json();

@@ -327,6 +327,63 @@ impl Store {
     }
 }
 
+/// A decision an asynchronous Duo auth made at once, kept under a txid for its status poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuoAnswer {
+    pub allowed: bool,
+    /// What the person is told.
+    pub message: String,
+}
+
+impl Store {
+    /// Keeps `answer` under `txid` for `integration` until `expires_at`.
+    pub async fn keep_duo_answer(
+        &self,
+        txid: &str,
+        integration: &Alias,
+        answer: &DuoAnswer,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO duo_answers (txid, integration, allowed, message, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(txid.to_owned())
+        .bind(integration.as_str())
+        .bind(i64::from(answer.allowed))
+        .bind(answer.message.clone())
+        .bind(expires_at.millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The answer kept under `txid` for `integration`, unless it has expired (another
+    /// integration's is not found).
+    pub async fn duo_answer(
+        &self,
+        txid: &str,
+        integration: &Alias,
+        now: Timestamp,
+    ) -> Result<Option<DuoAnswer>, StoreError> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT allowed, message FROM duo_answers \
+             WHERE txid = $1 AND integration = $2 AND expires_at > $3",
+        )
+        .bind(txid.to_owned())
+        .bind(integration.as_str())
+        .bind(now.millis())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(allowed, message)| DuoAnswer {
+            allowed: allowed != 0,
+            message,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

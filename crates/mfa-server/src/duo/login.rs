@@ -9,7 +9,7 @@ use mfa_core::Method;
 use mfa_core::push::WithdrawReason;
 use mfa_duo::Dialect;
 use mfa_duo::reply::{Choice, Decision, Preauth, Prompt};
-use mfa_store::{AuthRequest, DuoLogin, PushState};
+use mfa_store::{AuthRequest, DuoAnswer, DuoLogin, PushState};
 use mfa_wire::{AuthMethod, AuthResult, ServerAuthRequest};
 
 use super::call::{DuoCall, DuoFail};
@@ -27,6 +27,8 @@ pub const SERVICE: &str = "duo";
 const NUMBER_KEEP_SECS: i64 = 300;
 /// What an approved login is told.
 const ALLOWED: &str = "Success. Logging you in...";
+/// How long an asynchronous auth's immediate decision is kept for its status poll.
+const ANSWER_KEEP_SECS: i64 = 300;
 
 /// The login a call is about: user, host and source address from its parameters.
 fn login_of(call: &DuoCall) -> Result<Login, DuoFail> {
@@ -121,18 +123,49 @@ pub enum AuthAnswer {
     Pending(String),
 }
 
-/// `auth`: the typed choice checked, or the push sent; a synchronous call waits for it.
+/// `auth`: the typed choice checked, or the push sent; a synchronous call waits for it. An
+/// asynchronous one always answers a txid (duo_unix polls whatever it is told): a decision
+/// made at once (a passcode, a refusal) is kept under one for the status poll.
 pub async fn auth(state: &AppState, call: &DuoCall) -> Result<AuthAnswer, DuoFail> {
     let login = login_of(call)?;
     let choice = choice(call)?;
     let asynchronous = call.param("async")? == Some("1");
     let details = call.param("pushinfo")?.map(describe_pushinfo);
-    Ok(
-        match decide(state, call, &login, choice, details, asynchronous).await {
-            Ok(answer) => answer,
+    let answer = match decide(state, call, &login, choice, details, asynchronous).await {
+        Ok(answer) => answer,
+        Err(e) => AuthAnswer::Decided(Decision::Deny(refusal(e))),
+    };
+    Ok(match answer {
+        AuthAnswer::Decided(decision) if asynchronous => match keep(state, call, decision).await {
+            Ok(txid) => AuthAnswer::Pending(txid),
             Err(e) => AuthAnswer::Decided(Decision::Deny(refusal(e))),
         },
-    )
+        answer => answer,
+    })
+}
+
+async fn keep(state: &AppState, call: &DuoCall, decision: Decision) -> Result<String, ApiError> {
+    let answer = match decision {
+        Decision::Allow(message) => DuoAnswer {
+            allowed: true,
+            message,
+        },
+        Decision::Deny(message) => DuoAnswer {
+            allowed: false,
+            message,
+        },
+        Decision::Waiting => DuoAnswer {
+            allowed: false,
+            message: "not decided".into(),
+        },
+    };
+    let txid = mfa_secrets::random_id(16).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let until = state.clock.now().plus_secs(ANSWER_KEEP_SECS);
+    state
+        .store
+        .keep_duo_answer(&txid, &call.integration.name, &answer, until)
+        .await?;
+    Ok(txid)
 }
 
 async fn decide(
@@ -148,9 +181,10 @@ async fn decide(
         .store
         .take_duo_number(&duo_login(call, login), state.clock.now())
         .await?;
-    let (method, passcode) = match choice {
-        Choice::Push => (AuthMethod::Push, None),
-        Choice::Passcode(code) => (AuthMethod::Totp, Some(code.to_owned())),
+    let (method, passcode, number_matching) = match choice {
+        // Nobody saw a number when the client pushed without showing the prompt.
+        Choice::Push { prompted } => (AuthMethod::Push, None, (!prompted).then_some(false)),
+        Choice::Passcode(code) => (AuthMethod::Totp, Some(code.to_owned()), None),
         Choice::Unsupported(what) => {
             let why = format!("mfa sends pushes and checks codes; it cannot use {what:?}");
             server_api::audit(state, login, "auth", "deny", &why).await?;
@@ -164,7 +198,7 @@ async fn decide(
         client_ip: login.client_ip.clone(),
         method,
         passcode,
-        number_matching: None,
+        number_matching,
         password: None,
         new_password: None,
         remember: None,
@@ -191,7 +225,8 @@ fn choice(call: &DuoCall) -> Result<Choice<'_>, DuoFail> {
     Ok(match (dialect, factor) {
         (Dialect::Legacy, "auto") => Choice::parse(call.param("auto")?.unwrap_or_default()),
         (Dialect::AuthV2, "prompt") => Choice::parse(call.param("prompt")?.unwrap_or_default()),
-        (Dialect::AuthV2, "auto" | "push") => Choice::Push,
+        // duo_client's callers get the prompt text but need not show it.
+        (Dialect::AuthV2, "auto" | "push") => Choice::Push { prompted: false },
         (Dialect::AuthV2, "passcode") => Choice::Passcode(call.required("passcode")?.trim()),
         (Dialect::AuthV2, "phone" | "sms") => Choice::Unsupported(factor),
         _ => {
@@ -209,6 +244,17 @@ fn choice(call: &DuoCall) -> Result<Choice<'_>, DuoFail> {
 /// 1.x lets the login in after 20 answers without one).
 pub async fn status(state: &AppState, call: &DuoCall) -> Result<Decision, DuoFail> {
     let txid = call.required("txid")?;
+    let now = state.clock.now();
+    match state
+        .store
+        .duo_answer(txid, &call.integration.name, now)
+        .await
+    {
+        Ok(Some(kept)) if kept.allowed => return Ok(Decision::Allow(kept.message)),
+        Ok(Some(kept)) => return Ok(Decision::Deny(kept.message)),
+        Ok(None) => {}
+        Err(e) => return Ok(Decision::Deny(refusal(e.into()))),
+    }
     match wait(state, call, txid).await {
         Ok(decision) => Ok(decision),
         Err(ApiError::NotFound(_)) => Err(DuoFail::param(

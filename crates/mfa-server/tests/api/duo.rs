@@ -221,6 +221,25 @@ async fn refusals_are_deny_answers_and_only_bad_credentials_are_401() {
     auth.extend([("factor", "prompt"), ("prompt", code.as_str())]);
     let (_, allowed) = call(&f, &duo, "POST", "/auth/v2/auth", &auth).await;
     assert_eq!(allowed["response"]["result"], "allow", "{allowed}");
+    // Asynchronous, a decision made at once is still a txid to poll (duo_unix reads one), and
+    // only this integration's polls see it.
+    let code = f.tux.totp.code_at(f.srv.now().unix_secs() + 30);
+    auth.pop();
+    auth.extend([("prompt", code.as_str()), ("async", "1")]);
+    let (_, sent) = call(&f, &duo, "POST", "/auth/v2/auth", &auth).await;
+    let txid = sent["response"]["txid"].as_str().unwrap().to_owned();
+    let (_, polled) = call(&f, &duo, "GET", "/auth/v2/auth_status", &[("txid", &txid)]).await;
+    assert_eq!(polled["response"]["result"], "allow", "{polled}");
+    let other = integration(&f, "other", &["linux.example.org"], false).await;
+    let (status, theirs) = call(
+        &f,
+        &other,
+        "GET",
+        "/auth/v2/auth_status",
+        &[("txid", &txid)],
+    )
+    .await;
+    assert_eq!(status, 400, "{theirs}");
     // A host the integration does not cover: deny; a user not enrolled: enroll (which
     // Duo's clients refuse). HTTP 200 both.
     for (k, v, result) in [
@@ -240,11 +259,14 @@ async fn refusals_are_deny_answers_and_only_bad_credentials_are_401() {
     auth.extend([("factor", "phone"), ("device", "auto")]);
     let (_, phone) = call(&f, &duo, "POST", "/auth/v2/auth", &auth).await;
     assert_eq!(phone["response"]["result"], "deny", "{phone}");
+    // A push the client sends without showing the prompt (duo_client's factor=push, the
+    // `default` factor of autopush): nobody saw a number, so none is asked for.
     // An unanswered push: the status poll waits, then denies (never "waiting").
     let mut auth = LOGIN.to_vec();
     auth.extend([("factor", "push"), ("device", "auto"), ("async", "1")]);
     let (_, sent) = call(&f, &duo, "POST", "/auth/v2/auth", &auth).await;
     let txid = sent["response"]["txid"].as_str().unwrap().to_owned();
+    assert_eq!(f.srv.state.store.request(&txid).await.unwrap().number, None);
     let (status, timed_out) =
         call(&f, &duo, "GET", "/auth/v2/auth_status", &[("txid", &txid)]).await;
     assert_eq!(status, 200);

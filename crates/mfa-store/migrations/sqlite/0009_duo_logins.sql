@@ -14,3 +14,13 @@ CREATE TABLE duo_numbers (
     expires_at  INTEGER NOT NULL,
     PRIMARY KEY (integration, user_name, client_ip)
 );
+
+-- What an asynchronous Duo auth decided at once (a passcode, a refusal): duo_unix reads a txid
+-- from every async auth answer and polls it, so the decision is kept under one for a while.
+CREATE TABLE duo_answers (
+    txid        TEXT PRIMARY KEY,
+    integration TEXT NOT NULL,
+    allowed     INTEGER NOT NULL CHECK (allowed IN (0, 1)),
+    message     TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+);

@@ -4,7 +4,7 @@
 use mfa_core::{Alias, Pattern, Timestamp};
 use mfa_duo::Skey;
 use mfa_secrets::SecretsError;
-use mfa_store::{DuoLogin, NewDuoIntegration, StoreError, is_duo_ikey};
+use mfa_store::{DuoAnswer, DuoLogin, NewDuoIntegration, StoreError, is_duo_ikey};
 use sqlx::Row;
 
 use crate::support::backends;
@@ -265,7 +265,8 @@ async fn the_skey_is_sealed_at_rest_and_bound_to_its_row() {
 }
 
 /// A preauth's number serves the one auth that follows, for that (integration, user, ipaddr)
-/// only, until it expires; a newer preauth replaces it; a purge drops the expired.
+/// only, until it expires; a newer preauth replaces it; an async auth's answer is kept for its
+/// integration's polls; a purge drops the expired.
 #[tokio::test]
 async fn a_reserved_number_is_taken_once_by_the_same_login() {
     for db in backends().await {
@@ -320,7 +321,31 @@ async fn a_reserved_number_is_taken_once_by_the_same_login() {
             lock_memory_secs: 600,
             audit_days: 30,
         };
-        assert_eq!(s.purge(keep, t(10)).await.unwrap().duo_numbers, 1);
+        let answer = DuoAnswer {
+            allowed: true,
+            message: "ok".into(),
+        };
+        s.keep_duo_answer("tx1", &a, &answer, t(5)).await.unwrap();
+        assert_eq!(
+            s.duo_answer("tx1", &a, t(1)).await.unwrap(),
+            Some(answer.clone())
+        );
+        assert_eq!(
+            s.duo_answer("tx1", &a, t(1)).await.unwrap(),
+            Some(answer),
+            "kept for polls"
+        );
+        assert_eq!(
+            s.duo_answer("tx1", &b, t(1)).await.unwrap(),
+            None,
+            "another's"
+        );
+        assert_eq!(
+            s.duo_answer("tx1", &a, t(6)).await.unwrap(),
+            None,
+            "expired"
+        );
+        assert_eq!(s.purge(keep, t(10)).await.unwrap().duo, 2);
         assert_eq!(s.take_duo_number(&mine, t(61)).await.unwrap(), None);
     }
 }
