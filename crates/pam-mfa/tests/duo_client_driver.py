@@ -3,7 +3,7 @@
 Run by tests/pamtester/duo.rs (`duo_client_drives_every_v2_endpoint_*`) with the venv's python
 (target/duo-venv, prepared by scripts/test.sh):
 
-    python duo_client_driver.py IKEY SKEY HOST CAFILE SIG_VERSION USER IPADDR HOSTNAME
+    python duo_client_driver.py IKEY SKEY HOST:PORT CAFILE SIG_VERSION USER IPADDR HOSTNAME
 
 Every request is signed by duo_client itself (`Auth(..., ca_certs=CAFILE, sig_version=N)`):
 the high-level methods where they carry what mfad needs (ping, check, auth_status), and
@@ -23,12 +23,14 @@ import duo_client
 
 
 def main():
-    ikey, skey, host, cafile, sig, user, ipaddr, hostname = sys.argv[1:9]
+    ikey, skey, hostport, cafile, sig, user, ipaddr, hostname = sys.argv[1:9]
     sig = int(sig)
+    # duo_client takes the port apart (`host:port` in `host` is looked up as a name).
+    host, _, port = hostport.rpartition(":")
 
     def client(secret):
         return duo_client.Auth(ikey, secret, host, ca_certs=cafile, sig_version=sig,
-                               timeout=40)
+                               timeout=40, port=int(port))
 
     auth = client(skey)
 
