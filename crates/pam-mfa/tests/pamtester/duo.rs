@@ -463,7 +463,8 @@ fn login_duo_push_approved_with_the_number_and_the_command_shown_to_the_approver
     let duo = Duo::new("", true);
     let mut login = login_duo_on_a_tty(&duo, &peers, "", "echo mfa-duo-$((40+2))");
     let number = prompt_number(login.expect("press Enter for push:"));
-    login.type_line("");
+    // Factor "1" (factors {"1": "push1"}: login_duo sends auto=push1). Enter is the next test.
+    login.type_line("1");
     let push = duo.answer("approve", Some(number));
     assert_eq!(push["user"], "tux", "{push}");
     assert_eq!(push["client_ip"], CLIENT_IP, "{push}");
@@ -477,6 +478,22 @@ fn login_duo_push_approved_with_the_number_and_the_command_shown_to_the_approver
     assert!(details.contains("Server IP"), "{details:?}");
     let (ok, out) = login.finish();
     assert!(ok, "login_duo failed: {out}");
+    assert!(out.contains("mfa-duo-42"), "the command did not run: {out}");
+}
+
+#[test]
+fn login_duo_enter_at_the_prompt_sends_the_push() {
+    // login_duo 1.11.3 reads the answer with fgets and strtok(buf, "\r\n") leaves a lone
+    // newline in place: Enter arrives as `auto=%0A`, which must mean push (as the prompt
+    // says), not a wrong passcode.
+    let Some(peers) = debian_peers() else { return };
+    let duo = Duo::new("", true);
+    let mut login = login_duo_on_a_tty(&duo, &peers, "prompts = 1\n", "echo mfa-duo-$((40+2))");
+    let number = prompt_number(login.expect("press Enter for push:"));
+    login.type_line("");
+    duo.answer("approve", Some(number));
+    let (ok, out) = login.finish();
+    assert!(ok, "Enter, then an approved push: {out}");
     assert!(out.contains("mfa-duo-42"), "the command did not run: {out}");
 }
 
@@ -780,7 +797,8 @@ fn duo_unix_2_requests_signed_by_hand() {
         eprintln!("SKIPPED: the hand-built duo_unix 2.x requests because curl is missing");
         return;
     }
-    let duo = Duo::new("auth_timeout = 5", false);
+    // Three refusals on the way (a denial, a timeout, a wrong passcode): no lockout here.
+    let duo = Duo::new("auth_timeout = 5\nmax_failed_attempts = 50", false);
     let signer = |offset: i64| Signer {
         duo: &duo,
         ikey: duo.ikey.clone(),
