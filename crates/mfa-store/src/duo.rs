@@ -268,6 +268,65 @@ impl Store {
     }
 }
 
+/// Who a Duo login is, as its integration's calls describe it: the key under which a preauth
+/// keeps the number it put in the prompt for the auth that follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuoLogin<'a> {
+    pub integration: &'a Alias,
+    pub user: &'a str,
+    /// The client's `ipaddr`; `None` when it sent none.
+    pub client_ip: Option<&'a str>,
+}
+
+impl Store {
+    /// Keeps `number` for `login` until `expires_at`, replacing one an earlier preauth kept.
+    pub async fn reserve_duo_number(
+        &self,
+        login: &DuoLogin<'_>,
+        number: u8,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO duo_numbers (integration, user_name, client_ip, number, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (integration, user_name, client_ip) \
+             DO UPDATE SET number = excluded.number, expires_at = excluded.expires_at",
+        )
+        .bind(login.integration.as_str())
+        .bind(login.user.to_owned())
+        .bind(login.client_ip.unwrap_or_default().to_owned())
+        .bind(i64::from(number))
+        .bind(expires_at.millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes (and forgets) the number kept for `login`, if one is kept and not expired: each
+    /// reservation serves one auth.
+    pub async fn take_duo_number(
+        &self,
+        login: &DuoLogin<'_>,
+        now: Timestamp,
+    ) -> Result<Option<u8>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let number: Option<(i64, i64)> = sqlx::query_as(
+            "DELETE FROM duo_numbers WHERE integration = $1 AND user_name = $2 AND client_ip = $3 \
+             RETURNING number, expires_at",
+        )
+        .bind(login.integration.as_str())
+        .bind(login.user.to_owned())
+        .bind(login.client_ip.unwrap_or_default().to_owned())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(number
+            .filter(|(_, expires_at)| *expires_at > now.millis())
+            .and_then(|(n, _)| u8::try_from(n).ok()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -39,7 +39,7 @@ pub use apps::{App, NewApp};
 pub use audit::{AuditEntry, AuditFilter};
 pub use clients::{Client, NewClient, Notify};
 pub use credentials::StoredPassword;
-pub use duo::{DuoIntegration, NewDuoIntegration, is_duo_ikey};
+pub use duo::{DuoIntegration, DuoLogin, NewDuoIntegration, is_duo_ikey};
 pub use error::StoreError;
 pub use events::{EVENTS_CHANNEL, EventListener};
 pub use groups::{Group, HostGroup, User};

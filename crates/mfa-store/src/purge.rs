@@ -26,11 +26,13 @@ pub struct Purged {
     pub sessions: u64,
     pub lockouts: u64,
     pub audit: u64,
+    /// Numbers Duo preauths kept for logins that never came.
+    pub duo_numbers: u64,
 }
 
 impl Purged {
     pub fn total(&self) -> u64 {
-        self.requests + self.sessions + self.lockouts + self.audit
+        self.requests + self.sessions + self.lockouts + self.audit + self.duo_numbers
     }
 }
 
@@ -73,11 +75,17 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        let duo_numbers = sqlx::query("DELETE FROM duo_numbers WHERE expires_at <= $1")
+            .bind(now.millis())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(Purged {
             requests,
             sessions,
             lockouts,
             audit,
+            duo_numbers,
         })
     }
 }

@@ -33,6 +33,8 @@ pub struct AuthRequest {
     pub factors: Option<Methods>,
     /// The elevated session to make when the push is approved.
     pub remember: Option<Remember>,
+    /// What else the approver is shown (a Duo client's command and server address).
+    pub details: Option<String>,
 }
 
 /// An elevated session a push makes when it is approved.
@@ -76,7 +78,7 @@ pub struct ApproveLink {
 macro_rules! request_columns {
     () => {
         "txid, user_name, host, service, client_ip, server_name, app_id, clients, number, state, \
-         reason, decided_by, created_at, expires_at, decided_at, factors, scope, remember_secs"
+         reason, decided_by, created_at, expires_at, decided_at, factors, scope, remember_secs, details"
     };
 }
 
@@ -123,6 +125,7 @@ fn request_from_row(row: &AnyRow) -> Result<AuthRequest, StoreError> {
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
         decided_at: decided_at.map(Timestamp::from_millis),
+        details: row.try_get("details")?,
     })
 }
 
@@ -139,7 +142,7 @@ impl Store {
                 sqlx::query(concat!(
                     "INSERT INTO auth_requests (",
                     request_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
                 ))
                 .bind(r.txid.clone())
                 .bind(r.user.clone())
@@ -159,6 +162,7 @@ impl Store {
                 .bind(r.factors.as_ref().map(ToString::to_string))
                 .bind(r.remember.as_ref().map(|m| m.scope.clone()))
                 .bind(r.remember.as_ref().map(|m| i64::from(m.seconds)))
+                .bind(r.details.clone())
                 .execute(&mut *conn)
                 .await?;
                 for link in links {

@@ -478,6 +478,7 @@ async fn every_value_on_the_page_is_html_escaped() {
         decided_at: None,
         factors: None,
         remember: None,
+        details: None,
     };
     f.srv
         .state

@@ -4,7 +4,7 @@
 use mfa_core::{Alias, Pattern, Timestamp};
 use mfa_duo::Skey;
 use mfa_secrets::SecretsError;
-use mfa_store::{NewDuoIntegration, StoreError, is_duo_ikey};
+use mfa_store::{DuoLogin, NewDuoIntegration, StoreError, is_duo_ikey};
 use sqlx::Row;
 
 use crate::support::backends;
@@ -261,5 +261,52 @@ async fn the_skey_is_sealed_at_rest_and_bound_to_its_row() {
             .unwrap();
         assert_eq!(still, made[0].1);
         db.finish().await;
+    }
+}
+
+/// A preauth's number serves the one auth that follows, for that (integration, user, ipaddr)
+/// only, until it expires; a newer preauth replaces it; a purge drops the expired.
+#[tokio::test]
+async fn a_reserved_number_is_taken_once_by_the_same_login() {
+    for db in backends().await {
+        let s = &db.store;
+        let (a, b) = (name("pam"), name("other"));
+        let t = |secs: i64| Timestamp::from_millis(1_000_000 + secs * 1000);
+        let login = |integration, user, ip| DuoLogin {
+            integration,
+            user,
+            client_ip: ip,
+        };
+        s.reserve_duo_number(&login(&a, "tux", Some("192.0.2.7")), 42, t(60))
+            .await
+            .unwrap();
+        s.reserve_duo_number(&login(&a, "tux", None), 17, t(60))
+            .await
+            .unwrap();
+        for other in [
+            login(&b, "tux", Some("192.0.2.7")),
+            login(&a, "root", Some("192.0.2.7")),
+            login(&a, "tux", Some("192.0.2.8")),
+        ] {
+            assert_eq!(s.take_duo_number(&other, t(1)).await.unwrap(), None, "{}", db.name);
+        }
+        let mine = login(&a, "tux", Some("192.0.2.7"));
+        s.reserve_duo_number(&mine, 43, t(60)).await.unwrap();
+        assert_eq!(s.take_duo_number(&mine, t(1)).await.unwrap(), Some(43), "{}", db.name);
+        assert_eq!(s.take_duo_number(&mine, t(2)).await.unwrap(), None);
+        assert_eq!(
+            s.take_duo_number(&login(&a, "tux", None), t(2)).await.unwrap(),
+            Some(17)
+        );
+        // Expired: not handed out, and purged.
+        s.reserve_duo_number(&mine, 50, t(60)).await.unwrap();
+        s.reserve_duo_number(&login(&b, "tux", None), 51, t(5)).await.unwrap();
+        let keep = mfa_store::Retention {
+            failure_window_secs: 600,
+            lock_memory_secs: 600,
+            audit_days: 30,
+        };
+        assert_eq!(s.purge(keep, t(10)).await.unwrap().duo_numbers, 1);
+        assert_eq!(s.take_duo_number(&mine, t(61)).await.unwrap(), None);
     }
 }

@@ -590,12 +590,14 @@ async fn a_push_remembers_what_it_completes() {
                 scope: "login:sudo@h".into(),
                 seconds: 900,
             }),
+            details: Some("Command: ls -l".into()),
         };
         s.create_request(&r, &[]).await.unwrap();
         assert_eq!(s.request("tx-1").await.unwrap(), r, "{}", db.name);
         r.txid = "tx-2".into();
         r.factors = None;
         r.remember = None;
+        r.details = None;
         s.create_request(&r, &[]).await.unwrap();
         assert_eq!(s.request("tx-2").await.unwrap(), r);
         db.finish().await;

@@ -31,6 +31,7 @@ pub fn request(txid: &str, clients: &[&str], now: Timestamp) -> AuthRequest {
         decided_at: None,
         factors: None,
         remember: None,
+        details: None,
     }
 }
 
