@@ -63,7 +63,11 @@ curl -fs "$base/openapi.json" -o "$work/openapi.json"
 
 # One run per kind of caller: each tag's operations with the token they take. Where a request
 # the document allows may still be refused (rules across fields, a seed handed out once), the
-# config file says so and why.
+# config file says so and why. The `duo` tag is not run: its calls are signed with an HMAC
+# over the whole request (Duo's scheme), which schemathesis cannot make, so every one would be
+# a 401; Duo's real clients drive those routes (crates/pam-mfa/tests/pamtester/duo.rs), the api
+# tests sign them by hand (crates/mfa-server/tests/api/duo.rs) and the fuzz target duo_request
+# covers their parsing.
 status=0
 run() {
   local name="$1"; shift

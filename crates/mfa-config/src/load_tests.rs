@@ -576,6 +576,7 @@ fn tls_needs_both_files_or_neither() {
         ))
     );
     assert!(config.host_addr().starts_with("https://"), "{config:?}");
+    assert_eq!(config.host_authority(), "127.0.0.1:8420");
     assert_invalid(
         "[tls]\ncert = \"/etc/mfa/cert.pem\"\n",
         1,
@@ -636,5 +637,25 @@ fn metrics_token_parses_and_errors_never_echo_it() {
             !rendered.contains("S3cret") && !rendered.contains("s3cret"),
             "{rendered}"
         );
+    }
+}
+
+#[test]
+fn host_authority_is_host_addr_without_scheme_or_path() {
+    assert_eq!(parse_ok("").host_authority(), "127.0.0.1:8420");
+    assert_eq!(
+        parse_ok("listen = \"[::1]:9000\"\n").host_authority(),
+        "[::1]:9000"
+    );
+    for (host_addr, authority) in [
+        ("https://mfa.example.org", "mfa.example.org"),
+        ("https://mfa.example.org/", "mfa.example.org"),
+        ("https://mfa.example.org:8443/mfa/x", "mfa.example.org:8443"),
+        ("http://mfa.example.org?x=1", "mfa.example.org"),
+        ("https://admin@mfa.example.org#top", "mfa.example.org"),
+        ("https://[2001:db8::1]:8420/", "[2001:db8::1]:8420"),
+    ] {
+        let config = parse_ok(&format!("host_addr = \"{host_addr}\"\n"));
+        assert_eq!(config.host_authority(), authority, "{host_addr}");
     }
 }

@@ -199,6 +199,13 @@ impl Config {
         }
     }
 
+    /// The authority of [`Config::host_addr`]: its host and port as written, without scheme,
+    /// user info, path, query or fragment (`mfa.example.org`, `mfa.example.org:8443`,
+    /// `[2001:db8::1]:8420`). What Duo's clients take as their `host`.
+    pub fn host_authority(&self) -> String {
+        url_authority(&self.host_addr()).to_owned()
+    }
+
     /// The effective key file: `key_file` if set, else `<data_dir>/mfa.key`.
     pub fn key_file(&self) -> PathBuf {
         match &self.key_file {
@@ -206,6 +213,17 @@ impl Config {
             None => self.data_dir.join("mfa.key"),
         }
     }
+}
+
+/// The authority of an `http://` or `https://` URL (any scheme, in fact): what lies between
+/// `scheme://` and the first `/`, `?` or `#`, without a `user@`.
+fn url_authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
 }
 
 /// `[totp]`: the parameters given to newly enrolled clients (existing enrolments keep theirs).

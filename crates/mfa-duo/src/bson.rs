@@ -64,6 +64,23 @@ impl From<Document> for Value {
     }
 }
 
+impl Value {
+    /// The value as JSON.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Self::String(s) => J::String(s.clone()),
+            Self::Document(d) => d.to_json(),
+            Self::Array(items) => J::Array(items.iter().map(Self::to_json).collect()),
+            Self::Bool(b) => J::Bool(*b),
+            Self::Null => J::Null,
+            Self::Int32(n) => J::from(*n),
+            Self::Int64(n) => J::from(*n),
+        }
+    }
+}
+
 /// An ordered BSON document.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Document {
@@ -93,6 +110,17 @@ impl Document {
     #[must_use]
     pub fn elements(&self) -> &[(String, Value)] {
         &self.elements
+    }
+
+    /// The same document as a JSON object (Auth API v2 answers are built as documents too).
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.elements
+                .iter()
+                .map(|(n, v)| (n.clone(), v.to_json()))
+                .collect(),
+        )
     }
 
     /// The encoded document.

@@ -7,11 +7,13 @@
 //! - [`verify()`]: `Authorization: Basic base64(ikey:hex)`, date and skew, constant-time check.
 //! - [`answer`] and [`bson`]: the JSON and BSON answer envelopes.
 //! - [`credentials`]: ikey/skey generation.
+//! - [`reply`]: what each endpoint answers, in either dialect, and how a prompt answer reads.
 
 pub mod answer;
 pub mod bson;
 pub mod credentials;
 pub mod params;
+pub mod reply;
 pub mod sign;
 mod verify;
 

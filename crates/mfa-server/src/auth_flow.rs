@@ -12,7 +12,7 @@ use crate::factors;
 use crate::login::Login;
 use crate::metrics::Query;
 use crate::offer::{Code, Offer};
-use crate::push::{self, Completes};
+use crate::push::{self, Completes, Shows};
 use crate::{ApiError, AppState, guard};
 
 pub fn answer(result: AuthResult, reason: impl Into<String>) -> ServerAuthResponse {
@@ -28,16 +28,27 @@ pub fn answer(result: AuthResult, reason: impl Into<String>) -> ServerAuthRespon
     }
 }
 
-/// Runs the login's steps for what `offer` carries and answers.
+/// What the gate asked for: the methods (any one), those all required, the app it routes to.
+pub struct Asked<'a> {
+    pub methods: &'a [Method],
+    pub required: &'a [Method],
+    pub route: &'a App,
+}
+
+/// Runs the login's steps for what `offer` carries and answers; a push it sends shows `shows`.
 pub async fn run(
     state: &AppState,
     login: &Login,
-    route: &App,
+    asked: &Asked<'_>,
     offer: &Offer<'_>,
     body: &ServerAuthRequest,
-    methods: &[Method],
-    required: &[Method],
+    shows: Shows,
 ) -> Result<ServerAuthResponse, ApiError> {
+    let Asked {
+        methods,
+        required,
+        route,
+    } = *asked;
     let subjects = login.subjects();
     let policy = state.config.password.policy();
     let mut flow = Flow::new(offer.shape(), methods, required, policy, state.clock.now());
@@ -83,7 +94,12 @@ pub async fn run(
                 let number_matching =
                     state.config.number_matching && body.number_matching != Some(false);
                 let completes = Completes { factors, remember };
-                return send_push(state, login, route, number_matching, completes, warnings).await;
+                let push = Push {
+                    number_matching,
+                    completes,
+                    shows,
+                };
+                return send_push(state, login, route, push, warnings).await;
             }
             Step::Done(ending) => return finish(state, login, body, subjects, ending).await,
         }
@@ -173,13 +189,19 @@ fn remember(state: &AppState, login: &Login, body: &ServerAuthRequest) -> Option
     })
 }
 
+/// The push a login sends last.
+struct Push {
+    number_matching: bool,
+    completes: Completes,
+    shows: Shows,
+}
+
 /// The push, last: its approval completes the login.
 async fn send_push(
     state: &AppState,
     login: &Login,
     route: &App,
-    number_matching: bool,
-    completes: Completes,
+    push: Push,
     warnings: Vec<String>,
 ) -> Result<ServerAuthResponse, ApiError> {
     let request = push::create(
@@ -187,8 +209,9 @@ async fn send_push(
         login,
         route.id,
         &route.clients,
-        number_matching,
-        completes,
+        push.number_matching,
+        push.completes,
+        push.shows,
     )
     .await?;
     Ok(ServerAuthResponse {

@@ -4,6 +4,7 @@
 mod auth_flow;
 mod background;
 mod client_api;
+mod duo;
 mod error;
 mod extract;
 mod factors;
@@ -69,6 +70,14 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(vault_api::list, vault_api::add))
         .routes(routes!(vault_api::show, vault_api::remove))
         .routes(routes!(vault_api::code))
+        .routes(routes!(duo::ping))
+        .routes(routes!(duo::check))
+        .routes(routes!(duo::preauth_v2))
+        .routes(routes!(duo::auth_v2))
+        .routes(routes!(duo::auth_status_v2))
+        .routes(routes!(duo::preauth_legacy))
+        .routes(routes!(duo::auth_legacy))
+        .routes(routes!(duo::status_legacy))
 }
 
 /// The router: [`routes`], and JSON errors for unknown paths and methods.

@@ -31,6 +31,21 @@ pub struct Completes {
     pub remember: Option<Remember>,
 }
 
+/// What a push shows beyond user, host and service, when its caller knows more.
+#[derive(Debug, Clone, Default)]
+pub struct Shows {
+    /// The number the login prompt already showed (a Duo preauth reserved it); `None`: a new
+    /// one, if number matching is on.
+    pub number: Option<u8>,
+    /// What else the approver is told (a Duo client's command and server address).
+    pub details: Option<String>,
+}
+
+/// A number to match, 10..=99.
+pub fn new_number() -> Result<u8, ApiError> {
+    Ok(10 + u8::try_from(random_below(90).map_err(internal)?).map_err(internal)?)
+}
+
 /// Sends a push to the app's clients: stores the request with one approve token per client,
 /// wakes their WebSockets and hands each client's notification to its provider.
 pub async fn create(
@@ -40,12 +55,13 @@ pub async fn create(
     clients: &[Alias],
     number_matching: bool,
     completes: Completes,
+    shows: Shows,
 ) -> Result<AuthRequest, ApiError> {
     let now = state.clock.now();
-    let number = if number_matching {
-        Some(10 + u8::try_from(random_below(90).map_err(internal)?).map_err(internal)?)
-    } else {
-        None
+    let number = match (number_matching, shows.number) {
+        (false, _) => None,
+        (true, Some(reserved)) => Some(reserved),
+        (true, None) => Some(new_number()?),
     };
     let request = AuthRequest {
         txid: random_id(16).map_err(internal)?,
@@ -65,6 +81,7 @@ pub async fn create(
         decided_at: None,
         factors: completes.factors,
         remember: completes.remember,
+        details: shows.details,
     };
     let tokens = clients
         .iter()
@@ -306,5 +323,6 @@ pub fn pending_view(r: &AuthRequest) -> PendingRequest {
         created_at: r.created_at.to_string(),
         expires_at: r.expires_at.to_string(),
         number_required: r.number.is_some(),
+        details: r.details.clone(),
     }
 }

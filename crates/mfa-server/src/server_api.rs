@@ -42,7 +42,7 @@ fn check_covers(server: &Server, host: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn audit(
+pub(crate) async fn audit(
     state: &AppState,
     login: &Login,
     method: &str,
@@ -57,7 +57,7 @@ async fn audit(
 
 /// Checks the server may ask about the login's host and runs the gate. An allow, deny or
 /// enroll at the gate is audited here, under `step` (a bypass as `bypass`).
-async fn admit(
+pub(crate) async fn admit(
     state: &AppState,
     server: &Server,
     login: &Login,
@@ -223,22 +223,36 @@ pub async fn auth(
     ApiJson(body): ApiJson<ServerAuthRequest>,
 ) -> Result<Json<ServerAuthResponse>, ApiError> {
     let login = auth_login(&body, &server.name)?;
-    Offer::check(&body)?;
-    let (methods, required, route) = match admit(&state, &server, &login, "auth").await? {
-        Gate::Allow { reason, .. } => return Ok(Json(answer(AuthResult::Allow, reason))),
-        Gate::Deny(reason) | Gate::Enroll(reason) => {
-            return Ok(Json(answer(AuthResult::Deny, reason)));
-        }
+    let response = decide(&state, &server, &login, &body, push::Shows::default()).await?;
+    Ok(Json(response))
+}
+
+/// A `POST /v1/auth` for `login` (or the Duo call that stands for one): the gate, then the
+/// factors `body` offers; a push it sends shows `shows`.
+pub(crate) async fn decide(
+    state: &AppState,
+    server: &Server,
+    login: &Login,
+    body: &ServerAuthRequest,
+    shows: push::Shows,
+) -> Result<ServerAuthResponse, ApiError> {
+    Offer::check(body)?;
+    let (methods, required, route) = match admit(state, server, login, "auth").await? {
+        Gate::Allow { reason, .. } => return Ok(answer(AuthResult::Allow, reason)),
+        Gate::Deny(reason) | Gate::Enroll(reason) => return Ok(answer(AuthResult::Deny, reason)),
         Gate::Auth {
             methods,
             required,
             route,
         } => (methods, required, route),
     };
-    let offer = Offer::from_body(&body, &required)?;
-    let response =
-        auth_flow::run(&state, &login, &route, &offer, &body, &methods, &required).await?;
-    Ok(Json(response))
+    let offer = Offer::from_body(body, &required)?;
+    let asked = auth_flow::Asked {
+        methods: &methods,
+        required: &required,
+        route: &route,
+    };
+    auth_flow::run(state, login, &asked, &offer, body, shows).await
 }
 
 /// The login (or, with `action`, the step-up) a `POST /v1/auth` is about.
@@ -322,7 +336,7 @@ fn status(r: &AuthRequest) -> AuthStatus {
 }
 
 /// The push `txid`, if the asking server made it (another server's push is "not found").
-async fn own_request(
+pub(crate) async fn own_request(
     state: &AppState,
     server: &Server,
     txid: &str,
@@ -429,26 +443,49 @@ pub async fn auth_status(
         )));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let request =
+        wait_for_decision(&state, &server, &txid, deadline, Holder::Token(&token)).await?;
+    Ok(Json(final_status(&state, &request).await?))
+}
+
+/// What a long poll was authorised by, checked again on every revocation: a poll outlives
+/// a rotation or a removal.
+pub(crate) enum Holder<'a> {
+    /// A server's API token.
+    Token(&'a TokenHash),
+    /// A Duo integration (its skey as it was when the poll began).
+    Duo(&'a mfa_store::DuoIntegration),
+}
+
+/// The push `txid` of `server`, once it is decided or expires, or at `deadline` (pending).
+pub(crate) async fn wait_for_decision(
+    state: &AppState,
+    server: &Server,
+    txid: &str,
+    deadline: tokio::time::Instant,
+    holder: Holder<'_>,
+) -> Result<AuthRequest, ApiError> {
     // Subscribe before the first read, so a decision between read and wait is not missed.
     let mut revocations = state.hub.subscribe();
-    let mut decided = state.hub.watch_push(&txid);
-    let request = own_request(&state, &server, &txid).await?;
+    let mut decided = state.hub.watch_push(txid);
+    let request = own_request(state, server, txid).await?;
     if request.state == PushState::Pending {
         // Somebody waits for it until then: after a restart, pushes nobody waits for go.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let until = state
             .clock
             .now()
-            .plus_secs(i64::try_from(wait).unwrap_or(0));
-        state.store.polled(&txid, until).await?;
+            .plus_secs(i64::try_from(left.as_secs()).unwrap_or(i64::MAX));
+        state.store.polled(txid, until).await?;
     }
     loop {
-        let request = own_request(&state, &server, &txid).await?;
+        let request = own_request(state, server, txid).await?;
         if request.state == PushState::Pending && !request.is_open(state.clock.now()) {
-            push::expire(&state, &txid).await?;
+            push::expire(state, txid).await?;
             continue;
         }
         if request.state != PushState::Pending || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(final_status(&state, &request).await?));
+            return Ok(request);
         }
         // Wake on this push's event, at its expiry, or after RECHECK at most: events are best
         // effort across nodes (the database is the truth), and a lost one costs that long.
@@ -461,7 +498,7 @@ pub async fn auth_status(
             // Decided, or events missed: look again.
             _ = decided.recv() => {}
             // A revocation (or events missed, which may have been one).
-            _ = revocations.recv() => still_valid(&state, &server, &token).await?,
+            _ = revocations.recv() => still_valid(state, server, &holder).await?,
             _ = tokio::time::sleep_until(wake) => {}
         }
     }
@@ -480,13 +517,37 @@ async fn final_status(state: &AppState, request: &AuthRequest) -> Result<AuthSta
     Ok(answer)
 }
 
-/// A long poll holds its server's token for up to a minute: a token rotated or removed
-/// meanwhile ends it.
-async fn still_valid(state: &AppState, server: &Server, token: &TokenHash) -> Result<(), ApiError> {
-    match state.store.server_by_token(token).await? {
-        Some(s) if s.name == server.name => Ok(()),
-        _ => Err(ApiError::Unauthorized(
-            "the API token was revoked while waiting".into(),
-        )),
+/// A long poll holds its server's token (or Duo integration) while it waits: a token rotated
+/// or removed meanwhile, or an integration removed or given a new skey, ends it.
+async fn still_valid(
+    state: &AppState,
+    server: &Server,
+    holder: &Holder<'_>,
+) -> Result<(), ApiError> {
+    let (valid, what) = match holder {
+        Holder::Token(token) => (
+            state
+                .store
+                .server_by_token(token)
+                .await?
+                .is_some_and(|s| s.name == server.name),
+            "API token",
+        ),
+        Holder::Duo(was) => (
+            state
+                .store
+                .duo_integrations()
+                .await?
+                .iter()
+                .any(|now| now.ikey == was.ikey && now.skey_rotated_at == was.skey_rotated_at),
+            "Duo skey",
+        ),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(format!(
+            "the {what} was revoked while waiting"
+        )))
     }
 }

@@ -360,9 +360,13 @@ fn form_body(state: &AppState, r: &AuthRequest, csrf: &str, error: Option<&str>)
         ("Host", r.host.as_str()),
         ("Service", r.service.as_str()),
         ("From", r.client_ip.as_deref().unwrap_or("unknown address")),
+        ("Details", r.details.as_deref().unwrap_or("")),
         ("Time", &readable(r.created_at)),
         ("Expires", &format!("in {left} s")),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    {
         let _ = writeln!(html, "<dt>{label}</dt><dd>{}</dd>", escape(value));
     }
     html.push_str("</dl>\n<form method=\"post\" autocomplete=\"off\">\n");

@@ -69,6 +69,10 @@ pub struct PendingRequest {
     pub expires_at: String,
     /// Whether approving needs the number from the login prompt.
     pub number_required: bool,
+    /// What else the login says about itself, e.g. `Command: ls -l, Server IP: 192.0.2.7`
+    /// (a Duo client's pushinfo). Shown to the person approving; absent when there is nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
 }
 
 /// `POST /v1/client/enroll`: this client's TOTP seed, answered once (later calls get 410 until

@@ -10,6 +10,7 @@ use crate::app::{AppAdd, AppCommand};
 use crate::audit::AuditArgs;
 use crate::backup::BackupArgs;
 use crate::client::{ClientCommand, NotifyArgs};
+use crate::duo::DuoCommand;
 use crate::group::{GroupCommand, HostGroupCommand};
 use crate::key::KeyCommand;
 use crate::lockout::LockoutCommand;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Trusted servers: hosts allowed to ask for MFA, each with its own API token.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Duo integrations: an ikey and skey each, for Duo's own clients (pam_duo, login_duo).
+    #[command(subcommand)]
+    Duo(DuoCommand),
     /// Users and addresses locked out after failures or a fraud report.
     #[command(subcommand)]
     Lockout(LockoutCommand),
@@ -246,6 +250,30 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Args::try_parse_from(["mfac", "server", "add", "ssh-1"]).is_err());
+        match parse(&[
+            "duo",
+            "add",
+            "pam-1",
+            "--hosts",
+            "a.example.org,b.example.org",
+            "--legacy",
+        ]) {
+            Command::Duo(DuoCommand::Add {
+                name,
+                hosts,
+                legacy,
+            }) => {
+                assert_eq!(name, "pam-1");
+                assert_eq!(hosts, ["a.example.org", "b.example.org"]);
+                assert!(legacy);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Args::try_parse_from(["mfac", "duo", "add", "pam-1"]).is_err());
+        assert!(matches!(
+            parse(&["duo", "rotate", "pam-1"]),
+            Command::Duo(DuoCommand::Rotate { name }) if name == "pam-1"
+        ));
         assert!(matches!(
             parse(&["lockout", "clear", "ip", "192.0.2.7"]),
             Command::Lockout(LockoutCommand::Clear { kind, subject })

@@ -1,6 +1,6 @@
-//! `mfac`, the mfa admin CLI: enrol clients, route apps to them, allow servers to ask, lift
-//! lockouts, read the audit log, and manage API tokens and the TOTP vault, on the same config
-//! and database as `mfad`.
+//! `mfac`, the mfa admin CLI: enrol clients, route apps to them, allow servers (and Duo's
+//! clients) to ask, lift lockouts, read the audit log, and manage API tokens and the TOTP
+//! vault, on the same config and database as `mfad`.
 
 mod app;
 mod audit;
@@ -9,6 +9,7 @@ mod cli;
 mod client;
 mod context;
 mod credentials;
+mod duo;
 mod group;
 mod key;
 mod lockout;
@@ -66,6 +67,7 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
         cli::Command::Client(cmd) => client::run(&ctx, cmd).await,
         cli::Command::App(cmd) => app::run(&ctx, cmd).await,
         cli::Command::Server(cmd) => server::run(&ctx, cmd).await,
+        cli::Command::Duo(cmd) => duo::run(&ctx, cmd).await,
         cli::Command::Lockout(cmd) => lockout::run(&ctx, cmd).await,
         cli::Command::Audit(args) => audit::run(&ctx, args).await,
         cli::Command::Token(cmd) => token::run(&ctx, cmd).await,

@@ -1,12 +1,12 @@
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use mfa_core::Pattern;
 use mfa_secrets::Token;
 use mfa_store::Server;
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::output::{WithToken, print_done, print_json, print_list, print_new_token};
+use crate::shared::parse_hosts;
 
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
@@ -131,21 +131,6 @@ pub fn parse_name(s: &str) -> anyhow::Result<String> {
     }
 }
 
-/// Host patterns, in the order given, without repeats.
-fn parse_hosts(hosts: &[String]) -> anyhow::Result<Vec<Pattern>> {
-    let mut patterns: Vec<Pattern> = Vec::new();
-    for host in hosts.iter().filter(|h| !h.trim().is_empty()) {
-        let pattern = Pattern::new(host)?;
-        if !patterns.contains(&pattern) {
-            patterns.push(pattern);
-        }
-    }
-    if patterns.is_empty() {
-        bail!("no hosts given: use --hosts NAME[,NAME...] (exact names, '*.domain' or '*')");
-    }
-    Ok(patterns)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -159,20 +144,5 @@ mod tests {
         for bad in ["", "-x", ".x", "a b", "a/b", "a,b", "ä", &"x".repeat(65)] {
             assert!(parse_name(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn hosts_keep_order_and_drop_repeats() {
-        let hosts: Vec<String> = ["b.example.org", "*.lab.example.org", "B.example.org", ""]
-            .map(String::from)
-            .to_vec();
-        let got: Vec<String> = parse_hosts(&hosts)
-            .unwrap()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(got, ["b.example.org", "*.lab.example.org"]);
-        assert!(parse_hosts(&[String::new()]).is_err());
-        assert!(parse_hosts(&["a b".to_owned()]).is_err());
     }
 }

@@ -252,6 +252,9 @@ impl Inbox {
                 clock(&r.expires_at, false)
             ),
         ];
+        if let Some(details) = &r.details {
+            lines.insert(6, format!("  details:  {details}"));
+        }
         let more = self.queue.len() - 1;
         lines.push(if more == 0 {
             format!("  request:  {}", short(&r.txid))
@@ -335,6 +338,7 @@ mod tests {
             created_at: "2026-05-09T14:03:12Z".into(),
             expires_at: "2026-05-09T14:03:42Z".into(),
             number_required,
+            details: None,
         }
     }
 

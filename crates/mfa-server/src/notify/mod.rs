@@ -79,13 +79,14 @@ pub fn action_url(state: &AppState, token: &Token) -> String {
 
 /// The notification text for `request`: the user's `notification_message`, else
 /// `[user_settings.default]`'s, else the built-in one; placeholders {username}
-/// {server_name} (the host logged into) {client_ip} {service}.
+/// {server_name} (the host logged into) {client_ip} {service}; then the push's details, if any
+/// (a Duo client's command), so the person sees what they approve.
 pub fn notification_message(state: &AppState, request: &AuthRequest) -> String {
     let template = mfa_config::user_setting(&state.config.user_settings, &request.user, |s| {
         s.notification_message.as_ref()
     })
     .unwrap_or(mfa_config::DEFAULT_NOTIFICATION_MESSAGE);
-    mfa_core::render_template(
+    let message = mfa_core::render_template(
         template,
         &[
             ("username", &request.user),
@@ -94,7 +95,11 @@ pub fn notification_message(state: &AppState, request: &AuthRequest) -> String {
             ("service", &request.service),
         ],
         false,
-    )
+    );
+    match &request.details {
+        Some(details) => format!("{message} ({details})"),
+        None => message,
+    }
 }
 
 /// One HTTP request to make, with what may be logged about it. No `Debug`: its URL and

@@ -76,6 +76,7 @@ gets 429 `locked_out` on every authenticated endpoint until the lock ends.";
         (name = "approve", description = "Single-use approve links: the web page and ntfy action buttons (no bearer token)."),
         (name = "otp", description = "The OTP service for applications (API token `mfat_...` with scope `otp`)."),
         (name = "vault", description = "The shared TOTP vault (API token `mfat_...` with scope `vault:read` or `vault:write`)."),
+        (name = "duo", description = "Duo's Auth API for Duo's own clients (pam_duo, login_duo, duo_client): requests signed with a Duo integration's skey (`mfac duo add`), Duo's JSON or BSON answers."),
     )
 )]
 pub struct ApiDoc;
@@ -123,6 +124,20 @@ impl Modify for BearerSchemes {
                 ),
             );
         }
+        components.add_security_scheme(
+            crate::duo::DUO_SIGNATURE,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "Duo's request signature: `Authorization: Basic base64(ikey:HMAC)`, the \
+                         HMAC under the integration's skey (`mfac duo add NAME --hosts ...` \
+                         prints both once) over the date (v2), method, host, path and \
+                         parameters, as Duo's clients compute it.",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod bounds;
+mod duo;
 mod enroll;
 mod guessing;
 mod health;

@@ -40,6 +40,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/vault/apps/{id}"),
     ("DELETE", "/v1/vault/apps/{id}"),
     ("GET", "/v1/vault/apps/{id}/code"),
+    ("GET", "/auth/v2/ping"),
+    ("GET", "/auth/v2/check"),
+    ("POST", "/auth/v2/preauth"),
+    ("POST", "/auth/v2/auth"),
+    ("GET", "/auth/v2/auth_status"),
+    ("POST", "/rest/v1/preauth.bson"),
+    ("POST", "/rest/v1/auth.bson"),
+    ("GET", "/rest/v1/status.bson"),
 ];
 
 const METHODS: &[&str] = &[
@@ -53,7 +61,14 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/v1/notify/{token}"),
     ("GET", "/approve/{token}"),
     ("POST", "/approve/{token}"),
+    ("GET", "/auth/v2/ping"),
 ];
+
+/// Duo's Auth API (`src/duo`): Duo's paths, its signature (HTTP Basic) and its FAIL answers,
+/// JSON for `/auth/v2`, BSON for the legacy `/rest/v1`, instead of mfa's `ErrorBody`.
+fn is_duo(path: &str) -> bool {
+    path.starts_with("/auth/v2/") || path.starts_with("/rest/v1/")
+}
 
 /// The metrics: open by default, or behind `metrics_token` (security: none, or that scheme).
 const METRICS: (&str, &str) = ("GET", "/metrics");
@@ -272,7 +287,12 @@ async fn every_documented_operation_is_served_and_its_first_error_is_documented(
             op["responses"][status.to_string()].is_object(),
             "{method} {path} answered {status} without credentials, which it does not document: {text}"
         );
-        if status >= 400 && !HTML.contains(&(method.as_str(), path.as_str())) {
+        if status >= 400 && is_duo(&path) {
+            if path.starts_with("/auth/v2/") {
+                let body: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(body["stat"], "FAIL", "{method} {path}: {body}");
+            }
+        } else if status >= 400 && !HTML.contains(&(method.as_str(), path.as_str())) {
             let body: Value = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("{method} {path}: {status} {text:?} is not JSON: {e}"));
             assert!(
@@ -296,6 +316,10 @@ async fn every_operation_documents_its_errors_with_the_error_body() {
         let here = (method.as_str(), path.as_str());
         let what = format!("{method} {path}");
         let responses = op["responses"].as_object().expect("responses");
+        if is_duo(&path) {
+            duo_documents_its_errors(&what, responses, PUBLIC.contains(&here));
+            continue;
+        }
         let statuses: BTreeSet<u16> = responses.keys().map(|s| s.parse().unwrap()).collect();
         assert!(
             statuses.iter().any(|s| (200..300).contains(s) || *s == 101),
@@ -393,6 +417,33 @@ async fn every_operation_documents_its_errors_with_the_error_body() {
     }
 }
 
+/// A Duo operation answers Duo's FAIL envelope, in its dialect's content type: 401 for a bad
+/// signature and 429 for a locked address unless it is unsigned; 503 (before any route) as
+/// every route.
+fn duo_documents_its_errors(
+    what: &str,
+    responses: &serde_json::Map<String, Value>,
+    unsigned: bool,
+) {
+    let content = if what.contains("/rest/v1/") {
+        "application/bson"
+    } else {
+        "application/json"
+    };
+    assert!(responses.contains_key("200"), "{what}: 200");
+    assert!(responses.contains_key("503"), "{what}: 503");
+    for (status, response) in responses {
+        if status != "503" && status != "200" {
+            assert!(response["content"][content].is_object(), "{what} {status}: {response}");
+        }
+    }
+    if !unsigned {
+        for s in ["400", "401", "429"] {
+            assert!(responses.contains_key(s), "{what}: {s}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_authenticated_operation_names_its_bearer_token() {
     let srv = TestServer::start("").await;
@@ -429,7 +480,9 @@ async fn every_authenticated_operation_names_its_bearer_token() {
         let requirement = security[0].as_object().unwrap();
         assert_eq!(requirement.len(), 1, "{method} {path}");
         let (scheme, scopes) = requirement.iter().next().unwrap();
-        let want = if path.starts_with("/v1/client/") {
+        let want = if is_duo(&path) {
+            "duo_signature"
+        } else if path.starts_with("/v1/client/") {
             "client_key"
         } else if path.starts_with("/v1/otp/") || path.starts_with("/v1/vault/") {
             "api_token"

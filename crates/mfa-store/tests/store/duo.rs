@@ -288,19 +288,33 @@ async fn a_reserved_number_is_taken_once_by_the_same_login() {
             login(&a, "root", Some("192.0.2.7")),
             login(&a, "tux", Some("192.0.2.8")),
         ] {
-            assert_eq!(s.take_duo_number(&other, t(1)).await.unwrap(), None, "{}", db.name);
+            assert_eq!(
+                s.take_duo_number(&other, t(1)).await.unwrap(),
+                None,
+                "{}",
+                db.name
+            );
         }
         let mine = login(&a, "tux", Some("192.0.2.7"));
         s.reserve_duo_number(&mine, 43, t(60)).await.unwrap();
-        assert_eq!(s.take_duo_number(&mine, t(1)).await.unwrap(), Some(43), "{}", db.name);
+        assert_eq!(
+            s.take_duo_number(&mine, t(1)).await.unwrap(),
+            Some(43),
+            "{}",
+            db.name
+        );
         assert_eq!(s.take_duo_number(&mine, t(2)).await.unwrap(), None);
         assert_eq!(
-            s.take_duo_number(&login(&a, "tux", None), t(2)).await.unwrap(),
+            s.take_duo_number(&login(&a, "tux", None), t(2))
+                .await
+                .unwrap(),
             Some(17)
         );
         // Expired: not handed out, and purged.
         s.reserve_duo_number(&mine, 50, t(60)).await.unwrap();
-        s.reserve_duo_number(&login(&b, "tux", None), 51, t(5)).await.unwrap();
+        s.reserve_duo_number(&login(&b, "tux", None), 51, t(5))
+            .await
+            .unwrap();
         let keep = mfa_store::Retention {
             failure_window_secs: 600,
             lock_memory_secs: 600,

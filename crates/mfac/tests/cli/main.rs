@@ -4,6 +4,7 @@
 mod apps;
 mod audit;
 mod clients;
+mod duo;
 mod failures;
 mod keys;
 mod lockouts;
