@@ -1182,3 +1182,38 @@ fn duo_client_drives_every_v2_endpoint_with_sig_version_2() {
 fn duo_client_drives_every_v2_endpoint_with_sig_version_5() {
     duo_client_drives_every_v2_endpoint(5);
 }
+
+#[test]
+fn rotate_and_remove_cut_the_old_skey_off_while_mfad_runs() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: the hand-signed rotate/remove test because curl is missing");
+        return;
+    }
+    let duo = Duo::new("", false);
+    let check = |skey: &str| {
+        let signer = Signer {
+            duo: &duo,
+            ikey: duo.ikey.clone(),
+            skey: skey.to_owned(),
+            date: Some(duo_date(0)),
+        };
+        signer.send("GET", "/auth/v2/check", &[], 30).status
+    };
+    assert_eq!(check(&duo.skey), 200);
+    let rotated = duo.setup.install.mfac_json(&["duo", "rotate", "duo-test"]);
+    assert_eq!(
+        rotated["ikey"],
+        duo.ikey.as_str(),
+        "rotate keeps the ikey: {rotated}"
+    );
+    let new_skey = rotated["skey"].as_str().unwrap().to_owned();
+    assert_ne!(new_skey, duo.skey);
+    assert_eq!(
+        check(&duo.skey),
+        401,
+        "the old skey still works after rotate"
+    );
+    assert_eq!(check(&new_skey), 200, "the new skey does not work");
+    duo.setup.install.mfac(&["duo", "remove", "duo-test"]);
+    assert_eq!(check(&new_skey), 401, "a removed integration still answers");
+}
