@@ -1,5 +1,5 @@
 //! A throwaway certificate authority, made with the real `openssl` command (scripts/test.sh
-//! installs it), and server certificates for 127.0.0.1 signed by it.
+//! installs it), and server certificates for 127.0.0.1 (or the names given) signed by it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -82,16 +82,30 @@ impl TestCa {
 
     /// A certificate for 127.0.0.1 named `name` (`name.pem`, key `name.key`, mode 0600).
     pub fn issue(&self, name: &str) -> ServerCert {
+        self.issue_for(name, &["IP:127.0.0.1"])
+    }
+
+    /// A certificate named `name` for the subjectAltName entries `sans` (`"DNS:localhost"`,
+    /// `"IP:127.0.0.1"`): Duo's clients check DNS names only, so they need `DNS:localhost`.
+    pub fn issue_for(&self, name: &str, sans: &[&str]) -> ServerCert {
         use std::os::unix::fs::PermissionsExt as _;
+        assert!(!sans.is_empty(), "a certificate needs a subjectAltName");
         let p = |ext: &str| self.dir.join(format!("{name}.{ext}"));
         let (cert, key, csr, ext) = (p("pem"), p("key"), p("csr"), p("cnf"));
         std::fs::write(
             &ext,
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+            format!(
+                "subjectAltName={}\nbasicConstraints=CA:FALSE\n",
+                sans.join(",")
+            ),
         )
         .unwrap();
         let (key_s, csr_s) = (text(&key), text(&csr));
-        let mut args = vec!["req", "-subj", "/CN=127.0.0.1"];
+        let cn = format!(
+            "/CN={}",
+            sans[0].split_once(':').map_or(sans[0], |(_, v)| v)
+        );
+        let mut args = vec!["req", "-subj", cn.as_str()];
         args.extend(NEW_EC_KEY);
         args.extend(["-keyout", &key_s, "-out", &csr_s]);
         openssl(&args);

@@ -24,6 +24,9 @@ pub struct Setup {
     pub client_key: String,
     pub totp_secret: String,
     pub token: String,
+    /// The agent the client-API helpers (`answer_push`, `pending_pushes`) use: the default
+    /// roots, or a test CA after `trust_ca` (mfad serving `[tls]`).
+    pub agent: ureq::Agent,
 }
 
 impl Setup {
@@ -53,7 +56,24 @@ impl Setup {
             install,
             daemon,
             token,
+            agent: ureq::Agent::new_with_defaults(),
         }
+    }
+
+    /// Makes the client-API helpers trust the CA certificate in `pem` (a test CA).
+    pub fn trust_ca(&mut self, pem: &Path) {
+        let bytes = std::fs::read(pem).unwrap();
+        let certs: Vec<_> = ureq::tls::parse_pem(&bytes)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert!(!certs.is_empty(), "no certificate in {}", pem.display());
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
+            .build();
+        self.agent = ureq::Agent::config_builder().tls_config(tls).build().into();
     }
 
     pub fn base(&self) -> String {
@@ -106,20 +126,24 @@ impl Setup {
 
     /// How many pushes wait for tux's client.
     pub fn pending_pushes(&self) -> usize {
-        let pending: Vec<serde_json::Value> = ureq::Agent::new_with_defaults()
+        self.pending_requests().len()
+    }
+
+    /// The pushes waiting for tux's client, as `GET /v1/client/requests` lists them.
+    pub fn pending_requests(&self) -> Vec<serde_json::Value> {
+        self.agent
             .get(format!("{}/v1/client/requests", self.base()))
             .header("Authorization", &format!("Bearer {}", self.client_key))
             .call()
             .unwrap()
             .body_mut()
             .read_json()
-            .unwrap();
-        pending.len()
+            .unwrap()
     }
 
     /// Approves (or otherwise answers) tux's one pending push through the client API.
     pub fn answer_push(&self, decision: &str, number: Option<u8>) {
-        let agent = ureq::Agent::new_with_defaults();
+        let agent = &self.agent;
         let mut listed = agent
             .get(format!("{}/v1/client/requests", self.base()))
             .header("Authorization", &format!("Bearer {}", self.client_key))
@@ -192,15 +216,22 @@ pub fn pamtester_path() -> &'static str {
 
 impl Pamtester {
     pub fn start(service: &Service, user: &str, rhost: &str) -> Self {
-        let mut child = Command::new(pamtester_path())
-            .args([
-                "-v",
-                "-I",
-                &format!("rhost={rhost}"),
-                &service.name,
-                user,
-                "authenticate",
-            ])
+        let mut command = Command::new(pamtester_path());
+        command.args([
+            "-v",
+            "-I",
+            &format!("rhost={rhost}"),
+            &service.name,
+            user,
+            "authenticate",
+        ]);
+        Self::spawn(command)
+    }
+
+    /// Any program driven the same way (pamtester on another service file, login_duo): its
+    /// stdin a pipe, its stdout and stderr read as they come.
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -244,6 +275,22 @@ impl Pamtester {
                 Ok(chunk) => self.seen.push_str(&chunk),
                 Err(_) => panic!(
                     "pamtester never printed {needle:?}; it printed:\n{}",
+                    self.seen
+                ),
+            }
+        }
+        &self.seen
+    }
+
+    /// Waits (at most 15 s) until the output contains `needle` at least `n` times.
+    pub fn expect_nth(&mut self, needle: &str, n: usize) -> &str {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.seen.matches(needle).count() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(chunk) => self.seen.push_str(&chunk),
+                Err(_) => panic!(
+                    "the program never printed {needle:?} {n} times; it printed:\n{}",
                     self.seen
                 ),
             }
