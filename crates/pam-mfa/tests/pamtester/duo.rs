@@ -210,8 +210,8 @@ impl Duo {
     }
 }
 
-/// The number in a prompt `Push with number NN will be sent. Passcode, or press Enter for
-/// push: ` (the last one in `text`), checked to be the whole prompt the contract names.
+/// The number in a prompt `Push with number NN will be sent. Passcode, or 1 for push: ` (the
+/// last one in `text`), checked to be the whole prompt the contract names.
 fn prompt_number(text: &str) -> u8 {
     const HEAD: &str = "Push with number ";
     let start = text
@@ -225,8 +225,7 @@ fn prompt_number(text: &str) -> u8 {
     let number: u8 = digits
         .parse()
         .unwrap_or_else(|e| panic!("number {digits:?}: {e} in {text:?}"));
-    let prompt =
-        format!("Push with number {digits} will be sent. Passcode, or press Enter for push:");
+    let prompt = format!("Push with number {digits} will be sent. Passcode, or 1 for push:");
     assert!(
         text.contains(&prompt),
         "the prompt is not {prompt:?}: {text:?}"
@@ -326,7 +325,7 @@ fn pam_duo_push_approved_with_the_number_its_prompt_showed() {
     let Some(peers) = debian_peers() else { return };
     let duo = Duo::new("", true);
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "", |pam, duo| {
-        let number = prompt_number(pam.expect("press Enter for push:"));
+        let number = prompt_number(pam.expect("1 for push:"));
         pam.type_line("1");
         let push = duo.answer("approve", Some(number));
         assert_eq!(push["user"], "root", "{push}");
@@ -341,12 +340,12 @@ fn pam_duo_push_approved_with_the_number_its_prompt_showed() {
 fn pam_duo_enter_at_the_prompt_fails_closed_in_the_client_itself() {
     // PAM's conversation strips the newline, and duo_unix's duo_add_param (1.11.3 and 2.x
     // alike) refuses an empty value: pam_duo sends no auth at all for Enter and fails with
-    // "Error in Duo login". The prompt's "press Enter for push" holds for login_duo only
-    // (fgets keeps the newline); with pam_duo the person must type 1.
+    // "Error in Duo login". That is why the prompt says "1 for push"; Enter works with
+    // login_duo only (fgets keeps the newline).
     let Some(peers) = debian_peers() else { return };
     let duo = Duo::new("", true);
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "prompts = 1\n", |pam, _| {
-        prompt_number(pam.expect("press Enter for push:"));
+        prompt_number(pam.expect("1 for push:"));
         pam.type_line("");
     });
     assert!(!ok && !succeeded(&out), "{out}");
@@ -363,7 +362,7 @@ fn pam_duo_push_approved_with_another_number_fails() {
     let Some(peers) = debian_peers() else { return };
     let duo = Duo::new("auth_timeout = 5", true);
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "prompts = 1\n", |pam, duo| {
-        let number = prompt_number(pam.expect("press Enter for push:"));
+        let number = prompt_number(pam.expect("1 for push:"));
         pam.type_line("1");
         let wrong = if number == 99 { 10 } else { number + 1 };
         let _ = duo.pending_push();
@@ -388,7 +387,7 @@ fn pam_duo_push_denied_fails() {
     let Some(peers) = debian_peers() else { return };
     let duo = Duo::new("", true);
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "prompts = 1\n", |pam, duo| {
-        prompt_number(pam.expect("press Enter for push:"));
+        prompt_number(pam.expect("1 for push:"));
         pam.type_line("1");
         duo.answer("deny", None);
     });
@@ -400,7 +399,7 @@ fn pam_duo_passcode_right_succeeds() {
     let Some(peers) = debian_peers() else { return };
     let duo = Duo::new("", true);
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "", |pam, duo| {
-        prompt_number(pam.expect("press Enter for push:"));
+        prompt_number(pam.expect("1 for push:"));
         pam.type_line(&duo.setup.totp_code());
     });
     assert!(ok && succeeded(&out), "{out}");
@@ -412,7 +411,7 @@ fn pam_duo_passcode_wrong_fails() {
     let Some(peers) = debian_peers() else { return };
     let duo = Duo::new("", true);
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "prompts = 1\n", |pam, duo| {
-        prompt_number(pam.expect("press Enter for push:"));
+        prompt_number(pam.expect("1 for push:"));
         pam.type_line(&wrong_code(&duo.setup.totp_code()));
     });
     assert!(!ok && !succeeded(&out), "{out}");
@@ -424,7 +423,7 @@ fn pam_duo_unanswered_push_times_out_and_fails() {
     let duo = Duo::new("auth_timeout = 5", true);
     let started = Instant::now();
     let (ok, out) = pam_duo_login(&duo, &peers, &duo.skey, "prompts = 1\n", |pam, duo| {
-        prompt_number(pam.expect("press Enter for push:"));
+        prompt_number(pam.expect("1 for push:"));
         pam.type_line("1");
         let _ = duo.pending_push();
     });
@@ -491,7 +490,7 @@ fn login_duo_push_approved_with_the_number_and_the_command_shown_to_the_approver
     let Some(peers) = debian_peers() else { return };
     let duo = Duo::new("", true);
     let mut login = login_duo_on_a_tty(&duo, &peers, "", "echo mfa-duo-$((40+2))");
-    let number = prompt_number(login.expect("press Enter for push:"));
+    let number = prompt_number(login.expect("1 for push:"));
     // Factor "1" (factors {"1": "push1"}: login_duo sends auto=push1). Enter is the next test.
     login.type_line("1");
     let push = duo.answer("approve", Some(number));
@@ -513,12 +512,12 @@ fn login_duo_push_approved_with_the_number_and_the_command_shown_to_the_approver
 #[test]
 fn login_duo_enter_at_the_prompt_sends_the_push() {
     // login_duo 1.11.3 reads the answer with fgets and strtok(buf, "\r\n") leaves a lone
-    // newline in place: Enter arrives as `auto=%0A`, which must mean push (as the prompt
-    // says), not a wrong passcode.
+    // newline in place: Enter arrives as `auto=%0A`, which must mean push (the person saw the
+    // prompt and its number), not a wrong passcode.
     let Some(peers) = debian_peers() else { return };
     let duo = Duo::new("", true);
     let mut login = login_duo_on_a_tty(&duo, &peers, "prompts = 1\n", "echo mfa-duo-$((40+2))");
-    let number = prompt_number(login.expect("press Enter for push:"));
+    let number = prompt_number(login.expect("1 for push:"));
     login.type_line("");
     duo.answer("approve", Some(number));
     let (ok, out) = login.finish();
@@ -526,11 +525,9 @@ fn login_duo_enter_at_the_prompt_sends_the_push() {
     assert!(out.contains("mfa-duo-42"), "the command did not run: {out}");
 }
 
-#[test]
-fn login_duo_headless_push_shows_ssh_original_command_and_a_denial_fails() {
-    // No terminal and SSH_ORIGINAL_COMMAND: login_duo's one-shot, synchronous push (async=0).
-    let Some(peers) = debian_peers() else { return };
-    let duo = Duo::new("", true);
+/// login_duo with no terminal and SSH_ORIGINAL_COMMAND (`ssh host cmd`): its one-shot,
+/// synchronous push (async=0), sent without showing a prompt.
+fn login_duo_headless(duo: &Duo, peers: &Peers) -> Pamtester {
     let conf = duo.client_conf(&duo.skey, "");
     let mut command = Command::new(&peers.login_duo);
     command
@@ -538,8 +535,29 @@ fn login_duo_headless_push_shows_ssh_original_command_and_a_denial_fails() {
         .env("LD_LIBRARY_PATH", &peers.lib)
         .env("SSH_ORIGINAL_COMMAND", "echo mfa-duo-$((40+2))")
         .env("SSH_CONNECTION", format!("{CLIENT_IP} 50000 127.0.0.1 22"));
-    let login = Pamtester::spawn(command);
+    Pamtester::spawn(command)
+}
+
+#[test]
+fn login_duo_headless_push_approved_without_a_number_runs_the_command() {
+    let Some(peers) = debian_peers() else { return };
+    let duo = Duo::new("", true);
+    let login = login_duo_headless(&duo, &peers);
+    let push = duo.answer("approve", None);
+    assert_eq!(push["number_required"], false, "{push}");
+    let (ok, out) = login.finish();
+    assert!(ok, "an approved headless push: {out}");
+    assert!(out.contains("mfa-duo-42"), "the command did not run: {out}");
+}
+
+#[test]
+fn login_duo_headless_push_shows_ssh_original_command_and_a_denial_fails() {
+    let Some(peers) = debian_peers() else { return };
+    let duo = Duo::new("", true);
+    let login = login_duo_headless(&duo, &peers);
     let push = duo.answer("deny", None);
+    // Nobody saw a prompt, so the push asks for no number.
+    assert_eq!(push["number_required"], false, "{push}");
     let details = push["details"].as_str().unwrap_or_default().to_owned();
     let (ok, out) = login.finish();
     assert!(!ok, "a denied push let login_duo run the command: {out}");
@@ -556,16 +574,16 @@ fn login_duo_wrong_passcode_then_the_right_one() {
     let Some(peers) = debian_peers() else { return };
     let duo = Duo::new("", true);
     let mut login = login_duo_on_a_tty(&duo, &peers, "prompts = 2\n", "echo mfa-duo-$((6*7))");
-    prompt_number(login.expect("press Enter for push:"));
+    prompt_number(login.expect("1 for push:"));
     let code = duo.setup.totp_code();
     login.type_line(&wrong_code(&code));
     // login_duo asks again (a new preauth, a new number).
-    prompt_number(login.expect_nth("press Enter for push:", 2));
+    prompt_number(login.expect_nth("1 for push:", 2));
     login.type_line(&code);
     let (ok, out) = login.finish();
     assert!(ok, "the right passcode after a wrong one: {out}");
     assert!(out.contains("mfa-duo-42"), "{out}");
-    assert!(out.matches("press Enter for push:").count() >= 2, "{out}");
+    assert!(out.matches("1 for push:").count() >= 2, "{out}");
 }
 
 // --- Hand-built requests: legacy status polls, duo_unix 2.x ----------------------------------
@@ -740,7 +758,7 @@ fn legacy_status_polls_beyond_twenty_never_allow() {
     assert_eq!(response.get_str("result").unwrap(), "auth", "{doc}");
     prompt_number(response.get_str("prompt").unwrap());
     let factors = response.get_document("factors").unwrap();
-    assert_eq!(factors.get_str("default").unwrap(), "push1", "{doc}");
+    assert_eq!(factors.get_str("default").unwrap(), "push", "{doc}");
 
     let mut auth: Vec<(&str, &str)> = who.to_vec();
     auth.extend([
@@ -862,10 +880,7 @@ fn duo_unix_2_requests_signed_by_hand() {
         let v = a.json();
         assert_eq!((a.status, v["stat"].as_str()), (200, Some("OK")), "{v}");
         assert_eq!(resp_str(&v, "result"), "auth", "{v}");
-        assert_eq!(
-            v["response"]["prompt"]["factors"]["default"], "push1",
-            "{v}"
-        );
+        assert_eq!(v["response"]["prompt"]["factors"]["default"], "push", "{v}");
         prompt_number(v["response"]["prompt"]["text"].as_str().unwrap_or_default())
     };
     let pushinfo = "Server+IP=192.0.2.10&Command=ls%20-l";
