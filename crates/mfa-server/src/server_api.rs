@@ -336,7 +336,7 @@ fn status(r: &AuthRequest) -> AuthStatus {
 }
 
 /// The push `txid`, if the asking server made it (another server's push is "not found").
-pub(crate) async fn own_request(
+async fn own_request(
     state: &AppState,
     server: &Server,
     txid: &str,
