@@ -87,7 +87,10 @@ as_mfa /usr/bin/mfad --config /etc/mfa/mfad.toml check-config | tee "$work/check
 grep -q HTTPS "$work/check.log" || fail "check-config does not report HTTPS"
 
 say "the installed mfad, as mfa"
-as_mfa /usr/bin/mfad --config /etc/mfa/mfad.toml serve 2>"$work/mfad.log" &
+# setpriv execs mfad itself (runuser would stay its parent and not pass on the kill below,
+# leaving mfad running after the purge), so $! is mfad's pid.
+setpriv --reuid=mfa --regid=mfa --init-groups /usr/bin/mfad --config /etc/mfa/mfad.toml serve \
+  2>"$work/mfad.log" &
 pid=$!
 base="https://127.0.0.1:$port"
 for _ in $(seq 1 100); do
@@ -130,6 +133,7 @@ rm -f /etc/pam.d/mfa-deb-test
 for f in $files; do [ -e "$f" ] && fail "$f is left after purge"; done
 [ -e /var/lib/mfa ] && fail "/var/lib/mfa is left after purge"
 dpkg-query -W mfa >/dev/null 2>&1 && fail "dpkg still knows mfa after purge"
+pgrep -f '^/usr/bin/mfad ' >/dev/null && fail "/usr/bin/mfad still runs after the purge"
 ls /etc/systemd/system/*/mfad.service 2>/dev/null && fail "unit symlinks are left after purge"
 left=$(cd /etc/mfa && find . -mindepth 1 -maxdepth 1 | sort | tr '\n' ' ')
 [ "$left" = "./pam.toml ./tls " ] || fail "/etc/mfa holds more than the admin's own files: $left"
