@@ -22,7 +22,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use mfa_testkit::tls::TestCa;
 use serde_json::Value;
 
-use crate::harness::{Pamtester, Setup, nap};
+use crate::harness::{Pamtester, Service, Setup, nap};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -255,36 +255,12 @@ fn wrong_code(right: &str) -> String {
 // --- Debian pam_duo through pamtester --------------------------------------------------------
 
 /// A throwaway /etc/pam.d service with pam_duo.so alone; removed on drop.
-struct PamDuoService {
-    name: String,
-    path: PathBuf,
-}
-
-impl PamDuoService {
-    fn new(pam_duo: &Path, conf: &Path) -> Self {
-        let name = format!(
-            "mfa-duo-pam-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let path = PathBuf::from("/etc/pam.d").join(&name);
-        std::fs::write(
-            &path,
-            format!(
-                "auth required {} conf={} debug\naccount required pam_permit.so\n",
-                pam_duo.display(),
-                conf.display()
-            ),
-        )
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-        Self { name, path }
-    }
-}
-
-impl Drop for PamDuoService {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+fn pam_duo_service(pam_duo: &Path, conf: &Path) -> Service {
+    Service::with_auth(&format!(
+        "auth required {} conf={} debug",
+        pam_duo.display(),
+        conf.display()
+    ))
 }
 
 /// pamtester on a pam_duo service for `root` from CLIENT_IP: not sshd, so pam_duo sends
@@ -297,7 +273,7 @@ fn pam_duo_login(
     drive: impl FnOnce(&mut Pamtester, &Duo),
 ) -> (bool, String) {
     let conf = duo.client_conf(skey, conf_extra);
-    let service = PamDuoService::new(&peers.pam_duo, &conf);
+    let service = pam_duo_service(&peers.pam_duo, &conf);
     let mut command = Command::new("/usr/bin/pamtester");
     command
         .args([
@@ -448,7 +424,7 @@ fn pam_duo_wrong_skey_or_unknown_ikey_fails_with_failmode_secure() {
     let text = std::fs::read_to_string(&conf).unwrap();
     let unknown = format!("DI{}", "A".repeat(18));
     std::fs::write(&conf, text.replace(&duo.ikey, &unknown)).unwrap();
-    let service = PamDuoService::new(&peers.pam_duo, &conf);
+    let service = pam_duo_service(&peers.pam_duo, &conf);
     let mut command = Command::new("/usr/bin/pamtester");
     command
         .args(["-v", &service.name, "root", "authenticate"])

@@ -171,19 +171,24 @@ pub struct Service {
 
 impl Service {
     pub fn new(module_args: &str) -> Self {
+        let module = artefact("libpam_mfa.so");
+        Self::with_auth(&format!(
+            "auth requisite {} {module_args} debug",
+            module.display()
+        ))
+    }
+
+    /// A service whose only auth line is `auth_line` (another module: Debian's pam_duo).
+    pub fn with_auth(auth_line: &str) -> Self {
         let name = format!(
             "mfa-pam-test-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
         let path = PathBuf::from("/etc/pam.d").join(&name);
-        let module = artefact("libpam_mfa.so");
         std::fs::write(
             &path,
-            format!(
-                "auth requisite {} {module_args} debug\naccount required pam_permit.so\n",
-                module.display()
-            ),
+            format!("{auth_line}\naccount required pam_permit.so\n"),
         )
         .unwrap_or_else(|e| panic!("cannot write {} (tests run as root): {e}", path.display()));
         Self { name, path }
