@@ -115,6 +115,11 @@ async fn call_with(
     (status, resp.json().await.unwrap())
 }
 
+/// `GET /auth/v2/auth_status?txid=` for `txid`.
+async fn poll(f: &Fixture, duo: &Duo, txid: &str) -> (u16, Value) {
+    call(f, duo, "GET", "/auth/v2/auth_status", &[("txid", txid)]).await
+}
+
 const LOGIN: &[(&str, &str)] = &[
     ("username", "tux"),
     ("hostname", "linux.example.org"),
@@ -177,7 +182,7 @@ async fn a_push_carries_the_prompts_number_and_pushinfo_and_is_decided_once() {
         .decide(&txid, &json!({"decision": "approve", "number": number}))
         .await;
     assert_eq!(status, 200, "{approved}");
-    let (status, decided) = call(&f, &duo, "GET", "/auth/v2/auth_status", &[("txid", &txid)]).await;
+    let (status, decided) = poll(&f, &duo, &txid).await;
     assert_eq!(status, 200, "{decided}");
     assert_eq!(decided["response"]["result"], "allow", "{decided}");
     assert_eq!(
@@ -197,7 +202,7 @@ async fn a_push_carries_the_prompts_number_and_pushinfo_and_is_decided_once() {
     let wrong = if number == 99 { 10 } else { number + 1 };
     f.decide(&txid, &json!({"decision": "approve", "number": wrong}))
         .await;
-    let (_, decided) = call(&f, &duo, "GET", "/auth/v2/auth_status", &[("txid", &txid)]).await;
+    let (_, decided) = poll(&f, &duo, &txid).await;
     assert_eq!(decided["response"]["result"], "deny", "{decided}");
 }
 
@@ -228,17 +233,10 @@ async fn refusals_are_deny_answers_and_only_bad_credentials_are_401() {
     auth.extend([("prompt", code.as_str()), ("async", "1")]);
     let (_, sent) = call(&f, &duo, "POST", "/auth/v2/auth", &auth).await;
     let txid = sent["response"]["txid"].as_str().unwrap().to_owned();
-    let (_, polled) = call(&f, &duo, "GET", "/auth/v2/auth_status", &[("txid", &txid)]).await;
+    let (_, polled) = poll(&f, &duo, &txid).await;
     assert_eq!(polled["response"]["result"], "allow", "{polled}");
     let other = integration(&f, "other", &["linux.example.org"], false).await;
-    let (status, theirs) = call(
-        &f,
-        &other,
-        "GET",
-        "/auth/v2/auth_status",
-        &[("txid", &txid)],
-    )
-    .await;
+    let (status, theirs) = poll(&f, &other, &txid).await;
     assert_eq!(status, 400, "{theirs}");
     // A host the integration does not cover: deny; a user not enrolled: enroll (which
     // Duo's clients refuse). HTTP 200 both.
@@ -267,8 +265,7 @@ async fn refusals_are_deny_answers_and_only_bad_credentials_are_401() {
     let (_, sent) = call(&f, &duo, "POST", "/auth/v2/auth", &auth).await;
     let txid = sent["response"]["txid"].as_str().unwrap().to_owned();
     assert_eq!(f.srv.state.store.request(&txid).await.unwrap().number, None);
-    let (status, timed_out) =
-        call(&f, &duo, "GET", "/auth/v2/auth_status", &[("txid", &txid)]).await;
+    let (status, timed_out) = poll(&f, &duo, &txid).await;
     assert_eq!(status, 200);
     assert_eq!(timed_out["response"]["result"], "deny", "{timed_out}");
 
@@ -356,14 +353,7 @@ async fn the_legacy_dialect_needs_legacy_and_an_integration_only_sees_its_own_pu
     auth.extend([("factor", "auto"), ("device", "auto"), ("async", "1")]);
     let (_, sent) = call(&f, &modern, "POST", "/auth/v2/auth", &auth).await;
     let txid = sent["response"]["txid"].as_str().unwrap().to_owned();
-    let (status, theirs) = call(
-        &f,
-        &other,
-        "GET",
-        "/auth/v2/auth_status",
-        &[("txid", &txid)],
-    )
-    .await;
+    let (status, theirs) = poll(&f, &other, &txid).await;
     assert_eq!(
         (status, theirs["message_detail"].as_str()),
         (400, Some("txid")),
