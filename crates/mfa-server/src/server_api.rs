@@ -534,12 +534,11 @@ async fn still_valid(
             "API token",
         ),
         Holder::Duo(was) => (
-            state
-                .store
-                .duo_integrations()
-                .await?
-                .iter()
-                .any(|now| now.ikey == was.ikey && now.skey_rotated_at == was.skey_rotated_at),
+            match state.store.duo_integration(&was.name).await {
+                Ok(now) => now.ikey == was.ikey && now.skey_rotated_at == was.skey_rotated_at,
+                Err(mfa_store::StoreError::NotFound(_)) => false,
+                Err(e) => return Err(e.into()),
+            },
             "Duo skey",
         ),
     };
