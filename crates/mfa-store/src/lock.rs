@@ -56,9 +56,15 @@ impl UseLock {
         taken.ok_or_else(|| StoreError::Locked(busy_message(mode)))
     }
 
-    /// Releases the lock now (PostgreSQL: closes its connection politely).
+    /// Releases the lock now. PostgreSQL: unlocks, then closes the connection. Closing alone
+    /// is not enough: the server drops the lock only when its backend process exits, a moment
+    /// after `close` returns, and a rotation started in that moment was refused.
     pub(crate) async fn release(self) {
-        if let UseLock::Postgres(conn) = self {
+        if let UseLock::Postgres(mut conn) = self {
+            // Wrapped: the Any driver cannot carry a `void` column.
+            let _ = sqlx::query("SELECT 1 FROM (SELECT pg_advisory_unlock_all()) AS unlocked")
+                .execute(&mut conn)
+                .await;
             let _ = conn.close().await;
         }
     }

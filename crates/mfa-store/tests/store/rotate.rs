@@ -412,3 +412,25 @@ async fn a_secret_that_does_not_open_stops_the_rotation_and_changes_nothing() {
         db.finish().await;
     }
 }
+
+/// Regression (CI failed once on the test above): PostgreSQL released the shared use lock only
+/// when the closed connection's server process exited, a moment after `close()` returned, so
+/// a rotation started right after `mfac`'s own store closed was refused as "in use". `close()`
+/// now unlocks before it disconnects; a rotation right after it always gets the lock.
+#[tokio::test]
+async fn a_rotation_right_after_the_store_closes_is_never_refused() {
+    let now = Timestamp::from_secs(T0);
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = key_file_of_test_store(dir.path());
+        db.store.close().await;
+        for round in 0..30 {
+            let store = Store::open_with_key_file(&db.url, &key_file).await.unwrap();
+            store.close().await;
+            if let Err(e) = Store::rotate_key_file(&db.url, &key_file, now, |_| {}).await {
+                panic!("{}: round {round}: {e}", db.name);
+            }
+        }
+        db.finish().await;
+    }
+}
