@@ -73,7 +73,9 @@ pub async fn check_totp(
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let now = state.clock.now().unix_secs();
     for client in &route.clients {
-        let (totp, last) = state.store.client_totp(client).await?;
+        let Some((totp, last)) = state.store.client_totp(client).await? else {
+            continue; // waiting for its enrolment link's code
+        };
         let Some(step) = totp.verify(&code, now, state.config.totp.skew, last) else {
             continue;
         };

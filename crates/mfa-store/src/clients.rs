@@ -20,6 +20,9 @@ pub struct Client {
     /// When the current TOTP seed was handed to the client (`mfa enroll`), or marked as for an
     /// authenticator app only; `None`: the next [`Store::deliver_client_totp`] gets it.
     pub totp_delivered_at: Option<Timestamp>,
+    /// False for a client made with an enrolment link, until its page's code: no TOTP code
+    /// is accepted and no `mfa enroll` receives the seed.
+    pub totp_active: bool,
 }
 
 /// How a client hears of a push besides its WebSocket.
@@ -69,7 +72,7 @@ pub struct NewClient<'a> {
 macro_rules! client_columns {
     () => {
         "alias, totp_algorithm, totp_digits, totp_period, notify, ntfy_topic, created_at, \
-         totp_delivered_at"
+         totp_delivered_at, totp_active"
     };
 }
 
@@ -88,6 +91,7 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
         totp_delivered_at: row
             .try_get::<Option<i64>, _>("totp_delivered_at")?
             .map(Timestamp::from_millis),
+        totp_active: row.try_get::<i64, _>("totp_active")? == 1,
     })
 }
 
@@ -106,44 +110,56 @@ fn totp_params_from_row(row: &AnyRow) -> Result<TotpParams, StoreError> {
     .map_err(invalid("totp_period"))
 }
 
+/// Inserts a client; `totp_active` false: its TOTP is not in force (see [`Client::totp_active`]).
+pub(crate) async fn insert_client(
+    conn: &mut sqlx::AnyConnection,
+    sealer: &mfa_secrets::Sealer,
+    new: &NewClient<'_>,
+    totp_active: bool,
+) -> Result<(), StoreError> {
+    let sealed = sealer.seal(new.totp_secret.as_bytes(), &totp_aad(new.alias))?;
+    let (notify, ntfy_topic) = new.notify.to_columns();
+    sqlx::query(
+        "INSERT INTO clients (alias, key_hash, totp_sealed, totp_algorithm, totp_digits, totp_period, \
+         notify, ntfy_topic, created_at, totp_active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(new.alias.as_str())
+    .bind(new.key_hash.as_str())
+    .bind(sealed)
+    .bind(new.totp.algorithm.to_string())
+    .bind(i64::from(new.totp.digits.get()))
+    .bind(i64::from(new.totp.period))
+    .bind(notify)
+    .bind(ntfy_topic)
+    .bind(new.now.millis())
+    .bind(i64::from(totp_active))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Exists(format!("client {}", new.alias))
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
 fn not_found(alias: &Alias) -> StoreError {
     StoreError::NotFound(format!("client {alias}"))
 }
 
 impl Store {
     pub async fn add_client(&self, new: NewClient<'_>) -> Result<Client, StoreError> {
-        let sealed = self
-            .sealer
-            .seal(new.totp_secret.as_bytes(), &totp_aad(new.alias))?;
-        let (notify, ntfy_topic) = new.notify.to_columns();
-        sqlx::query(
-            "INSERT INTO clients (alias, key_hash, totp_sealed, totp_algorithm, totp_digits, totp_period, \
-             notify, ntfy_topic, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(new.alias.as_str())
-        .bind(new.key_hash.as_str())
-        .bind(sealed)
-        .bind(new.totp.algorithm.to_string())
-        .bind(i64::from(new.totp.digits.get()))
-        .bind(i64::from(new.totp.period))
-        .bind(notify)
-        .bind(ntfy_topic)
-        .bind(new.now.millis())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Exists(format!("client {}", new.alias))
-            } else {
-                e.into()
-            }
-        })?;
+        let mut conn = self.pool.acquire().await?;
+        insert_client(&mut conn, &self.sealer, &new, true).await?;
         Ok(Client {
             alias: new.alias.clone(),
             totp: new.totp,
             notify: new.notify.clone(),
             created_at: new.now,
             totp_delivered_at: None,
+            totp_active: true,
         })
     }
 
@@ -299,7 +315,7 @@ impl Store {
     ) -> Result<Option<Totp>, StoreError> {
         let row = sqlx::query(
             "UPDATE clients SET totp_delivered_at = $1 \
-             WHERE alias = $2 AND totp_delivered_at IS NULL \
+             WHERE alias = $2 AND totp_delivered_at IS NULL AND totp_active = 1 \
              RETURNING totp_sealed, totp_algorithm, totp_digits, totp_period",
         )
         .bind(now.millis())
@@ -319,8 +335,12 @@ impl Store {
         }))
     }
 
-    /// The client's TOTP generator (seed unsealed) and the last step it accepted.
-    pub async fn client_totp(&self, alias: &Alias) -> Result<(Totp, Option<u64>), StoreError> {
+    /// The client's TOTP generator (seed unsealed) and the last step it accepted; `None`:
+    /// its TOTP is not in force yet ([`Client::totp_active`]).
+    pub async fn client_totp(
+        &self,
+        alias: &Alias,
+    ) -> Result<Option<(Totp, Option<u64>)>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             client_columns!(),
@@ -331,6 +351,9 @@ impl Store {
         .await?
         .ok_or_else(|| not_found(alias))?;
         let client = client_from_row(&row)?;
+        if !client.totp_active {
+            return Ok(None);
+        }
         let sealed: Vec<u8> = row.try_get("totp_sealed")?;
         let last: Option<i64> = row.try_get("totp_last_step")?;
         let seed = self.sealer.open(&sealed, &totp_aad(alias))?;
@@ -339,13 +362,13 @@ impl Store {
             .map(u64::try_from)
             .transpose()
             .map_err(invalid("totp_last_step"))?;
-        Ok((
+        Ok(Some((
             Totp {
                 secret,
                 params: client.totp,
             },
             last,
-        ))
+        )))
     }
 
     /// Burns TOTP `step` for the client in one conditional statement: true for exactly one caller
@@ -356,7 +379,8 @@ impl Store {
             Box::pin(async move {
                 let done = sqlx::query(
                     "UPDATE clients SET totp_last_step = $1 \
-                     WHERE alias = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+                     WHERE alias = $2 AND totp_active = 1 \
+                       AND (totp_last_step IS NULL OR totp_last_step < $1)",
                 )
                 .bind(*step)
                 .bind(alias)

@@ -122,20 +122,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         one_row(done.rows_affected(), || format!("client {alias}"))?;
-        sqlx::query("DELETE FROM recovery_codes WHERE client_alias = $1")
-            .bind(alias.as_str())
-            .execute(&mut *tx)
-            .await?;
-        for code in codes {
-            sqlx::query(
-                "INSERT INTO recovery_codes (client_alias, code_hash, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(alias.as_str())
-            .bind(code.as_str())
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?;
-        }
+        replace_codes(&mut tx, alias, codes, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -170,4 +157,28 @@ impl Store {
                 .await?,
         )
     }
+}
+
+/// The client's recovery codes become `codes` (hashes), inside the caller's transaction.
+pub(crate) async fn replace_codes(
+    conn: &mut sqlx::AnyConnection,
+    alias: &Alias,
+    codes: &[TokenHash],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM recovery_codes WHERE client_alias = $1")
+        .bind(alias.as_str())
+        .execute(&mut *conn)
+        .await?;
+    for code in codes {
+        sqlx::query(
+            "INSERT INTO recovery_codes (client_alias, code_hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(alias.as_str())
+        .bind(code.as_str())
+        .bind(now.millis())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }

@@ -29,11 +29,13 @@ pub struct Purged {
     /// Numbers Duo preauths kept for logins that never came, and answers kept for Duo's
     /// status polls.
     pub duo: u64,
+    /// Enrolment links expired or used more than a day ago (until then their page says so).
+    pub enrol_links: u64,
 }
 
 impl Purged {
     pub fn total(&self) -> u64 {
-        self.requests + self.sessions + self.lockouts + self.audit + self.duo
+        self.requests + self.sessions + self.lockouts + self.audit + self.duo + self.enrol_links
     }
 }
 
@@ -87,12 +89,19 @@ impl Store {
                 .await?
                 .rows_affected();
         }
+        let enrol_links =
+            sqlx::query("DELETE FROM enrol_links WHERE expires_at <= $1 OR used_at <= $1")
+                .bind(decided_before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         Ok(Purged {
             requests,
             sessions,
             lockouts,
             audit,
             duo,
+            enrol_links,
         })
     }
 }

@@ -64,6 +64,8 @@ pub struct Resealed {
     pub vault_seeds: u64,
     /// Duo integrations' skeys.
     pub duo_skeys: u64,
+    /// The seeds enrolment links show.
+    pub enrol_links: u64,
 }
 
 /// Where a rotation is, for a hook to watch (and a crash test to kill it at).
@@ -373,6 +375,22 @@ async fn reseal(
             .execute(&mut *conn)
             .await?;
         resealed.duo_skeys += 1;
+    }
+
+    let rows = sqlx::query("SELECT token_hash, totp_sealed FROM enrol_links ORDER BY token_hash")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in rows {
+        let hash: String = row.try_get("token_hash")?;
+        let aad = crate::enrol::link_aad(&hash);
+        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("totp_sealed")?, &aad)
+            .map_err(|e| StoreError::Rotate(format!("an enrolment link's seed: {e}")))?;
+        sqlx::query("UPDATE enrol_links SET totp_sealed = $1 WHERE token_hash = $2")
+            .bind(sealed)
+            .bind(hash)
+            .execute(&mut *conn)
+            .await?;
+        resealed.enrol_links += 1;
     }
 
     let pending: i64 = sqlx::query_scalar(

@@ -106,20 +106,7 @@ pub fn parse_since(s: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
              duration ago such as 30m, 1h or 2d"
         )
     };
-    if let Some(unit) = s.chars().last().filter(|c| c.is_ascii_alphabetic())
-        && s.len() > 1
-        && s[..s.len() - 1].chars().all(|c| c.is_ascii_digit())
-    {
-        let per: i64 = match unit {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 7 * 86_400,
-            _ => return Err(bad()),
-        };
-        let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
-        let secs = n.checked_mul(per).ok_or_else(bad)?;
+    if let Some(secs) = crate::shared::parse_duration_secs(s) {
         return Ok(now.plus_secs(-secs));
     }
     Timestamp::parse_rfc3339(s).map_err(|_| bad())

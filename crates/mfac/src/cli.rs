@@ -126,6 +126,8 @@ impl Args {
                 alias,
                 notify: NotifyArgs::default(),
                 authenticator_only: false,
+                link: false,
+                expires: crate::enrol_link::DEFAULT_EXPIRES.to_owned(),
             }),
             (None, None, true) => Command::App(AppCommand::Add(AppAdd {
                 user: self.user.unwrap_or_default(),

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::output::{list_or_none, print_done, print_json, print_list, qr_for_terminal};
-use crate::shared::parse_alias;
+use crate::shared::{CLIENT_KEY_PREFIX, parse_alias};
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
@@ -21,8 +21,25 @@ pub enum ClientCommand {
         notify: NotifyArgs,
         /// The TOTP secret is for an authenticator app only: mark it delivered now, so no
         /// `mfa enroll` ever receives it (`mfa code` then does not work for this client).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "link")]
         authenticator_only: bool,
+        /// Print a single-use enrolment link instead of the key and secret: its page shows
+        /// the QR code, asks for one current code before the client's TOTP comes into force,
+        /// then shows the client's key and recovery codes once.
+        #[arg(long)]
+        link: bool,
+        /// How long the link works (with --link): 30m, 24h, 7d (at most 30d).
+        #[arg(long, value_name = "DURATION", default_value = crate::enrol_link::DEFAULT_EXPIRES, requires = "link")]
+        expires: String,
+    },
+    /// Print a single-use enrolment link for an existing client (a new or lost phone): its
+    /// page shows a new TOTP secret, and confirming a code from it replaces the client's
+    /// secret, key and recovery codes.
+    EnrolLink {
+        alias: String,
+        /// How long the link works: 30m, 24h, 7d (at most 30d).
+        #[arg(long, value_name = "DURATION", default_value = crate::enrol_link::DEFAULT_EXPIRES)]
+        expires: String,
     },
     /// Change how a client hears of a push.
     Modify {
@@ -69,9 +86,6 @@ pub struct NotifyArgs {
     pub ntfy_topic: Option<String>,
 }
 
-/// Client keys look like `mfak_...` so a leaked one is recognisable.
-pub const CLIENT_KEY_PREFIX: &str = "mfak";
-
 #[derive(Serialize)]
 struct ClientView {
     alias: String,
@@ -94,6 +108,12 @@ struct ClientView {
     /// When the TOTP seed was handed to `mfa enroll` (or marked for an authenticator app
     /// only); null: the first `mfa enroll` with the key gets it.
     totp_delivered_at: Option<String>,
+    /// False: made with an enrolment link whose code was not confirmed yet, so no TOTP code
+    /// is accepted.
+    totp_active: bool,
+    /// `show` only: when each of its enrolment links that can still be used expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    open_enrol_links: Option<Vec<String>>,
 }
 
 impl ClientView {
@@ -110,6 +130,8 @@ impl ClientView {
             password: None,
             recovery_codes_left: None,
             totp_delivered_at: c.totp_delivered_at.map(|t| t.to_string()),
+            totp_active: c.totp_active,
+            open_enrol_links: None,
         }
     }
 }
@@ -139,10 +161,20 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
             alias,
             notify,
             authenticator_only,
+            link,
+            expires,
         } => {
             let alias = parse_alias(&alias)?;
             let notify = parse_notify(&alias, &notify)?.unwrap_or_default();
+            if link {
+                let expires = crate::enrol_link::parse_expires(&expires)?;
+                return crate::enrol_link::add_with_link(ctx, &alias, notify, expires).await;
+            }
             add(ctx, &alias, notify, authenticator_only).await
+        }
+        ClientCommand::EnrolLink { alias, expires } => {
+            let expires = crate::enrol_link::parse_expires(&expires)?;
+            crate::enrol_link::add_link(ctx, &parse_alias(&alias)?, expires).await
         }
         ClientCommand::Modify { alias, notify } => {
             let alias = parse_alias(&alias)?;
@@ -498,6 +530,8 @@ async fn show(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
     let mut view = ClientView::new(&client, Some(apps.clone()));
     view.password = Some(crate::credentials::describe_password(ctx, alias).await?);
     view.recovery_codes_left = Some(ctx.store.recovery_codes_left(alias).await?);
+    let links = ctx.store.open_enrol_links(alias, ctx.now()).await?;
+    view.open_enrol_links = Some(links.iter().map(|l| l.expires_at.to_string()).collect());
     if ctx.json {
         return print_json(&view);
     }
@@ -508,10 +542,15 @@ async fn show(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
     );
     println!("notify:   {}", describe_notify(ctx, &client.notify));
     println!("created:  {}", view.created_at);
-    println!(
-        "seed:     {}",
+    let seed = if view.totp_active {
         describe_delivery(view.totp_delivered_at.as_deref())
-    );
+    } else {
+        "not in force yet: waiting for the code on its enrolment link".to_owned()
+    };
+    println!("seed:     {seed}");
+    for expires in view.open_enrol_links.iter().flatten() {
+        println!("link:     an enrolment link works until {expires}");
+    }
     println!("password: {}", view.password.as_deref().unwrap_or("none"));
     println!(
         "recovery: {} unused code{}",

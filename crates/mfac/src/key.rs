@@ -39,6 +39,7 @@ struct ResealedView {
     otp_credentials: u64,
     vault_seeds: u64,
     duo_skeys: u64,
+    enrol_links: u64,
 }
 
 impl From<KeyRotation> for RotationView {
@@ -52,6 +53,7 @@ impl From<KeyRotation> for RotationView {
                 otp_credentials: r.resealed.otp_credentials,
                 vault_seeds: r.resealed.vault_seeds,
                 duo_skeys: r.resealed.duo_skeys,
+                enrol_links: r.resealed.enrol_links,
             },
             invalidated_one_time_codes: r.invalidated_one_time_codes,
             recovered: r.recovered,
@@ -90,7 +92,7 @@ async fn rotate(config: Option<&Path>, json: bool) -> anyhow::Result<()> {
     );
     let r = &view.resealed;
     println!(
-        "Re-sealed {} client TOTP {}, {} OTP {}, {} vault {} and {} Duo {}.",
+        "Re-sealed {} client TOTP {}, {} OTP {}, {} vault {}, {} Duo {} and {} enrolment {}.",
         r.client_totp_seeds,
         plural(r.client_totp_seeds, "seed", "seeds"),
         r.otp_credentials,
@@ -99,6 +101,8 @@ async fn rotate(config: Option<&Path>, json: bool) -> anyhow::Result<()> {
         plural(r.vault_seeds, "seed", "seeds"),
         r.duo_skeys,
         plural(r.duo_skeys, "skey", "skeys"),
+        r.enrol_links,
+        plural(r.enrol_links, "link", "links"),
     );
     if view.invalidated_one_time_codes > 0 {
         println!(

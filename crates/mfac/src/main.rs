@@ -10,6 +10,7 @@ mod client;
 mod context;
 mod credentials;
 mod duo;
+mod enrol_link;
 mod group;
 mod key;
 mod lockout;

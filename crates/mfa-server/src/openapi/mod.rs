@@ -40,14 +40,16 @@ whether a login or a sensitive action needs a second factor and for the factor i
 * **Enrolled clients** (`mfa listen`, phones, scripts) see and answer pushes: `/v1/client/...`, \
 with their client key (`mfak_...`, scheme `client_key`).
 * **Approve links** carry a single-use approve token in the path instead of a bearer token: \
-`/approve/{token}` (an HTML page for a browser) and `/v1/notify/{token}` (ntfy action buttons).
+`/approve/{token}` (an HTML page for a browser) and `/v1/notify/{token}` (ntfy action buttons). \
+**Enrolment links** (`mfac client add ALIAS --link`) do the same for `/enrol/{token}`, an HTML \
+page that shows a new TOTP secret as a QR code and confirms it with one code.
 * **Applications** use the OTP service (`/v1/otp/...`) and the shared TOTP vault \
 (`/v1/vault/...`) with a scoped API token (`mfat_...`, scheme `api_token`); the scope an \
 operation needs is named in its security requirement, and a token without it gets 403.
 
 Request bodies are JSON sent with `Content-Type: application/json`, at most 16 KiB; unknown \
 fields are refused. Every error is JSON, `{\"error\": \"<code>\", \"message\": \"<one line>\"}` \
-(schema `ErrorBody`), except on the HTML approve page. A path that does not exist answers 404 \
+(schema `ErrorBody`), except on the HTML approve and enrolment pages. A path that does not exist answers 404 \
 `not_found`, and a method a path does not have answers 405 `method_not_allowed`, both with an \
 `ErrorBody`. Before any route, a request head is checked: a malformed head answers 400 \
 `bad_request`, a target over 8 KiB 414 `uri_too_long`, a head over 16 KiB or 64 fields 431 \
@@ -55,7 +57,7 @@ fields are refused. Every error is JSON, `{\"error\": \"<code>\", \"message\": \
 16 KiB 413 `payload_too_large`; too many connections answer 429 `too_many_connections` (one \
 address) or 503 `busy` (all), each with an `ErrorBody`.
 
-Bad bearer tokens and unknown approve links count as failures of the caller's address: after \
+Bad bearer tokens and unknown approve and enrolment links count as failures of the caller's address: after \
 `max_failed_attempts` of them within `block_duration` seconds the address is locked out and \
 gets 429 `locked_out` on every authenticated endpoint until the lock ends.";
 
@@ -74,6 +76,7 @@ gets 429 `locked_out` on every authenticated endpoint until the lock ends.";
         (name = "server", description = "Trusted servers ask for MFA (API token `mfas_...`)."),
         (name = "client", description = "Enrolled clients see and answer pushes (client key `mfak_...`)."),
         (name = "approve", description = "Single-use approve links: the web page and ntfy action buttons (no bearer token)."),
+        (name = "enrol", description = "Single-use enrolment links: the page with the QR code and the code that confirms it (no bearer token)."),
         (name = "otp", description = "The OTP service for applications (API token `mfat_...` with scope `otp`)."),
         (name = "vault", description = "The shared TOTP vault (API token `mfat_...` with scope `vault:read` or `vault:write`)."),
         (name = "duo", description = "Duo's Auth API for Duo's own clients (pam_duo, login_duo, duo_client): requests signed with a Duo integration's skey (`mfac duo add`), Duo's JSON or BSON answers."),

@@ -29,6 +29,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/notify/{token}"),
     ("GET", "/approve/{token}"),
     ("POST", "/approve/{token}"),
+    ("GET", "/enrol/{token}"),
+    ("POST", "/enrol/{token}"),
     ("POST", "/v1/otp/credentials"),
     ("GET", "/v1/otp/credentials/{id}"),
     ("DELETE", "/v1/otp/credentials/{id}"),
@@ -61,6 +63,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/v1/notify/{token}"),
     ("GET", "/approve/{token}"),
     ("POST", "/approve/{token}"),
+    ("GET", "/enrol/{token}"),
+    ("POST", "/enrol/{token}"),
     ("GET", "/auth/v2/ping"),
 ];
 
@@ -73,8 +77,13 @@ fn is_duo(path: &str) -> bool {
 /// The metrics: open by default, or behind `metrics_token` (security: none, or that scheme).
 const METRICS: (&str, &str) = ("GET", "/metrics");
 
-/// Operations whose errors are HTML pages (the approve page, for a browser).
-const HTML: &[(&str, &str)] = &[("GET", "/approve/{token}"), ("POST", "/approve/{token}")];
+/// Operations whose errors are HTML pages (the approve and enrolment pages, for a browser).
+const HTML: &[(&str, &str)] = &[
+    ("GET", "/approve/{token}"),
+    ("POST", "/approve/{token}"),
+    ("GET", "/enrol/{token}"),
+    ("POST", "/enrol/{token}"),
+];
 
 const ERROR_BODY: &str = "#/components/schemas/ErrorBody";
 
@@ -401,7 +410,7 @@ async fn every_operation_documents_its_errors_with_the_error_body() {
         } else if path.contains("{token}") {
             assert!(
                 has(404) && has(429),
-                "{what}: an approve token can be unknown (404) and the address locked out (429)"
+                "{what}: a link's token can be unknown (404) and the address locked out (429)"
             );
         }
         let json_body = op["requestBody"]["content"]["application/json"].is_object();

@@ -111,6 +111,7 @@ async fn assert_readable(db: &TestDb, store: &Store, sealed: &Sealed) {
     let (totp, _) = store
         .client_totp(&Alias::new("tux").unwrap())
         .await
+        .unwrap()
         .unwrap();
     assert!(totp.secret == sealed.totp, "{}: client seed", db.name);
     let (_, vault) = store.vault_totp(sealed.vault_id).await.unwrap();
@@ -402,6 +403,7 @@ async fn a_secret_that_does_not_open_stops_the_rotation_and_changes_nothing() {
         let (totp, _) = store
             .client_totp(&Alias::new("tux").unwrap())
             .await
+            .unwrap()
             .unwrap();
         assert!(
             totp.secret == sealed.totp,

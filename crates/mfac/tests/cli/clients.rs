@@ -226,7 +226,7 @@ fn modify_changes_only_the_provider() {
         .block_on(async {
             let store = env.store().await;
             let alias = mfa_core::Alias::new("tux").unwrap();
-            let found = store.client_totp(&alias).await.unwrap();
+            let found = store.client_totp(&alias).await.unwrap().unwrap();
             store.close().await;
             found
         });
@@ -369,7 +369,7 @@ fn show_secret(env: &Env, name: &str) -> Option<String> {
         .block_on(async {
             let store = env.store().await;
             let alias = mfa_core::Alias::new(name).unwrap();
-            let (totp, _) = store.client_totp(&alias).await.unwrap();
+            let (totp, _) = store.client_totp(&alias).await.unwrap().unwrap();
             store.close().await;
             Some(totp.secret.to_base32())
         })

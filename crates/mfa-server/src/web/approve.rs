@@ -2,25 +2,19 @@
 //! time) with Approve / Deny and a small "this was not me"; `POST /approve/{token}` decides it
 //! through [`push::decide`] and shows the outcome.
 //!
-//! Server-rendered HTML with inline CSS only (no scripts, no external assets), made for a
-//! phone. The token is the approve token of one client for one push: single-use, unguessable,
-//! dead once the push is decided or expired. Wrong tokens count against the caller's address.
-//!
-//! CSRF: a double-submit cookie (a random value per link, `HttpOnly; SameSite=Strict`,
-//! compared in constant time with the form's copy), plus a cross-origin `Origin` or
-//! `Sec-Fetch-Site` is refused. (The page's `Referrer-Policy: no-referrer` makes browsers send
-//! `Origin: null` with its own form, so `null` is left to the cookie check.)
+//! The token is the approve token of one client for one push: single-use, unguessable, dead
+//! once the push is decided or expired. Wrong tokens count against the caller's address. CSRF
+//! and the page shell: see [`super`].
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mfa_core::Alias;
 use mfa_core::push::{FRAUD_REASON, WRONG_NUMBER};
-use mfa_secrets::{TokenHash, ct_eq, random_id};
 use mfa_store::{AuthRequest, PushState};
 use mfa_wire::{ClientDecision, Decision, DecisionResult};
 use serde::Deserialize;
@@ -31,16 +25,10 @@ use crate::openapi::doc::*;
 use crate::push::{self, Channel};
 use crate::{ApiError, AppState};
 
-/// Sent with every page.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
+use super::{LinkCookie, Page, cross_origin, escape, readable};
 
-/// The CSRF cookie's name is this plus a short id of the link, so pages for two pushes open
-/// at once do not overwrite each other's cookie.
-const CSRF_COOKIE_PREFIX: &str = "mfa_csrf_";
-/// Random bytes in a CSRF value (base32: 52 characters).
-const CSRF_BYTES: usize = 32;
-const CSRF_LEN: usize = 52;
+/// The pages' path segment (and their CSRF cookie's path).
+const KIND: &str = "approve";
 
 /// `GET /approve/{token}`.
 #[utoipa::path(
@@ -77,20 +65,17 @@ pub async fn page(
         Ok((request, _)) => request,
         Err(page) => return page.into_response(),
     };
-    let link = LinkCookie::new(&token);
-    let csrf = match link.value(&headers) {
-        Some(existing) => existing,
-        None => match random_id(CSRF_BYTES) {
-            Ok(fresh) => fresh,
-            Err(e) => return failure(&ApiError::Internal(e.to_string())).into_response(),
-        },
+    let link = LinkCookie::new(KIND, &token);
+    let csrf = match link.value_or_new(&headers) {
+        Ok(csrf) => csrf,
+        Err(e) => return failure(&e).into_response(),
     };
     let mut page = Page::new(
         StatusCode::OK,
         "Approve this login?",
         form_body(&state, &request, &csrf, None),
     );
-    page.cookie = Some(link.set(&state, &request, &csrf));
+    page.cookie = Some(link.set(&state, request.expires_at, &csrf));
     page.into_response()
 }
 
@@ -153,7 +138,7 @@ pub async fn submit(
         return forbidden("This form was sent from another site, so it was not accepted.")
             .into_response();
     }
-    let link = LinkCookie::new(&token);
+    let link = LinkCookie::new(KIND, &token);
     let answer = match form {
         Ok(Form(answer)) => answer,
         Err(rejection) => {
@@ -168,10 +153,7 @@ pub async fn submit(
             .into_response();
         }
     };
-    let csrf_ok = match (link.value(&headers), answer.csrf.as_deref()) {
-        (Some(cookie), Some(field)) => ct_eq(cookie.as_bytes(), field.trim().as_bytes()),
-        _ => false,
-    };
+    let csrf_ok = link.matches(&headers, answer.csrf.as_deref());
     if !csrf_ok {
         tracing::warn!(txid = %request.txid, %peer, "approve form refused: CSRF check failed");
         return forbidden(
@@ -244,104 +226,6 @@ async fn open_request(
     }
 }
 
-/// Why a POST is not from this site, if it is not.
-fn cross_origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        let site = site.to_str().unwrap_or("");
-        if site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site") {
-            return Some(format!("Sec-Fetch-Site: {site}"));
-        }
-    }
-    let origin = headers.get(header::ORIGIN)?;
-    let origin = origin.to_str().unwrap_or("(not text)");
-    if origin == "null" || origin == site_origin(state) {
-        None
-    } else {
-        Some(format!("Origin: {origin}"))
-    }
-}
-
-/// `host_addr`'s origin (scheme, host, port), as browsers write it in `Origin`.
-fn site_origin(state: &AppState) -> String {
-    url::Url::parse(&state.config.host_addr())
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default()
-}
-
-/// The CSRF cookie of one link.
-struct LinkCookie {
-    name: String,
-}
-
-impl LinkCookie {
-    fn new(token: &str) -> Self {
-        let id = TokenHash::of(token.trim());
-        Self {
-            name: format!(
-                "{CSRF_COOKIE_PREFIX}{}",
-                id.as_str().get(..16).unwrap_or_default()
-            ),
-        }
-    }
-
-    /// The value the browser sent, if it looks like one we set.
-    fn value(&self, headers: &HeaderMap) -> Option<String> {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.name)
-            .map(|(_, value)| value.trim().to_owned())
-            .filter(|v| v.len() == CSRF_LEN && v.bytes().all(|b| b.is_ascii_alphanumeric()))
-    }
-
-    fn attributes(state: &AppState) -> String {
-        let host_addr = state.config.host_addr();
-        let base = url::Url::parse(&host_addr)
-            .map(|u| u.path().trim_end_matches('/').to_owned())
-            .unwrap_or_default();
-        let secure = if host_addr.starts_with("https://") {
-            "; Secure"
-        } else {
-            ""
-        };
-        format!("Path={base}/approve/; HttpOnly; SameSite=Strict{secure}")
-    }
-
-    /// Lives as long as the request can be answered.
-    fn set(&self, state: &AppState, request: &AuthRequest, value: &str) -> String {
-        let left = (request.expires_at.millis() - state.clock.now().millis()) / 1000 + 1;
-        format!(
-            "{}={value}; Max-Age={}; {}",
-            self.name,
-            left.max(1),
-            Self::attributes(state)
-        )
-    }
-
-    fn clear(&self, state: &AppState) -> String {
-        format!("{}=; Max-Age=0; {}", self.name, Self::attributes(state))
-    }
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The request's description and the form.
 fn form_body(state: &AppState, r: &AuthRequest, csrf: &str, error: Option<&str>) -> String {
     let left = ((r.expires_at.millis() - state.clock.now().millis()) / 1000).max(0);
@@ -393,15 +277,6 @@ fn form_body(state: &AppState, r: &AuthRequest, csrf: &str, error: Option<&str>)
     html
 }
 
-/// `2026-11-26 09:00:00 UTC`: RFC 3339 is for machines.
-fn readable(t: mfa_core::Timestamp) -> String {
-    let rfc3339 = t.to_string();
-    match rfc3339.strip_suffix('Z') {
-        Some(utc) => format!("{} UTC", utc.replacen('T', " ", 1)),
-        None => rfc3339,
-    }
-}
-
 /// What a decision did.
 fn outcome(r: &AuthRequest, result: &DecisionResult) -> Page {
     let who = format!("{} on {} ({})", r.user, r.host, r.service);
@@ -444,7 +319,7 @@ fn forbidden(text: &str) -> Page {
 }
 
 /// A friendly page for an error, with its status.
-fn failure(e: &ApiError) -> Page {
+pub(super) fn failure(e: &ApiError) -> Page {
     match e {
         ApiError::NotFound(_) => Page::message(
             StatusCode::NOT_FOUND,
@@ -472,123 +347,5 @@ fn failure(e: &ApiError) -> Page {
                 "The server could not handle this. Its log has the details.",
             )
         }
-    }
-}
-
-/// One HTML page.
-struct Page {
-    status: StatusCode,
-    title: String,
-    /// Trusted HTML (every value in it escaped already).
-    body: String,
-    cookie: Option<String>,
-}
-
-impl Page {
-    fn new(status: StatusCode, title: &str, body: String) -> Self {
-        Self {
-            status,
-            title: title.to_owned(),
-            body,
-            cookie: None,
-        }
-    }
-
-    fn message(status: StatusCode, title: &str, text: &str) -> Self {
-        let body = format!("<h1>{}</h1>\n<p>{}</p>\n", escape(title), escape(text));
-        Self::new(status, title, body)
-    }
-}
-
-const STYLE: &str = "\
-body{margin:0;background:#f3f4f6;color:#16181d;font:18px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}\
-main{max-width:28rem;margin:0 auto;padding:1rem 1.25rem 2rem}\
-h1{font-size:1.5rem;margin:.75rem 0 1rem}\
-dl{display:grid;grid-template-columns:auto 1fr;gap:.35rem 1rem;margin:0 0 1.25rem;padding:1rem;background:#fff;border-radius:.75rem}\
-dt{color:#5b616b}\
-dd{margin:0;font-weight:600;overflow-wrap:anywhere}\
-label{display:block;font-weight:600;margin:0 0 .4rem}\
-input[name=number]{box-sizing:border-box;width:100%;padding:.5rem;font-size:2rem;text-align:center;letter-spacing:.3em;border:2px solid #8d939b;border-radius:.6rem}\
-button{display:block;box-sizing:border-box;width:100%;min-height:3.5rem;margin-top:.9rem;border:0;border-radius:.75rem;font:inherit;font-size:1.25rem;font-weight:700;color:#fff;cursor:pointer}\
-.approve{background:#1a7f37}\
-.deny{background:#b42318}\
-button.fraud{min-height:2.75rem;background:none;color:#b42318;font-size:1rem;font-weight:600;text-decoration:underline}\
-.note{color:#5b616b;font-size:.9rem}\
-.error{padding:.75rem;background:#fde7e9;color:#8a1c1c;border-radius:.5rem}";
-
-impl IntoResponse for Page {
-    fn into_response(self) -> Response {
-        let html = format!(
-            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <meta name=\"robots\" content=\"noindex\">\n<title>{} · mfa</title>\n\
-             <style>{STYLE}</style>\n</head>\n<body>\n<main>\n{}</main>\n</body>\n</html>\n",
-            escape(&self.title),
-            self.body
-        );
-        let mut response = (self.status, html).into_response();
-        let h = response.headers_mut();
-        for (name, value) in [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
-            (header::X_FRAME_OPTIONS, "DENY"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ] {
-            h.insert(name, HeaderValue::from_static(value));
-        }
-        if let Some(cookie) = self.cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            h.insert(header::SET_COOKIE, cookie);
-        }
-        response
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_read_like_times() {
-        assert_eq!(
-            readable(mfa_core::Timestamp::from_secs(1_795_683_600)),
-            "2026-11-26 09:00:00 UTC"
-        );
-    }
-
-    #[test]
-    fn escape_neutralises_markup() {
-        assert_eq!(
-            escape(r#"<script>alert("x")</script> & 'y'"#),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
-        );
-        assert_eq!(escape("tux@linux.example.org"), "tux@linux.example.org");
-        assert_eq!(
-            escape("\"><img src=x onerror=1>"),
-            "&quot;&gt;&lt;img src=x onerror=1&gt;"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_page_escapes_its_title_and_text_and_sends_the_security_headers() {
-        let page = Page::message(StatusCode::GONE, "<b>t</b>", "a<br>b").into_response();
-        assert_eq!(page.status(), StatusCode::GONE);
-        let h = page.headers();
-        assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
-        assert_eq!(h[header::CONTENT_SECURITY_POLICY], CSP);
-        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
-        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
-        assert_eq!(h[header::CACHE_CONTROL], "no-store");
-        let body = axum::body::to_bytes(page.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let body = String::from_utf8(body.to_vec()).unwrap();
-        assert!(
-            body.contains("<title>&lt;b&gt;t&lt;/b&gt; · mfa</title>"),
-            "{body}"
-        );
-        assert!(body.contains("<p>a&lt;br&gt;b</p>"), "{body}");
-        assert!(!body.contains("<b>") && !body.contains("<br>"), "{body}");
     }
 }

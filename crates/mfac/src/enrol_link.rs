@@ -1,0 +1,137 @@
+//! Enrolment links (`mfac client add ALIAS --link`, `mfac client enrol-link ALIAS`): a
+//! single-use link that expires, whose page (mfad's `/enrol/{token}`) shows a new TOTP seed
+//! as a QR code and makes it the client's once the person types a current code from it; then
+//! it shows the client's new key (for `mfa enroll`) and recovery codes, once.
+
+use anyhow::{Context as _, bail};
+use mfa_core::{Alias, Timestamp};
+use mfa_otp::Secret;
+use mfa_secrets::Token;
+use mfa_store::{NewClient, NewEnrolLink, Notify};
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::output::print_json;
+use crate::shared::{CLIENT_KEY_PREFIX, parse_duration_secs};
+
+/// Link tokens look like `mfae_...`.
+pub const ENROL_TOKEN_PREFIX: &str = "mfae";
+/// `--expires` when not given.
+pub const DEFAULT_EXPIRES: &str = "24h";
+/// The longest `--expires` taken: a link is a credential until it is used.
+const MAX_EXPIRES_SECS: i64 = 30 * 86_400;
+
+#[derive(Serialize)]
+struct LinkView {
+    alias: String,
+    enrol_url: String,
+    expires_at: String,
+}
+
+/// `--expires`, checked: a duration from a minute to 30 days.
+pub fn parse_expires(s: &str) -> anyhow::Result<i64> {
+    match parse_duration_secs(s) {
+        Some(secs) if (60..=MAX_EXPIRES_SECS).contains(&secs) => Ok(secs),
+        Some(_) => bail!("invalid --expires {s:?}: a link lives from 1m to 30d"),
+        None => bail!("invalid --expires {s:?}: use a duration such as 30m, 24h or 7d"),
+    }
+}
+
+/// A new client whose TOTP comes into force through the link's page.
+pub async fn add_with_link(
+    ctx: &Context,
+    alias: &Alias,
+    notify: Notify,
+    expires_secs: i64,
+) -> anyhow::Result<()> {
+    // Placeholders nobody ever sees: the link's page replaces both.
+    let unknown_key = Token::generate(CLIENT_KEY_PREFIX)?;
+    let params = ctx.config.totp.params();
+    let unknown_seed = new_secret(ctx)?;
+    let (token, link) = (Token::generate(ENROL_TOKEN_PREFIX)?, new_secret(ctx)?);
+    let now = ctx.now();
+    let expires_at = now.plus_secs(expires_secs);
+    ctx.store
+        .add_client_with_link(
+            NewClient {
+                alias,
+                key_hash: &unknown_key.hash(),
+                totp_secret: &unknown_seed,
+                totp: params,
+                notify,
+                now,
+            },
+            NewEnrolLink {
+                token_hash: &token.hash(),
+                totp_secret: &link,
+                now,
+                expires_at,
+            },
+        )
+        .await?;
+    print_link(ctx, alias, &token, expires_at, true)
+}
+
+/// A new link for an existing client (a new phone, a lost one).
+pub async fn add_link(ctx: &Context, alias: &Alias, expires_secs: i64) -> anyhow::Result<()> {
+    let token = Token::generate(ENROL_TOKEN_PREFIX)?;
+    let now = ctx.now();
+    let expires_at = now.plus_secs(expires_secs);
+    ctx.store
+        .add_enrol_link(
+            alias,
+            NewEnrolLink {
+                token_hash: &token.hash(),
+                totp_secret: &new_secret(ctx)?,
+                now,
+                expires_at,
+            },
+        )
+        .await?;
+    print_link(ctx, alias, &token, expires_at, false)
+}
+
+fn new_secret(ctx: &Context) -> anyhow::Result<Secret> {
+    Secret::generate_for(ctx.config.totp.params().algorithm).context("cannot make a TOTP secret")
+}
+
+fn print_link(
+    ctx: &Context,
+    alias: &Alias,
+    token: &Token,
+    expires_at: Timestamp,
+    new_client: bool,
+) -> anyhow::Result<()> {
+    let view = LinkView {
+        alias: alias.to_string(),
+        enrol_url: format!("{}/enrol/{}", ctx.config.host_addr(), token.expose()),
+        expires_at: expires_at.to_string(),
+    };
+    if ctx.json {
+        return print_json(&view);
+    }
+    if new_client {
+        println!(
+            "Added client {alias}. Its TOTP comes into force when the person confirms a code on \
+             the enrolment page."
+        );
+    }
+    println!(
+        "Enrolment link for {alias} (works once, until {}):",
+        view.expires_at
+    );
+    println!();
+    println!("  {}", view.enrol_url);
+    println!();
+    println!(
+        "Send it to the person privately: whoever opens it first can enrol. The page shows a QR \
+         code for an authenticator app, then the client's new key and recovery codes, once."
+    );
+    if !new_client {
+        println!(
+            "The client's current TOTP secret, key and recovery codes keep working until the code \
+             on the page is confirmed; then they are replaced."
+        );
+    }
+    Ok(())
+}
