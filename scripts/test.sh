@@ -81,6 +81,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "build (the tests run the real binaries and libpam_mfa.so from target/debug)"
 cargo build --workspace --quiet
 say "tests"
+# The browser tests save what chromium showed here, for people to look at.
+export MFA_SCREENSHOT_DIR="$PWD/target/screenshots"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else

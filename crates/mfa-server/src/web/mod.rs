@@ -248,7 +248,8 @@ h2{font-size:1.15rem;margin:1.5rem 0 .5rem}\
 code{font-family:ui-monospace,Menlo,Consolas,monospace}\
 .secret{display:block;padding:.6rem;background:#fff;border-radius:.5rem;font-size:1.05rem;letter-spacing:.05em;overflow-wrap:anywhere}\
 input[name=code]{box-sizing:border-box;width:100%;padding:.5rem;font-size:1.75rem;text-align:center;letter-spacing:.2em;border:2px solid #8d939b;border-radius:.6rem}\
-.codes{columns:2;padding-left:1.25rem}\
+.codes{margin:0;padding:.6rem 1rem;list-style:none;background:#fff;border-radius:.5rem;line-height:1.9}\
+.codes code{white-space:nowrap;font-size:1.05rem}\
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;padding:.6rem;border-radius:.5rem}\
 a{color:#0b57d0}\
 :focus-visible{outline:3px solid #0b57d0;outline-offset:2px}";

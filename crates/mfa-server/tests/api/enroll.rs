@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::support::{Fixture, TestServer, fixture, login};
 
 /// `POST /v1/client/enroll` with `key`, no body: (status, body, Cache-Control).
-async fn enroll(srv: &TestServer, key: &str) -> (u16, Value, Option<String>) {
+pub(crate) async fn enroll(srv: &TestServer, key: &str) -> (u16, Value, Option<String>) {
     let resp = srv
         .http
         .post(srv.url("/v1/client/enroll"))
@@ -28,7 +28,7 @@ async fn enroll(srv: &TestServer, key: &str) -> (u16, Value, Option<String>) {
 }
 
 /// The generator an enroll answer describes.
-fn totp_of(v: &Value) -> Totp {
+pub(crate) fn totp_of(v: &Value) -> Totp {
     let params = TotpParams::new(
         v["algorithm"]
             .as_str()

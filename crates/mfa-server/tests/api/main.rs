@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod bounds;
 mod duo;
+mod enrol_links;
 mod enroll;
 mod guessing;
 mod health;

@@ -47,15 +47,15 @@ async fn new_push(f: &Fixture, rx: &Receiver) -> Push {
     }
 }
 
-struct Visit {
-    status: u16,
-    headers: HeaderMap,
-    html: String,
+pub(crate) struct Visit {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub html: String,
 }
 
 impl Visit {
     /// The hidden CSRF field's value.
-    fn csrf_field(&self) -> String {
+    pub fn csrf_field(&self) -> String {
         let at = self
             .html
             .find("name=\"csrf\" value=\"")
@@ -66,7 +66,7 @@ impl Visit {
     }
 
     /// The Set-Cookie header: (name, value, attributes).
-    fn set_cookie(&self) -> (String, String, Vec<String>) {
+    pub fn set_cookie(&self) -> (String, String, Vec<String>) {
         let raw = self.headers["set-cookie"].to_str().unwrap();
         let mut parts = raw.split(';').map(str::trim);
         let (name, value) = parts.next().unwrap().split_once('=').unwrap();
@@ -78,12 +78,12 @@ impl Visit {
     }
 
     /// `name=value`, to send back.
-    fn cookie(&self) -> String {
+    pub fn cookie(&self) -> String {
         let (name, value, _) = self.set_cookie();
         format!("{name}={value}")
     }
 
-    fn assert_secure_headers(&self) {
+    pub fn assert_secure_headers(&self) {
         let h = |name: &str| self.headers.get(name).map(|v| v.to_str().unwrap());
         assert_eq!(h("content-type"), Some("text/html; charset=utf-8"));
         assert_eq!(h("content-security-policy"), Some(CSP));
@@ -95,7 +95,7 @@ impl Visit {
     }
 }
 
-async fn visit(srv: &TestServer, link: &str, cookie: Option<&str>) -> Visit {
+pub(crate) async fn visit(srv: &TestServer, link: &str, cookie: Option<&str>) -> Visit {
     let mut req = srv.http.get(link);
     if let Some(cookie) = cookie {
         req = req.header("cookie", cookie);
@@ -112,7 +112,7 @@ async fn into_visit(resp: reqwest::Response) -> Visit {
 }
 
 /// POSTs the form as a browser would (form-encoded), with extra headers.
-async fn submit(
+pub(crate) async fn submit(
     srv: &TestServer,
     link: &str,
     cookie: Option<&str>,
@@ -523,7 +523,7 @@ async fn every_value_on_the_page_is_html_escaped() {
 }
 
 /// The page in a real browser: Debian's chromium, headless, through chromedriver.
-mod browser {
+pub(crate) mod browser {
     use std::path::PathBuf;
     use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
@@ -545,14 +545,14 @@ mod browser {
 
     /// chromedriver on a free port, in a process group of its own (with the browsers it
     /// starts), ended when dropped.
-    struct Driver {
+    pub(crate) struct Driver {
         child: Child,
         url: String,
         _profile: tempfile::TempDir,
     }
 
     impl Driver {
-        async fn start() -> Self {
+        pub(crate) async fn start() -> Self {
             let Some(driver) = on_path("chromedriver") else {
                 panic!(
                     "chromedriver is not installed: run scripts/test.sh, which installs Debian's \
@@ -598,7 +598,7 @@ mod browser {
         }
 
         /// A headless chromium with a phone-sized window.
-        async fn browser(&self) -> Client {
+        pub(crate) async fn browser(&self) -> Client {
             let args = vec![
                 "--headless".to_owned(),
                 "--no-sandbox".to_owned(),
@@ -626,6 +626,15 @@ mod browser {
                     .expect("a chromium session");
             client.set_window_size(WIDTH, HEIGHT).await.unwrap();
             client
+        }
+    }
+
+    /// Saves what the browser shows as `name` in `$MFA_SCREENSHOT_DIR`, when that is set.
+    pub(crate) async fn screenshot(browser: &Client, name: &str) {
+        if let Some(dir) = std::env::var_os("MFA_SCREENSHOT_DIR") {
+            let png = browser.screenshot().await.unwrap();
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(PathBuf::from(dir).join(name), png).unwrap();
         }
     }
 
@@ -740,10 +749,7 @@ mod browser {
         ] {
             assert!(text.contains(shown), "{shown} not shown: {text}");
         }
-        if let Some(dir) = std::env::var_os("MFA_SCREENSHOT_DIR") {
-            let png = browser.screenshot().await.unwrap();
-            std::fs::write(PathBuf::from(dir).join("approve-phone.png"), png).unwrap();
-        }
+        screenshot(&browser, "approve-phone.png").await;
         browser.close().await.unwrap();
     }
 }
