@@ -8,6 +8,7 @@ mod apps;
 mod backup;
 mod clients;
 mod duo;
+mod enrol;
 mod open;
 mod otp;
 mod policy;

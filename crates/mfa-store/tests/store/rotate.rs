@@ -8,10 +8,10 @@ use std::path::Path;
 use mfa_core::{Alias, Pattern, Timestamp};
 use mfa_duo::Skey;
 use mfa_otp::{Algorithm, Digits, OtpKind, Secret, TotpParams};
-use mfa_secrets::{SealKey, SecretsError, Token};
+use mfa_secrets::{SealKey, SecretsError, Token, TokenHash};
 use mfa_store::{
-    CodeCheck, NewClient, NewDuoIntegration, NewOneTimeCode, NewOtpCredential, OtpVerdict, Store,
-    StoreError, Throttle, new_key_path, old_key_path,
+    CodeCheck, NewClient, NewDuoIntegration, NewEnrolLink, NewOneTimeCode, NewOtpCredential,
+    OtpVerdict, Store, StoreError, Throttle, new_key_path, old_key_path,
 };
 
 use crate::support::{TestDb, backends, sealer};
@@ -30,6 +30,8 @@ struct Sealed {
     vault_id: i64,
     duo_ikey: String,
     duo_skey: Skey,
+    enrol_token: TokenHash,
+    enrol_seed: Secret,
 }
 
 /// A key file holding the key the test store was opened with.
@@ -96,6 +98,20 @@ async fn fill(store: &Store) -> Sealed {
         })
         .await
         .unwrap();
+    let (enrol_token, enrol_seed) = (
+        Token::generate("mfae").unwrap().hash(),
+        Secret::generate(20).unwrap(),
+    );
+    let link = NewEnrolLink {
+        token_hash: &enrol_token,
+        totp_secret: &enrol_seed,
+        now,
+        expires_at: now.plus_secs(3600),
+    };
+    store
+        .add_enrol_link(&Alias::new("tux").unwrap(), link)
+        .await
+        .unwrap();
     Sealed {
         totp,
         otp,
@@ -103,6 +119,8 @@ async fn fill(store: &Store) -> Sealed {
         vault_id,
         duo_ikey: duo.ikey,
         duo_skey,
+        enrol_token,
+        enrol_seed,
     }
 }
 
@@ -123,6 +141,16 @@ async fn assert_readable(db: &TestDb, store: &Store, sealed: &Sealed) {
         .unwrap();
     assert_eq!(duo.name.as_str(), "ssh-hosts", "{}", db.name);
     assert!(skey == sealed.duo_skey, "{}: Duo skey", db.name);
+    let (_, seed) = store
+        .enrol_link(&sealed.enrol_token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        seed == sealed.enrol_seed,
+        "{}: enrolment link seed",
+        db.name
+    );
     let expected = sealed.otp.clone();
     let opened = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen = opened.clone();
@@ -181,9 +209,10 @@ async fn rotation_reseals_every_secret_and_the_store_opens_with_the_new_key_only
                 done.resealed.client_totp_seeds,
                 done.resealed.otp_credentials,
                 done.resealed.vault_seeds,
-                done.resealed.duo_skeys
+                done.resealed.duo_skeys,
+                done.resealed.enrol_links
             ),
-            (1, 1, 1, 1),
+            (1, 1, 1, 1, 1),
             "{}",
             db.name
         );

@@ -374,3 +374,78 @@ fn show_secret(env: &Env, name: &str) -> Option<String> {
             Some(totp.secret.to_base32())
         })
 }
+
+#[test]
+fn add_with_a_link_prints_the_link_and_leaves_the_totp_out_of_force() {
+    let env = Env::with("host_addr = \"https://mfa.example.org\"");
+    let v = env.json(&["client", "add", "amy", "--link", "--expires", "2h"]);
+    let url = v["enrol_url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://mfa.example.org/enrol/mfae_"),
+        "{v}"
+    );
+    assert!(
+        v.get("client_key").is_none() && v.get("totp_secret").is_none(),
+        "{v}"
+    );
+    let expires = mfa_core::Timestamp::parse_rfc3339(v["expires_at"].as_str().unwrap()).unwrap();
+    let now = mfa_core::Clock::now(&mfa_core::SystemClock);
+    let left = expires.millis() - now.millis();
+    assert!((7_100_000..=7_200_000).contains(&left), "{left}");
+    let show = env.json(&["client", "show", "amy"]);
+    assert_eq!(show["totp_active"], false, "{show}");
+    assert_eq!(
+        show["open_enrol_links"].as_array().unwrap().len(),
+        1,
+        "{show}"
+    );
+    let text = env.ok(&["client", "show", "amy"]);
+    assert!(
+        text.contains("waiting for the code on its enrolment link"),
+        "{text}"
+    );
+
+    let tux = env.json(&["client", "add", "tux"]);
+    assert_eq!(tux["alias"], "tux");
+    let out = env.ok(&["client", "enrol-link", "tux"]);
+    assert!(out.contains("https://mfa.example.org/enrol/mfae_"), "{out}");
+    assert!(out.contains("keep working until the code"), "{out}");
+    let show = env.json(&["client", "show", "tux"]);
+    assert_eq!(show["totp_active"], true, "{show}");
+    assert_eq!(
+        show["open_enrol_links"].as_array().unwrap().len(),
+        1,
+        "{show}"
+    );
+}
+
+#[test]
+fn bad_link_input_is_one_line_and_changes_nothing() {
+    let env = Env::with("");
+    for (args, says) in [
+        (
+            &["client", "add", "amy", "--link", "--expires", "soon"][..],
+            "invalid --expires",
+        ),
+        (
+            &["client", "add", "amy", "--link", "--expires", "90d"][..],
+            "from 1m to 30d",
+        ),
+        (&["client", "enrol-link", "nobody"][..], "nobody"),
+    ] {
+        let err = env.fails(args);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // Flags that do not go together: clap's usage error.
+    for (args, says) in [
+        (
+            &["client", "add", "amy", "--link", "--authenticator-only"][..],
+            "cannot be used with",
+        ),
+        (&["client", "add", "amy", "--expires", "1h"][..], "--link"),
+    ] {
+        let (ok, _, err) = env.run(args);
+        assert!(!ok && err.contains(says), "{args:?}: {err}");
+    }
+    assert_eq!(env.json(&["client", "list"]), serde_json::json!([]));
+}
