@@ -130,6 +130,12 @@ pub struct Config {
     #[serde(deserialize_with = "validate::metrics_token")]
     pub metrics_token: Secret,
 
+    /// The web console at `/admin` (`mfac admin add NAME`). Default: on only when mfad listens
+    /// on a loopback address or serves HTTPS (`[tls]`), so that its password and session
+    /// cookie never cross a network in the clear; use [`Config::admin_enabled`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_enabled: Option<bool>,
+
     /// HTTPS (`[tls]`): both `cert` and `key`, or neither for plain HTTP.
     pub tls: TlsConfig,
 
@@ -171,6 +177,7 @@ impl Default for Config {
             max_connections_per_ip: 128,
             log_format: LogFormat::Text,
             metrics_token: Secret::default(),
+            admin_enabled: None,
             tls: TlsConfig::default(),
             password: PasswordConfig::default(),
             totp: TotpConfig::default(),
@@ -197,6 +204,13 @@ impl Config {
             None if self.tls.files().is_some() => format!("https://{}", self.listen),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// Whether mfad serves the web console: `admin_enabled` if set, else only on a loopback
+    /// listener or with `[tls]`.
+    pub fn admin_enabled(&self) -> bool {
+        self.admin_enabled
+            .unwrap_or_else(|| self.listen.ip().is_loopback() || self.tls.files().is_some())
     }
 
     /// The authority of [`Config::host_addr`]: its host and port as written, without scheme,

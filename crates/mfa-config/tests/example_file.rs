@@ -59,11 +59,13 @@ fn example_defaults_are_the_real_defaults() {
     assert_eq!(parsed.database_url(), defaults.database_url());
     assert_eq!(parsed.key_file(), defaults.key_file());
     assert_eq!(parsed.host_addr(), defaults.host_addr());
+    assert_eq!(parsed.admin_enabled(), defaults.admin_enabled());
     let comparable = Config {
         server_name: defaults.server_name.clone(),
         database_url: None,
         key_file: None,
         host_addr: None,
+        admin_enabled: None,
         tls: defaults.tls.clone(),
         ..parsed
     };
@@ -77,6 +79,7 @@ fn example_documents_every_key() {
     config.database_url = Some(config.database_url());
     config.key_file = Some(config.key_file());
     config.host_addr = Some(config.host_addr());
+    config.admin_enabled = Some(config.admin_enabled());
     config.tls = TlsConfig::new("cert.pem".into(), "key.pem".into());
     let serialized = toml::to_string(&config).unwrap();
     let serialized: toml::Table = toml::from_str(&serialized).unwrap();

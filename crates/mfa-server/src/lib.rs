@@ -63,6 +63,15 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(client_api::decide_by_token))
         .routes(routes!(web::approve::page, web::approve::submit))
         .routes(routes!(web::enrol::page, web::enrol::submit))
+        .routes(routes!(web::admin::console::home))
+        .routes(routes!(web::admin::console::audit))
+        .routes(routes!(
+            web::admin::signin::page,
+            web::admin::signin::submit
+        ))
+        .routes(routes!(web::admin::signin::logout))
+        .routes(routes!(web::admin::console::clear_lockout))
+        .routes(routes!(web::admin::console::enrol_link))
         .routes(routes!(otp_api::create_credential))
         .routes(routes!(otp_api::get_credential, otp_api::delete_credential))
         .routes(routes!(otp_api::verify_credential))

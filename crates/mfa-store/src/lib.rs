@@ -6,6 +6,7 @@
 //! caller can store a seed in the clear by mistake. Every decision that must happen once (a
 //! TOTP step, a push approval, an expiry) is one conditional UPDATE.
 
+mod admins;
 mod apps;
 mod audit;
 mod backup;
@@ -36,6 +37,7 @@ mod tokens;
 mod vault;
 mod writer;
 
+pub use admins::{Admin, AdminCredentials, AdminSession};
 pub use apps::{App, NewApp};
 pub use audit::{AuditEntry, AuditFilter};
 pub use clients::{Client, NewClient, Notify};

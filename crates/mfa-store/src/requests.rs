@@ -233,6 +233,19 @@ impl Store {
         rows.iter().map(request_from_row).collect()
     }
 
+    /// Every push still waiting for an answer at `now`, oldest first (the admin console).
+    pub async fn pending_requests(&self, now: Timestamp) -> Result<Vec<AuthRequest>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM auth_requests WHERE state = 'pending' AND expires_at > $1 ORDER BY created_at"
+        ))
+        .bind(now.millis())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(request_from_row).collect()
+    }
+
     /// Persists `mv`, a move of pending request `txid` (from [`Push`]'s rules), by one
     /// conditional UPDATE, in one transaction with what `verdict` makes of the result (its
     /// audit entry and lockout change) and, for an approval that asked for one, the elevated

@@ -66,6 +66,8 @@ pub struct Resealed {
     pub duo_skeys: u64,
     /// The seeds enrolment links show.
     pub enrol_links: u64,
+    /// Console admins' TOTP seeds.
+    pub admin_totp_seeds: u64,
 }
 
 /// Where a rotation is, for a hook to watch (and a crash test to kill it at).
@@ -391,6 +393,22 @@ async fn reseal(
             .execute(&mut *conn)
             .await?;
         resealed.enrol_links += 1;
+    }
+
+    let rows = sqlx::query("SELECT name, totp_sealed FROM admins ORDER BY name")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in rows {
+        let name: String = row.try_get("name")?;
+        let aad = crate::admins::admin_totp_aad(&name);
+        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("totp_sealed")?, &aad)
+            .map_err(|e| StoreError::Rotate(format!("admin {name}'s TOTP seed: {e}")))?;
+        sqlx::query("UPDATE admins SET totp_sealed = $1 WHERE name = $2")
+            .bind(sealed)
+            .bind(name)
+            .execute(&mut *conn)
+            .await?;
+        resealed.admin_totp_seeds += 1;
     }
 
     let pending: i64 = sqlx::query_scalar(

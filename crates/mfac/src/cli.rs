@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
+use crate::admin::AdminCommand;
 use crate::app::{AppAdd, AppCommand};
 use crate::audit::AuditArgs;
 use crate::backup::BackupArgs;
@@ -78,6 +79,9 @@ pub enum Command {
     /// Duo integrations: an ikey and skey each, for Duo's own clients (pam_duo, login_duo).
     #[command(subcommand)]
     Duo(DuoCommand),
+    /// Admins of the web console at /admin (password plus TOTP).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Users and addresses locked out after failures or a fraud report.
     #[command(subcommand)]
     Lockout(LockoutCommand),

@@ -13,9 +13,10 @@ use crate::output::print_json;
 
 /// The new password: asked twice on a terminal, else one line from stdin. Never from argv
 /// (where other users' `ps` would see it).
-fn read_new_password(alias: &Alias) -> anyhow::Result<String> {
+/// `who` names whose it is ("client tux"); `command` is the one to pipe it into.
+pub fn read_new_password(who: &str, command: &str) -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password(format!("New password for client {alias}: "))
+        let first = rpassword::prompt_password(format!("New password for {who}: "))
             .context("cannot read the password from the terminal")?;
         let again = rpassword::prompt_password("Retype it: ")
             .context("cannot read the password from the terminal")?;
@@ -33,7 +34,7 @@ fn read_new_password(alias: &Alias) -> anyhow::Result<String> {
     let password = password.strip_suffix('\r').unwrap_or(password);
     if password.is_empty() {
         bail!(
-            "no password on stdin: pipe it as one line (printf '%s\\n' \"$PW\" | mfac client password {alias}), or run mfac on a terminal to be asked"
+            "no password on stdin: pipe it as one line (printf '%s\\n' \"$PW\" | {command}), or run mfac on a terminal to be asked"
         );
     }
     Ok(password.to_owned())
@@ -69,7 +70,10 @@ pub async fn password(ctx: &Context, alias: &Alias, remove: bool) -> anyhow::Res
     }
     ctx.store.client(alias).await?;
     let policy = ctx.config.password.policy();
-    let password = read_new_password(alias)?;
+    let password = read_new_password(
+        &format!("client {alias}"),
+        &format!("mfac client password {alias}"),
+    )?;
     policy.check_new(&password).map_err(anyhow::Error::msg)?;
     let hash = PasswordHash::new(&password)?;
     let now = ctx.now();

@@ -40,6 +40,7 @@ struct ResealedView {
     vault_seeds: u64,
     duo_skeys: u64,
     enrol_links: u64,
+    admin_totp_seeds: u64,
 }
 
 impl From<KeyRotation> for RotationView {
@@ -54,6 +55,7 @@ impl From<KeyRotation> for RotationView {
                 vault_seeds: r.resealed.vault_seeds,
                 duo_skeys: r.resealed.duo_skeys,
                 enrol_links: r.resealed.enrol_links,
+                admin_totp_seeds: r.resealed.admin_totp_seeds,
             },
             invalidated_one_time_codes: r.invalidated_one_time_codes,
             recovered: r.recovered,
@@ -92,7 +94,7 @@ async fn rotate(config: Option<&Path>, json: bool) -> anyhow::Result<()> {
     );
     let r = &view.resealed;
     println!(
-        "Re-sealed {} client TOTP {}, {} OTP {}, {} vault {}, {} Duo {} and {} enrolment {}.",
+        "Re-sealed {} client TOTP {}, {} OTP {}, {} vault {}, {} Duo {}, {} enrolment {} and {} admin TOTP {}.",
         r.client_totp_seeds,
         plural(r.client_totp_seeds, "seed", "seeds"),
         r.otp_credentials,
@@ -103,6 +105,8 @@ async fn rotate(config: Option<&Path>, json: bool) -> anyhow::Result<()> {
         plural(r.duo_skeys, "skey", "skeys"),
         r.enrol_links,
         plural(r.enrol_links, "link", "links"),
+        r.admin_totp_seeds,
+        plural(r.admin_totp_seeds, "seed", "seeds"),
     );
     if view.invalidated_one_time_codes > 0 {
         println!(

@@ -2,6 +2,7 @@
 //! clients) to ask, lift lockouts, read the audit log, and manage API tokens and the TOTP
 //! vault, on the same config and database as `mfad`.
 
+mod admin;
 mod app;
 mod audit;
 mod backup;
@@ -69,6 +70,7 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
         cli::Command::App(cmd) => app::run(&ctx, cmd).await,
         cli::Command::Server(cmd) => server::run(&ctx, cmd).await,
         cli::Command::Duo(cmd) => duo::run(&ctx, cmd).await,
+        cli::Command::Admin(cmd) => admin::run(&ctx, cmd).await,
         cli::Command::Lockout(cmd) => lockout::run(&ctx, cmd).await,
         cli::Command::Audit(args) => audit::run(&ctx, args).await,
         cli::Command::Token(cmd) => token::run(&ctx, cmd).await,

@@ -49,7 +49,7 @@ operation needs is named in its security requirement, and a token without it get
 
 Request bodies are JSON sent with `Content-Type: application/json`, at most 16 KiB; unknown \
 fields are refused. Every error is JSON, `{\"error\": \"<code>\", \"message\": \"<one line>\"}` \
-(schema `ErrorBody`), except on the HTML approve and enrolment pages. A path that does not exist answers 404 \
+(schema `ErrorBody`), except on the HTML approve and enrolment pages and the admin console. A path that does not exist answers 404 \
 `not_found`, and a method a path does not have answers 405 `method_not_allowed`, both with an \
 `ErrorBody`. Before any route, a request head is checked: a malformed head answers 400 \
 `bad_request`, a target over 8 KiB 414 `uri_too_long`, a head over 16 KiB or 64 fields 431 \
@@ -77,6 +77,7 @@ gets 429 `locked_out` on every authenticated endpoint until the lock ends.";
         (name = "client", description = "Enrolled clients see and answer pushes (client key `mfak_...`)."),
         (name = "approve", description = "Single-use approve links: the web page and ntfy action buttons (no bearer token)."),
         (name = "enrol", description = "Single-use enrolment links: the page with the QR code and the code that confirms it (no bearer token)."),
+        (name = "admin", description = "The admin console (HTML pages): sign-in with password and TOTP (`mfac admin add NAME`), then a session cookie."),
         (name = "otp", description = "The OTP service for applications (API token `mfat_...` with scope `otp`)."),
         (name = "vault", description = "The shared TOTP vault (API token `mfat_...` with scope `vault:read` or `vault:write`)."),
         (name = "duo", description = "Duo's Auth API for Duo's own clients (pam_duo, login_duo, duo_client): requests signed with a Duo integration's skey (`mfac duo add`), Duo's JSON or BSON answers."),

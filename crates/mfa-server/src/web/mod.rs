@@ -7,6 +7,7 @@
 //! `Sec-Fetch-Site` is refused. (The pages' `Referrer-Policy: no-referrer` makes browsers send
 //! `Origin: null` with their own forms, so `null` is left to the cookie check.)
 
+pub mod admin;
 pub mod approve;
 pub mod enrol;
 
@@ -165,6 +166,8 @@ pub(crate) struct Page {
     /// Trusted HTML (every value in it escaped already).
     body: String,
     pub(crate) cookie: Option<String>,
+    /// Seconds after which the browser reloads the page (a meta refresh: no script).
+    pub(crate) refresh: Option<u32>,
 }
 
 impl Page {
@@ -174,6 +177,7 @@ impl Page {
             title: title.to_owned(),
             body,
             cookie: None,
+            refresh: None,
         }
     }
 
@@ -191,6 +195,7 @@ struct Layout<'a> {
     style: &'a str,
     /// Trusted HTML (rendered by a page's own template, or escaped already).
     body: &'a str,
+    refresh: Option<u32>,
 }
 
 impl IntoResponse for Page {
@@ -199,6 +204,7 @@ impl IntoResponse for Page {
             title: &self.title,
             style: STYLE,
             body: &self.body,
+            refresh: self.refresh,
         };
         let html = match layout.render() {
             Ok(html) => html,
@@ -252,7 +258,20 @@ input[name=code]{box-sizing:border-box;width:100%;padding:.5rem;font-size:1.75re
 .codes code{white-space:nowrap;font-size:1.05rem}\
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;padding:.6rem;border-radius:.5rem}\
 a{color:#0b57d0}\
-:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}";
+:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}\
+main:has(.console){max-width:72rem}\
+.console header{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between}\
+.console header form button,.console td form button{display:inline;width:auto;min-height:2.5rem;margin:0;padding:.3rem .9rem;font-size:1rem;background:#44546a}\
+.scroll{overflow-x:auto;background:#fff;border-radius:.75rem;margin-bottom:1rem}\
+table{border-collapse:collapse;width:100%;font-size:.95rem}\
+th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e3e5e8;vertical-align:top;overflow-wrap:anywhere}\
+th{color:#5b616b;font-weight:600}\
+.empty{color:#5b616b;font-style:italic}\
+.filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin-bottom:1rem}\
+.filters label{margin:0;font-weight:600}\
+.filters input,.signin input{box-sizing:border-box;width:100%;padding:.5rem;font:inherit;border:2px solid #8d939b;border-radius:.5rem}\
+.filters button{width:auto;min-height:2.75rem;margin:0;padding:.3rem 1.2rem;background:#0b57d0}\
+.signin label{margin-top:.9rem}";
 
 /// Renders a page's body template; a template that fails (it should not: they are checked at
 /// build time) is a 500 page.

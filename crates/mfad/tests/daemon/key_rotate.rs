@@ -225,7 +225,7 @@ async fn refused_while_mfad_serves_then_clients_log_in(setup: Setup) {
     assert_ne!(answer["old_key_id"], answer["new_key_id"]);
     assert_eq!(
         answer["resealed"],
-        json!({"client_totp_seeds": 2, "otp_credentials": 0, "vault_seeds": 1, "duo_skeys": 0, "enrol_links": 0}),
+        json!({"client_totp_seeds": 2, "otp_credentials": 0, "vault_seeds": 1, "duo_skeys": 0, "enrol_links": 0, "admin_totp_seeds": 0}),
         "{answer}"
     );
     assert_eq!(answer["invalidated_one_time_codes"], 0);
