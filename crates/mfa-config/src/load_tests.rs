@@ -659,3 +659,15 @@ fn host_authority_is_host_addr_without_scheme_or_path() {
         assert_eq!(config.host_authority(), authority, "{host_addr}");
     }
 }
+
+#[test]
+fn the_admin_console_is_on_by_default_only_on_loopback_or_with_tls() {
+    assert!(parse_ok("").admin_enabled(), "127.0.0.1 by default");
+    assert!(parse_ok("listen = \"[::1]:8420\"").admin_enabled());
+    assert!(!parse_ok("listen = \"0.0.0.0:8420\"").admin_enabled());
+    assert!(!parse_ok("listen = \"192.0.2.1:8420\"").admin_enabled());
+    let tls = "listen = \"0.0.0.0:8443\"\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"";
+    assert!(parse_ok(tls).admin_enabled());
+    assert!(parse_ok("listen = \"0.0.0.0:8420\"\nadmin_enabled = true").admin_enabled());
+    assert!(!parse_ok("admin_enabled = false").admin_enabled());
+}

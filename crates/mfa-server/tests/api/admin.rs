@@ -315,3 +315,92 @@ async fn the_audit_page_filters_by_user_time_and_result() {
     .await;
     assert!(future.html.contains("No entry matches"), "{}", future.html);
 }
+
+/// In Debian's chromium: the admin signs in (name, password, a code), sees the audit row of a
+/// refused login, and clears that user's lockout with its Clear button. Screenshots go to
+/// `$MFA_SCREENSHOT_DIR`.
+#[tokio::test]
+async fn in_a_browser_the_admin_signs_in_sees_the_audit_row_and_clears_a_lockout() {
+    use fantoccini::Locator;
+    use std::time::Duration;
+    let driver = crate::web::browser::Driver::start().await;
+    let f = fixture("").await;
+    let totp = add_admin(&f.srv).await;
+    let mut body = login("totp");
+    body["passcode"] = serde_json::json!(f.wrong_code());
+    let (_, v) = f.srv.post("/v1/auth", &f.token, &body).await;
+    assert_eq!(v["result"], "deny", "{v}");
+    let store = &f.srv.state.store;
+    store
+        .lock_until_cleared(LockKind::User, "tux", "reported as fraud", f.srv.now())
+        .await
+        .unwrap();
+
+    let browser = driver.browser().await;
+    browser.goto(&f.srv.url("/admin")).await.unwrap();
+    let code = totp.code_at(f.srv.now().unix_secs());
+    for (id, text) in [
+        ("name", "root"),
+        ("password", PASSWORD),
+        ("code", code.as_str()),
+    ] {
+        let field = browser.find(Locator::Id(id)).await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+    crate::web::browser::screenshot(&browser, "admin-sign-in-phone.png").await;
+    browser
+        .find(Locator::Id("code"))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    let wait = || browser.wait().at_most(Duration::from_secs(10));
+    wait().for_element(Locator::Css("#lockouts")).await.unwrap();
+    let text = browser
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("Signed in as root"), "{text}");
+    let refused = browser
+        .find(Locator::XPath(
+            "//h2[@id='audit']/following::table[1]//tr[td[2]='tux'][td[7]='deny']",
+        ))
+        .await;
+    assert!(refused.is_ok(), "the refused login's audit row: {text}");
+    browser.set_window_size(1280, 1000).await.unwrap();
+    crate::web::browser::screenshot(&browser, "admin-console-desktop.png").await;
+
+    let clear = "button[aria-label='Clear the lockout of user tux']";
+    browser
+        .find(Locator::Css(clear))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait()
+        .for_element(Locator::XPath(
+            "//p[@class='empty'][contains(., 'Nothing is locked out')]",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .lockout(LockKind::User, "tux", f.srv.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let reasons = audit_reasons(&f.srv).await;
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r == "cleared the lockout of user tux"),
+        "{reasons:?}"
+    );
+    browser.close().await.unwrap();
+}

@@ -1,6 +1,7 @@
 //! Runs the real `mfac` binary against a throwaway config and SQLite file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admins;
 mod apps;
 mod audit;
 mod clients;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::Env;
 
 /// Runs mfac with `stdin` piped in; returns (success, stdout, stderr).
-fn run_with_stdin(env: &Env, args: &[&str], stdin: &str) -> (bool, String, String) {
+pub(crate) fn run_with_stdin(env: &Env, args: &[&str], stdin: &str) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mfac"))
         .arg("--config")
         .arg(&env.config)
