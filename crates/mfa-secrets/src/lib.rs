@@ -16,4 +16,4 @@ pub use keyfile::{load_key, load_or_create_key, remove_key_file, replace_key_fil
 pub use password::PasswordHash;
 pub use recovery::{RECOVERY_CODES, RecoveryCode, recovery_hash};
 pub use seal::{SealKey, Sealer};
-pub use token::{Token, TokenHash, ct_eq, random_below, random_id};
+pub use token::{Token, TokenHash, ct_eq, random_below, random_bytes, random_id};

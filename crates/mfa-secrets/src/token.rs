@@ -8,6 +8,13 @@ pub(crate) fn random(buf: &mut [u8]) -> Result<(), SecretsError> {
     getrandom::fill(buf).map_err(|e| SecretsError::Random(e.to_string()))
 }
 
+/// `N` random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], SecretsError> {
+    let mut buf = [0u8; N];
+    random(&mut buf)?;
+    Ok(buf)
+}
+
 /// An unguessable identifier (e.g. a transaction id): `bytes` random bytes, base32, lowercase.
 pub fn random_id(bytes: usize) -> Result<String, SecretsError> {
     let mut buf = vec![0u8; bytes];

@@ -63,6 +63,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(client_api::decide_by_token))
         .routes(routes!(web::approve::page, web::approve::submit))
         .routes(routes!(web::enrol::page, web::enrol::submit))
+        .routes(routes!(web::passkey::page))
+        .routes(routes!(web::passkey::script))
+        .routes(routes!(web::passkey::options))
+        .routes(routes!(web::passkey::register))
         .routes(routes!(web::admin::console::home))
         .routes(routes!(web::admin::console::audit))
         .routes(routes!(

@@ -16,6 +16,11 @@ use crate::revocation::bump_epoch;
 use crate::rows::{invalid, one_row};
 use crate::{Store, StoreError};
 
+/// Enrolment link tokens look like `mfae_...`.
+pub const ENROL_TOKEN_PREFIX: &str = "mfae";
+/// Client keys look like `mfak_...`, so a leaked one is recognisable.
+pub const CLIENT_KEY_PREFIX: &str = "mfak";
+
 /// Codes a link's page accepts before the link is dead (a wrong code costs one).
 pub const MAX_ENROL_ATTEMPTS: u32 = 5;
 

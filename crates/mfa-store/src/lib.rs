@@ -23,6 +23,7 @@ mod lockouts;
 mod open;
 mod otp;
 mod params;
+mod passkeys;
 mod policy;
 mod purge;
 mod record;
@@ -43,7 +44,10 @@ pub use audit::{AuditEntry, AuditFilter};
 pub use clients::{Client, NewClient, Notify};
 pub use credentials::StoredPassword;
 pub use duo::{DuoAnswer, DuoIntegration, DuoLogin, NewDuoIntegration, is_duo_ikey};
-pub use enrol::{Confirmation, EnrolLink, LinkClosed, MAX_ENROL_ATTEMPTS, NewEnrolLink};
+pub use enrol::{
+    CLIENT_KEY_PREFIX, Confirmation, ENROL_TOKEN_PREFIX, EnrolLink, LinkClosed, MAX_ENROL_ATTEMPTS,
+    NewEnrolLink,
+};
 pub use error::StoreError;
 pub use events::{EVENTS_CHANNEL, EventListener};
 pub use groups::{Group, HostGroup, User};
@@ -57,6 +61,7 @@ pub use params::{
     MAX_TEXT_CHARS, NON_BLANK_TEXT_REGEX, TEXT_REGEX, TOTP_PERIODS, VaultSeedInput, check_period,
     check_text, parse_algorithm, parse_digits, parse_vault_seed,
 };
+pub use passkeys::{Ceremony, NewPasskey, PASSKEY_TOKEN_PREFIX, PasskeyLink, StoredPasskey};
 pub use policy::PolicyInputs;
 pub use purge::{KEEP_DECIDED_SECS, Purged, Retention};
 pub use record::{Recorded, Verdict};

@@ -29,7 +29,8 @@ pub struct Purged {
     /// Numbers Duo preauths kept for logins that never came, and answers kept for Duo's
     /// status polls.
     pub duo: u64,
-    /// Enrolment links expired or used more than a day ago (until then their page says so).
+    /// Enrolment and passkey links expired or used more than a day ago (until then their
+    /// pages say so), and passkey ceremonies nobody finished.
     pub enrol_links: u64,
 }
 

@@ -41,6 +41,14 @@ pub enum ClientCommand {
         #[arg(long, value_name = "DURATION", default_value = crate::enrol_link::DEFAULT_EXPIRES)]
         expires: String,
     },
+    /// Print a single-use link whose page registers a passkey for the client (host_addr
+    /// must name a DNS host).
+    PasskeyLink {
+        alias: String,
+        /// How long the link works: 30m, 24h, 7d (at most 30d).
+        #[arg(long, value_name = "DURATION", default_value = crate::enrol_link::DEFAULT_EXPIRES)]
+        expires: String,
+    },
     /// Change how a client hears of a push.
     Modify {
         alias: String,
@@ -114,6 +122,9 @@ struct ClientView {
     /// `show` only: when each of its enrolment links that can still be used expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     open_enrol_links: Option<Vec<String>>,
+    /// `show` only: the names of its passkeys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    passkeys: Option<Vec<String>>,
 }
 
 impl ClientView {
@@ -132,6 +143,7 @@ impl ClientView {
             totp_delivered_at: c.totp_delivered_at.map(|t| t.to_string()),
             totp_active: c.totp_active,
             open_enrol_links: None,
+            passkeys: None,
         }
     }
 }
@@ -171,6 +183,10 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
                 return crate::enrol_link::add_with_link(ctx, &alias, notify, expires).await;
             }
             add(ctx, &alias, notify, authenticator_only).await
+        }
+        ClientCommand::PasskeyLink { alias, expires } => {
+            let expires = crate::enrol_link::parse_expires(&expires)?;
+            crate::enrol_link::add_passkey_link(ctx, &parse_alias(&alias)?, expires).await
         }
         ClientCommand::EnrolLink { alias, expires } => {
             let expires = crate::enrol_link::parse_expires(&expires)?;
@@ -532,6 +548,8 @@ async fn show(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
     view.recovery_codes_left = Some(ctx.store.recovery_codes_left(alias).await?);
     let links = ctx.store.open_enrol_links(alias, ctx.now()).await?;
     view.open_enrol_links = Some(links.iter().map(|l| l.expires_at.to_string()).collect());
+    let passkeys = ctx.store.passkeys(alias).await?;
+    view.passkeys = Some(passkeys.iter().map(|p| p.name.clone()).collect());
     if ctx.json {
         return print_json(&view);
     }
@@ -551,6 +569,15 @@ async fn show(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
     for expires in view.open_enrol_links.iter().flatten() {
         println!("link:     an enrolment link works until {expires}");
     }
+    let names = view.passkeys.clone().unwrap_or_default();
+    println!(
+        "passkeys: {}",
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    );
     println!("password: {}", view.password.as_deref().unwrap_or("none"));
     println!(
         "recovery: {} unused code{}",

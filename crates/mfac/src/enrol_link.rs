@@ -7,15 +7,13 @@ use anyhow::{Context as _, bail};
 use mfa_core::{Alias, Timestamp};
 use mfa_otp::Secret;
 use mfa_secrets::Token;
-use mfa_store::{NewClient, NewEnrolLink, Notify};
+use mfa_store::{ENROL_TOKEN_PREFIX, NewClient, NewEnrolLink, Notify, PASSKEY_TOKEN_PREFIX};
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::output::print_json;
 use crate::shared::{CLIENT_KEY_PREFIX, parse_duration_secs};
 
-/// Link tokens look like `mfae_...`.
-pub const ENROL_TOKEN_PREFIX: &str = "mfae";
 /// `--expires` when not given.
 pub const DEFAULT_EXPIRES: &str = "24h";
 /// The longest `--expires` taken: a link is a credential until it is used.
@@ -89,6 +87,55 @@ pub async fn add_link(ctx: &Context, alias: &Alias, expires_secs: i64) -> anyhow
         )
         .await?;
     print_link(ctx, alias, &token, expires_at, false)
+}
+
+#[derive(Serialize)]
+struct PasskeyLinkView {
+    alias: String,
+    passkey_url: String,
+    expires_at: String,
+}
+
+/// A link whose page registers a passkey for the client. Passkeys belong to a DNS name, so
+/// `host_addr` must name one.
+pub async fn add_passkey_link(
+    ctx: &Context,
+    alias: &Alias,
+    expires_secs: i64,
+) -> anyhow::Result<()> {
+    let host_addr = ctx.config.host_addr();
+    let has_name = url::Url::parse(&host_addr)
+        .ok()
+        .is_some_and(|u| u.domain().is_some());
+    if !has_name {
+        bail!(
+            "passkeys need host_addr with a DNS name (e.g. https://mfa.example.org), not \
+             {host_addr}: a passkey belongs to a site's name, never to an IP address"
+        );
+    }
+    let token = Token::generate(PASSKEY_TOKEN_PREFIX)?;
+    let now = ctx.now();
+    let expires_at = now.plus_secs(expires_secs);
+    ctx.store
+        .add_passkey_link(alias, &token.hash(), now, expires_at)
+        .await?;
+    let view = PasskeyLinkView {
+        alias: alias.to_string(),
+        passkey_url: format!("{host_addr}/passkey/{}", token.expose()),
+        expires_at: expires_at.to_string(),
+    };
+    if ctx.json {
+        return print_json(&view);
+    }
+    println!(
+        "Passkey link for {alias} (works once, until {}):",
+        view.expires_at
+    );
+    println!();
+    println!("  {}", view.passkey_url);
+    println!();
+    println!("Open it on the device that holds (or will hold) the passkey; send it privately.");
+    Ok(())
 }
 
 fn new_secret(ctx: &Context) -> anyhow::Result<Secret> {

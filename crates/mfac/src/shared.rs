@@ -4,8 +4,7 @@
 use anyhow::bail;
 use mfa_core::{Alias, Pattern};
 
-/// Client keys look like `mfak_...` so a leaked one is recognisable.
-pub const CLIENT_KEY_PREFIX: &str = "mfak";
+pub use mfa_store::CLIENT_KEY_PREFIX;
 
 /// A client alias, login user or group name, as the store takes it.
 pub fn parse_alias(s: &str) -> anyhow::Result<Alias> {

@@ -17,7 +17,9 @@ use axum::response::{IntoResponse, Response};
 use mfa_core::{Alias, Timestamp};
 use mfa_otp::{OtpAuthUri, OtpKind, Secret, Totp};
 use mfa_secrets::{RECOVERY_CODES, RecoveryCode, Token, TokenHash};
-use mfa_store::{AuditEntry, Confirmation, EnrolLink, LinkClosed, MAX_ENROL_ATTEMPTS};
+use mfa_store::{
+    AuditEntry, CLIENT_KEY_PREFIX, Confirmation, EnrolLink, LinkClosed, MAX_ENROL_ATTEMPTS,
+};
 use serde::Deserialize;
 
 use crate::extract::{ApiPath, PeerIp};
@@ -29,8 +31,6 @@ use super::{LinkCookie, Page, body, cross_origin, readable};
 
 /// The pages' path segment (and their CSRF cookie's path).
 const KIND: &str = "enrol";
-/// The prefix of client keys (as `mfac client add` makes them).
-const CLIENT_KEY_PREFIX: &str = "mfak";
 
 /// The form: the QR code, the secret, the code field.
 #[derive(Template)]
@@ -58,6 +58,8 @@ struct EnrolDone<'a> {
     server_url: String,
     client_key: &'a str,
     recovery_codes: Vec<&'a str>,
+    /// A link that registers a passkey for the client (when `host_addr` allows passkeys).
+    passkey_url: Option<String>,
 }
 
 /// `GET /enrol/{token}`.
@@ -282,6 +284,7 @@ async fn finish(
         server_url: state.config.host_addr(),
         client_key: key.expose(),
         recovery_codes: codes.iter().map(RecoveryCode::expose).collect(),
+        passkey_url: super::passkey::offer_link(state, &link.client).await?,
     };
     Ok(Page::new(StatusCode::OK, "You are set up", body(&done)?))
 }

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod approve;
 pub mod enrol;
+pub mod passkey;
 
 use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -22,6 +23,11 @@ use crate::{ApiError, AppState};
 /// Sent with every page.
 pub(crate) const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
+
+/// Sent with a page that runs mfad's own scripts (the passkey page): those, and requests to
+/// this site only.
+pub(crate) const CSP_WITH_SCRIPTS: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+                   style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The CSRF cookie's name is this plus a short id of the link, so pages for two pushes open
 /// at once do not overwrite each other's cookie.
@@ -168,6 +174,8 @@ pub(crate) struct Page {
     pub(crate) cookie: Option<String>,
     /// Seconds after which the browser reloads the page (a meta refresh: no script).
     pub(crate) refresh: Option<u32>,
+    /// The page runs mfad's own scripts (`/assets/...`): its CSP allows them.
+    pub(crate) scripts: bool,
 }
 
 impl Page {
@@ -178,6 +186,7 @@ impl Page {
             body,
             cookie: None,
             refresh: None,
+            scripts: false,
         }
     }
 
@@ -218,7 +227,10 @@ impl IntoResponse for Page {
         let h = response.headers_mut();
         for (name, value) in [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                if self.scripts { CSP_WITH_SCRIPTS } else { CSP },
+            ),
             (header::X_FRAME_OPTIONS, "DENY"),
             (header::REFERRER_POLICY, "no-referrer"),
             (header::CACHE_CONTROL, "no-store"),
@@ -271,7 +283,9 @@ th{color:#5b616b;font-weight:600}\
 .filters label{margin:0;font-weight:600}\
 .filters input,.signin input{box-sizing:border-box;width:100%;padding:.5rem;font:inherit;border:2px solid #8d939b;border-radius:.5rem}\
 .filters button{width:auto;min-height:2.75rem;margin:0;padding:.3rem 1.2rem;background:#0b57d0}\
-.signin label{margin-top:.9rem}";
+.signin label{margin-top:.9rem}\
+a.button{display:block;box-sizing:border-box;width:100%;min-height:3.5rem;padding:.9rem;border-radius:.75rem;background:#1a7f37;color:#fff;font-weight:700;font-size:1.2rem;text-align:center;text-decoration:none}\
+.done{padding:.75rem;background:#e6f4ea;color:#0d5223;border-radius:.5rem}";
 
 /// Renders a page's body template; a template that fails (it should not: they are checked at
 /// build time) is a 500 page.

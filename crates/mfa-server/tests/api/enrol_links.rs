@@ -329,3 +329,26 @@ async fn a_browser_enrols_through_a_link_with_a_code_oathtool_makes() {
         "allow"
     );
 }
+
+#[tokio::test]
+async fn the_last_step_offers_a_passkey_where_host_addr_is_a_name() {
+    for (srv, offered) in [
+        (TestServer::start_on_localhost("").await, true),
+        (TestServer::start("").await, false),
+    ] {
+        let (url, totp) = new_client_with_link(&srv, "amy", 3600).await;
+        let done = send_code(&srv, &url, &totp.code_at(now_secs(&srv))).await;
+        assert_eq!(done.status, 200, "{}", done.html);
+        assert_eq!(
+            done.html.contains("id=\"passkey-link\""),
+            offered,
+            "{}",
+            done.html
+        );
+        if offered {
+            let at = done.html.find("href=\"http://localhost:").unwrap() + "href=\"".len();
+            let link = &done.html[at..at + done.html[at..].find('"').unwrap()];
+            assert!(link.contains("/passkey/mfap_"), "{link}");
+        }
+    }
+}

@@ -18,6 +18,7 @@ mod nodes;
 mod notify;
 mod openapi;
 mod otp;
+mod passkeys;
 mod policy;
 mod protections;
 mod push;

@@ -80,6 +80,17 @@ impl TestServer {
         Self::start_on(store, extra, clock, dir).await
     }
 
+    /// Its `host_addr` is `http://localhost:PORT`: a DNS name, as passkeys need (browsers treat
+    /// localhost as a secure context).
+    pub async fn start_on_localhost(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(dir.path()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let extra = format!("host_addr = \"http://localhost:{port}\"\n{extra}");
+        Self::serve_on(listener, store, &extra, Arc::new(SystemClock), dir, |_| {}).await
+    }
+
     /// Served with `limits` changed by `adjust` (short timeouts, small caps).
     pub async fn start_with_limits(extra: &str, adjust: impl FnOnce(&mut Limits)) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -105,12 +116,23 @@ impl TestServer {
         dir: tempfile::TempDir,
         adjust: impl FnOnce(&mut Limits),
     ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_on(listener, store, extra, clock, dir, adjust).await
+    }
+
+    async fn serve_on(
+        listener: tokio::net::TcpListener,
+        store: Store,
+        extra: &str,
+        clock: Arc<dyn Clock>,
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Limits),
+    ) -> Self {
         let config = mfa_config::parse(
             &format!("server_name = \"mfa.test\"\n{extra}"),
             &dir.path().join("mfad.toml"),
         )
         .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = config;
         if config.host_addr.is_none() {

@@ -449,3 +449,25 @@ fn bad_link_input_is_one_line_and_changes_nothing() {
     }
     assert_eq!(env.json(&["client", "list"]), serde_json::json!([]));
 }
+
+#[test]
+fn a_passkey_link_needs_a_host_addr_with_a_name() {
+    let env = Env::with("host_addr = \"https://mfa.example.org\"");
+    env.ok(&["client", "add", "tux"]);
+    let v = env.json(&["client", "passkey-link", "tux", "--expires", "1h"]);
+    let url = v["passkey_url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://mfa.example.org/passkey/mfap_"),
+        "{v}"
+    );
+    assert_eq!(v["alias"], "tux");
+    assert_eq!(
+        env.json(&["client", "show", "tux"])["passkeys"],
+        serde_json::json!([])
+    );
+
+    let ip = Env::with("host_addr = \"https://192.0.2.1:8443\"");
+    ip.ok(&["client", "add", "tux"]);
+    let err = ip.fails(&["client", "passkey-link", "tux"]);
+    assert!(err.contains("DNS name"), "{err}");
+}

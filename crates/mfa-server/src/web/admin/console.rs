@@ -514,7 +514,7 @@ async fn make_link(
     alias: &Alias,
 ) -> Result<Page, ApiError> {
     let internal = |e: mfa_secrets::SecretsError| ApiError::Internal(e.to_string());
-    let token = Token::generate("mfae").map_err(internal)?;
+    let token = Token::generate(mfa_store::ENROL_TOKEN_PREFIX).map_err(internal)?;
     let seed = Secret::generate_for(state.config.totp.params().algorithm)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = state.clock.now();

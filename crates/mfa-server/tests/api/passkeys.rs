@@ -1,0 +1,179 @@
+//! Registering passkeys through a link: in Debian's chromium with the WebDriver virtual
+//! authenticator (user verification on), and over HTTP for what must be refused (unknown and
+//! used links, a forged or replayed ceremony, another site, an IP address as host_addr).
+
+use mfa_core::Alias;
+use mfa_secrets::Token;
+use serde_json::{Value, json};
+
+use crate::support::{TestServer, fixture};
+
+/// A passkey link for tux: (token, URL under host_addr).
+async fn passkey_link(srv: &TestServer) -> (String, String) {
+    let token = Token::generate("mfap").unwrap();
+    let now = srv.now();
+    let tux = Alias::new("tux").unwrap();
+    srv.state
+        .store
+        .add_passkey_link(&tux, &token.hash(), now, now.plus_secs(3600))
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/passkey/{}",
+        srv.state.config.host_addr(),
+        token.expose()
+    );
+    (token.expose().to_owned(), url)
+}
+
+async fn post_json(
+    srv: &TestServer,
+    path: &str,
+    body: &Value,
+    origin: Option<&str>,
+) -> (u16, Value) {
+    let mut req = srv.http.post(srv.url(path)).json(body);
+    if let Some(origin) = origin {
+        req = req.header("origin", origin);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn tux_passkeys(srv: &TestServer) -> Vec<String> {
+    let tux = Alias::new("tux").unwrap();
+    let keys = srv.state.store.passkeys(&tux).await.unwrap();
+    keys.into_iter().map(|p| p.name).collect()
+}
+
+#[tokio::test]
+async fn the_options_ask_for_user_verification_and_a_forged_answer_registers_nothing() {
+    let srv = TestServer::start_on_localhost("").await;
+    let f = crate::support::fixture_on(srv).await;
+    let (token, _) = passkey_link(&f.srv).await;
+    let options_path = format!("/passkey/{token}/options");
+    let (status, v) = post_json(&f.srv, &options_path, &json!({}), None).await;
+    assert_eq!(status, 200, "{v}");
+    let pk = &v["publicKey"];
+    assert_eq!(pk["rp"]["id"], "localhost", "{v}");
+    assert_eq!(
+        pk["authenticatorSelection"]["userVerification"], "required",
+        "{v}"
+    );
+    assert!(pk["challenge"].as_str().unwrap().len() >= 43, "{v}");
+
+    let register = format!("/passkey/{token}/register");
+    let forged = json!({
+        "ceremony": v["ceremony"], "name": "phone",
+        "credential": {"id": "AAAA", "rawId": "AAAA", "type": "public-key",
+            "response": {"attestationObject": "AAAA", "clientDataJSON": "AAAA"}},
+    });
+    let (status, e) = post_json(&f.srv, &register, &forged, None).await;
+    assert_eq!(status, 400, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("credential"), "{e}");
+    let (status, e) = post_json(&f.srv, &register, &forged, None).await;
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("ceremony"),
+        "a ceremony is answered once: {e}"
+    );
+
+    let (status, e) = post_json(
+        &f.srv,
+        &options_path,
+        &json!({}),
+        Some("https://evil.example"),
+    )
+    .await;
+    assert_eq!(status, 403, "{e}");
+    let (status, e) = post_json(&f.srv, "/passkey/mfap_nosuchlink/options", &json!({}), None).await;
+    assert_eq!(status, 404, "{e}");
+    assert!(tux_passkeys(&f.srv).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_ip_address_as_host_addr_allows_no_passkeys_and_says_why() {
+    let f = fixture("").await;
+    let (token, url) = passkey_link(&f.srv).await;
+    let page = crate::web::visit(&f.srv, &url, None).await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(page.html.contains("DNS name"), "{}", page.html);
+    let (status, e) = post_json(
+        &f.srv,
+        &format!("/passkey/{token}/options"),
+        &json!({}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{e}");
+}
+
+/// The WebDriver extension of the WebAuthn spec: a virtual CTAP2 authenticator that does
+/// user verification, for the session's browser.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let options = json!({
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true,
+        });
+        (axum::http::Method::POST, Some(options.to_string()))
+    }
+}
+
+#[tokio::test]
+async fn a_browser_registers_a_passkey_with_a_virtual_authenticator() {
+    use fantoccini::Locator;
+    let driver = crate::web::browser::Driver::start().await;
+    let f = crate::support::fixture_on(TestServer::start_on_localhost("").await).await;
+    let (_, url) = passkey_link(&f.srv).await;
+    let browser = driver.browser().await;
+    browser.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+    browser.goto(&url).await.unwrap();
+    let name = browser.find(Locator::Id("passkey-name")).await.unwrap();
+    name.clear().await.unwrap();
+    name.send_keys("laptop").await.unwrap();
+    crate::web::browser::screenshot(&browser, "passkey-phone.png").await;
+    browser
+        .find(Locator::Id("passkey-register"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let done = browser
+        .wait()
+        .at_most(std::time::Duration::from_secs(15))
+        .for_element(Locator::Css("#passkey-status.done"))
+        .await
+        .unwrap();
+    let text = done.text().await.unwrap();
+    assert!(text.contains("Registered \u{201c}laptop\u{201d}"), "{text}");
+    crate::web::browser::screenshot(&browser, "passkey-registered-phone.png").await;
+    assert_eq!(tux_passkeys(&f.srv).await, ["laptop"]);
+    // The link worked once.
+    browser.goto(&url).await.unwrap();
+    let h1 = browser
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(h1, "This link no longer works");
+    browser.close().await.unwrap();
+}
