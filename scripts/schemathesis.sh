@@ -82,6 +82,7 @@ run() {
 run meta --include-tag meta
 run approve --include-tag approve
 run enrol --include-tag enrol
+run admin --include-tag admin
 run server --include-tag server -H "Authorization: Bearer $server_token"
 # GET /v1/client/ws is a WebSocket upgrade, which schemathesis does not speak: its handshake
 # and messages are tested by the api suite (tests/api/websocket.rs) and fuzzed (ws_messages).

@@ -134,8 +134,8 @@ pub async fn page(
     ApiPath(token): ApiPath<String>,
 ) -> Response {
     let shown = async {
-        webauthn(&state)?;
         let (_, link) = open_link(&state, peer, &token).await?;
+        webauthn(&state)?;
         let count = state.store.passkeys(&link.client).await?.len();
         let base = format!("{}/passkey/{}", site_path(&state), token.trim());
         body(&PasskeyPage {
@@ -245,8 +245,8 @@ pub async fn options(
     headers: HeaderMap,
 ) -> Result<axum::Json<PasskeyOptions>, ApiError> {
     same_site(&state, &headers)?;
-    let webauthn = webauthn(&state)?;
     let (hash, link) = open_link(&state, peer, &token).await?;
+    let webauthn = webauthn(&state)?;
     let user = user_handle(&state, &link.client).await?;
     let exclude = existing_ids(&state, &link.client).await?;
     let alias = link.client.as_str();
@@ -356,8 +356,8 @@ pub async fn register(
     ApiJson(answer): ApiJson<PasskeyRegistrationAnswer>,
 ) -> Result<axum::Json<PasskeyRegistered>, ApiError> {
     same_site(&state, &headers)?;
-    let webauthn = webauthn(&state)?;
     let (hash, link) = open_link(&state, peer, &token).await?;
+    let webauthn = webauthn(&state)?;
     let name = answer.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(format!(

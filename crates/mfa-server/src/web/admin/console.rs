@@ -377,7 +377,6 @@ pub struct ClearLockout {
         (status = 400, description = "The form names no lock in force.", body = String, content_type = "text/html"),
         (status = 403, description = "No session, or the form is not the session's own.", body = String, content_type = "text/html"),
         (status = 404, description = "The console is off (`admin_enabled`).", body = String, content_type = "text/html"),
-        (status = 411, description = "The form came without a Content-Length.", body = String, content_type = "text/html"),
         (status = 500, description = HTML_INTERNAL, body = String, content_type = "text/html"),
         (status = 503, description = HTML_UNAVAILABLE, body = String, content_type = "text/html"),
     )
@@ -472,7 +471,6 @@ struct LinkMade<'a> {
         (status = 400, description = "The form names no client that exists.", body = String, content_type = "text/html"),
         (status = 403, description = "No session, or the form is not the session's own.", body = String, content_type = "text/html"),
         (status = 404, description = "The console is off (`admin_enabled`).", body = String, content_type = "text/html"),
-        (status = 411, description = "The form came without a Content-Length.", body = String, content_type = "text/html"),
         (status = 500, description = HTML_INTERNAL, body = String, content_type = "text/html"),
         (status = 503, description = HTML_UNAVAILABLE, body = String, content_type = "text/html"),
     )

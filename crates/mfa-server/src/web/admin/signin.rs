@@ -121,7 +121,6 @@ pub struct SignIn {
         (status = 401, description = "Wrong name, password or code: the form again.", body = String, content_type = "text/html"),
         (status = 403, description = "The form was sent from another site, or its `csrf` does not match the cookie.", body = String, content_type = "text/html"),
         (status = 404, description = "The console is off (`admin_enabled`).", body = String, content_type = "text/html"),
-        (status = 411, description = "The form came without a Content-Length.", body = String, content_type = "text/html"),
         (status = 429, description = HTML_LOCKED, body = String, content_type = "text/html"),
         (status = 500, description = HTML_INTERNAL, body = String, content_type = "text/html"),
         (status = 503, description = HTML_UNAVAILABLE, body = String, content_type = "text/html"),
@@ -308,7 +307,6 @@ pub struct CsrfOnly {
         (status = 303, description = "Signed out: the cookie is cleared."),
         (status = 403, description = "No session, or the form is not the session's own.", body = String, content_type = "text/html"),
         (status = 404, description = "The console is off (`admin_enabled`).", body = String, content_type = "text/html"),
-        (status = 411, description = "The form came without a Content-Length.", body = String, content_type = "text/html"),
         (status = 500, description = HTML_INTERNAL, body = String, content_type = "text/html"),
         (status = 503, description = HTML_UNAVAILABLE, body = String, content_type = "text/html"),
     )
