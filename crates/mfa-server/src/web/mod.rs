@@ -81,14 +81,7 @@ impl LinkCookie {
 
     /// The value the browser sent, if it looks like one we set.
     fn value(&self, headers: &HeaderMap) -> Option<String> {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.name)
-            .map(|(_, value)| value.trim().to_owned())
+        cookie(headers, &self.name)
             .filter(|v| v.len() == CSRF_LEN && v.bytes().all(|b| b.is_ascii_alphanumeric()))
     }
 
@@ -109,19 +102,7 @@ impl LinkCookie {
     }
 
     fn attributes(&self, state: &AppState) -> String {
-        let host_addr = state.config.host_addr();
-        let base = url::Url::parse(&host_addr)
-            .map(|u| u.path().trim_end_matches('/').to_owned())
-            .unwrap_or_default();
-        let secure = if host_addr.starts_with("https://") {
-            "; Secure"
-        } else {
-            ""
-        };
-        format!(
-            "Path={base}/{}/; HttpOnly; SameSite=Strict{secure}",
-            self.kind
-        )
+        cookie_attributes(state, &format!("/{}/", self.kind))
     }
 
     /// Lives as long as the link can be used.
@@ -138,6 +119,39 @@ impl LinkCookie {
     fn clear(&self, state: &AppState) -> String {
         format!("{}=; Max-Age=0; {}", self.name, self.attributes(state))
     }
+}
+
+/// The value of cookie `name` the browser sent, if any.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(found, _)| *found == name)
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+/// `host_addr`'s path: empty, or e.g. `/mfa` behind a proxy that serves mfad there. Every
+/// link and cookie path of the pages starts with it.
+pub(crate) fn site_path(state: &AppState) -> String {
+    url::Url::parse(&state.config.host_addr())
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
+}
+
+/// `Path=<site path><path>; HttpOnly; SameSite=Strict`, and `; Secure` over HTTPS.
+fn cookie_attributes(state: &AppState, path: &str) -> String {
+    let secure = if state.config.host_addr().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "Path={}{path}; HttpOnly; SameSite=Strict{secure}",
+        site_path(state)
+    )
 }
 
 /// Escapes text for HTML element content and quoted attribute values.

@@ -25,7 +25,7 @@ use crate::extract::{ApiJson, ApiPath, PeerIp};
 use crate::openapi::doc::*;
 use crate::{ApiError, AppState};
 
-use super::{Page, body, cross_origin, readable};
+use super::{Page, body, cross_origin, readable, site_path};
 
 /// A challenge waits this long for its answer.
 const CEREMONY_SECS: i64 = 300;
@@ -172,13 +172,6 @@ fn failure(e: &ApiError) -> Page {
         ),
         other => super::approve::failure(other),
     }
-}
-
-/// `host_addr`'s path (empty, or `/mfa` behind a proxy that serves mfad there).
-fn site_path(state: &AppState) -> String {
-    Url::parse(&state.config.host_addr())
-        .map(|u| u.path().trim_end_matches('/').to_owned())
-        .unwrap_or_default()
 }
 
 /// `GET /assets/passkey.js`.

@@ -83,48 +83,25 @@ pub(crate) async fn signed_in(
 }
 
 fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.trim().to_owned())
+    super::cookie(headers, SESSION_COOKIE)
         .filter(|v| v.starts_with(SESSION_PREFIX) && v.len() < 128)
-}
-
-/// `Path=<base>/admin; HttpOnly; SameSite=Strict` (and `Secure` over HTTPS).
-fn cookie_attributes(state: &AppState) -> String {
-    let host_addr = state.config.host_addr();
-    let base = url::Url::parse(&host_addr)
-        .map(|u| u.path().trim_end_matches('/').to_owned())
-        .unwrap_or_default();
-    let secure = if host_addr.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!("Path={base}/admin; HttpOnly; SameSite=Strict{secure}")
 }
 
 fn session_cookie(state: &AppState, token: &str) -> String {
     format!(
         "{SESSION_COOKIE}={token}; Max-Age={SESSION_SECS}; {}",
-        cookie_attributes(state)
+        super::cookie_attributes(state, "/admin")
     )
 }
 
 fn cleared_session_cookie(state: &AppState) -> String {
-    format!("{SESSION_COOKIE}=; Max-Age=0; {}", cookie_attributes(state))
+    let attributes = super::cookie_attributes(state, "/admin");
+    format!("{SESSION_COOKIE}=; Max-Age=0; {attributes}")
 }
 
-/// `<base>/admin` + `rest`, for links and redirects.
+/// `<site path>/admin` + `rest`, for links and redirects.
 fn admin_url(state: &AppState, rest: &str) -> String {
-    let base = url::Url::parse(&state.config.host_addr())
-        .map(|u| u.path().trim_end_matches('/').to_owned())
-        .unwrap_or_default();
-    format!("{base}/admin{rest}")
+    format!("{}/admin{rest}", super::site_path(state))
 }
 
 /// 303 to `location` (a path on this site), with an optional cookie.
