@@ -76,7 +76,7 @@ macro_rules! client_columns {
     };
 }
 
-pub(crate) fn totp_aad(alias: &Alias) -> Vec<u8> {
+pub(crate) fn totp_aad(alias: &str) -> Vec<u8> {
     format!("client:{alias}:totp").into_bytes()
 }
 
@@ -117,7 +117,7 @@ pub(crate) async fn insert_client(
     new: &NewClient<'_>,
     totp_active: bool,
 ) -> Result<(), StoreError> {
-    let sealed = sealer.seal(new.totp_secret.as_bytes(), &totp_aad(new.alias))?;
+    let sealed = sealer.seal(new.totp_secret.as_bytes(), &totp_aad(new.alias.as_str()))?;
     let (notify, ntfy_topic) = new.notify.to_columns();
     sqlx::query(
         "INSERT INTO clients (alias, key_hash, totp_sealed, totp_algorithm, totp_digits, totp_period, \
@@ -286,7 +286,9 @@ impl Store {
         totp: TotpParams,
         delivered_at: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        let sealed = self.sealer.seal(secret.as_bytes(), &totp_aad(alias))?;
+        let sealed = self
+            .sealer
+            .seal(secret.as_bytes(), &totp_aad(alias.as_str()))?;
         let done = sqlx::query(
             "UPDATE clients SET totp_sealed = $1, totp_algorithm = $2, totp_digits = $3, \
              totp_period = $4, totp_last_step = NULL, totp_delivered_at = $5 WHERE alias = $6",
@@ -328,7 +330,7 @@ impl Store {
             return Ok(None);
         };
         let sealed: Vec<u8> = row.try_get("totp_sealed")?;
-        let seed = self.sealer.open(&sealed, &totp_aad(alias))?;
+        let seed = self.sealer.open(&sealed, &totp_aad(alias.as_str()))?;
         Ok(Some(Totp {
             secret: Secret::from_bytes(&seed).map_err(invalid("totp seed"))?,
             params: totp_params_from_row(&row)?,
@@ -356,7 +358,7 @@ impl Store {
         }
         let sealed: Vec<u8> = row.try_get("totp_sealed")?;
         let last: Option<i64> = row.try_get("totp_last_step")?;
-        let seed = self.sealer.open(&sealed, &totp_aad(alias))?;
+        let seed = self.sealer.open(&sealed, &totp_aad(alias.as_str()))?;
         let secret = Secret::from_bytes(&seed).map_err(invalid("totp seed"))?;
         let last = last
             .map(u64::try_from)

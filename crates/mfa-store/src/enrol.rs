@@ -232,7 +232,7 @@ impl Store {
             &row.try_get::<Vec<u8>, _>("totp_sealed")?,
             &link_aad(token_hash.as_str()),
         )?;
-        let sealed = self.sealer.seal(&seed, &totp_aad(&alias))?;
+        let sealed = self.sealer.seal(&seed, &totp_aad(alias.as_str()))?;
         let step = i64::try_from(c.step).map_err(invalid("totp step"))?;
         let done = sqlx::query(
             "UPDATE clients SET totp_sealed = $1, totp_algorithm = $2, totp_digits = $3, \

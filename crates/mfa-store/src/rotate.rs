@@ -34,7 +34,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mfa_core::{Alias, Timestamp};
+use mfa_core::Timestamp;
 use mfa_secrets::{SealKey, Sealer};
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -312,104 +312,61 @@ async fn reseal(
             "the database's key id changed while the rotation started: nothing re-sealed".into(),
         ));
     }
-    let mut resealed = Resealed::default();
+    let client_totp_seeds = reseal_table(
+        conn,
+        (old, new),
+        "SELECT alias AS row_key, totp_sealed AS sealed FROM clients ORDER BY alias",
+        "UPDATE clients SET totp_sealed = $1 WHERE alias = $2",
+        &crate::clients::totp_aad,
+        "a client's TOTP seed",
+    )
+    .await?;
+    let otp_credentials = reseal_table(
+        conn,
+        (old, new),
+        "SELECT id AS row_key, secret_sealed AS sealed FROM otp_credentials ORDER BY id",
+        "UPDATE otp_credentials SET secret_sealed = $1 WHERE id = $2",
+        &crate::otp::otp_aad,
+        "an OTP credential",
+    )
+    .await?;
+    let vault_seeds = reseal_vault(conn, old, new).await?;
+    let duo_skeys = reseal_table(
+        conn,
+        (old, new),
+        "SELECT ikey AS row_key, skey_sealed AS sealed FROM duo_integrations ORDER BY ikey",
+        "UPDATE duo_integrations SET skey_sealed = $1 WHERE ikey = $2",
+        &crate::duo::skey_aad,
+        "a Duo integration's skey",
+    )
+    .await?;
+    let enrol_links = reseal_table(
+        conn,
+        (old, new),
+        "SELECT token_hash AS row_key, totp_sealed AS sealed FROM enrol_links ORDER BY token_hash",
+        "UPDATE enrol_links SET totp_sealed = $1 WHERE token_hash = $2",
+        &crate::enrol::link_aad,
+        "an enrolment link's seed",
+    )
+    .await?;
+    let admin_totp_seeds = reseal_table(
+        conn,
+        (old, new),
+        "SELECT name AS row_key, totp_sealed AS sealed FROM admins ORDER BY name",
+        "UPDATE admins SET totp_sealed = $1 WHERE name = $2",
+        &crate::admins::admin_totp_aad,
+        "an admin's TOTP seed",
+    )
+    .await?;
 
-    let rows = sqlx::query("SELECT alias, totp_sealed FROM clients ORDER BY alias")
-        .fetch_all(&mut *conn)
-        .await?;
-    for row in rows {
-        let alias: String = row.try_get("alias")?;
-        let alias = Alias::new(&alias).map_err(invalid("alias"))?;
-        let aad = crate::clients::totp_aad(&alias);
-        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("totp_sealed")?, &aad)
-            .map_err(|e| StoreError::Rotate(format!("client {alias}'s TOTP seed: {e}")))?;
-        sqlx::query("UPDATE clients SET totp_sealed = $1 WHERE alias = $2")
-            .bind(sealed)
-            .bind(alias.as_str())
-            .execute(&mut *conn)
-            .await?;
-        resealed.client_totp_seeds += 1;
-    }
-
-    let rows = sqlx::query("SELECT id, secret_sealed FROM otp_credentials ORDER BY id")
-        .fetch_all(&mut *conn)
-        .await?;
-    for row in rows {
-        let id: String = row.try_get("id")?;
-        let aad = crate::otp::otp_aad(&id);
-        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("secret_sealed")?, &aad)
-            .map_err(|e| StoreError::Rotate(format!("OTP credential {id}: {e}")))?;
-        sqlx::query("UPDATE otp_credentials SET secret_sealed = $1 WHERE id = $2")
-            .bind(sealed)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        resealed.otp_credentials += 1;
-    }
-
-    let rows = sqlx::query("SELECT id, secret_sealed FROM vault_apps ORDER BY id")
-        .fetch_all(&mut *conn)
-        .await?;
-    for row in rows {
-        let id: i64 = row.try_get("id")?;
-        let aad = crate::vault::vault_aad(id);
-        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("secret_sealed")?, &aad)
-            .map_err(|e| StoreError::Rotate(format!("vault app {id}: {e}")))?;
-        sqlx::query("UPDATE vault_apps SET secret_sealed = $1 WHERE id = $2")
-            .bind(sealed)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        resealed.vault_seeds += 1;
-    }
-
-    let rows = sqlx::query("SELECT ikey, skey_sealed FROM duo_integrations ORDER BY ikey")
-        .fetch_all(&mut *conn)
-        .await?;
-    for row in rows {
-        let ikey: String = row.try_get("ikey")?;
-        let aad = crate::duo::skey_aad(&ikey);
-        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("skey_sealed")?, &aad)
-            .map_err(|e| StoreError::Rotate(format!("Duo integration {ikey}'s skey: {e}")))?;
-        sqlx::query("UPDATE duo_integrations SET skey_sealed = $1 WHERE ikey = $2")
-            .bind(sealed)
-            .bind(ikey)
-            .execute(&mut *conn)
-            .await?;
-        resealed.duo_skeys += 1;
-    }
-
-    let rows = sqlx::query("SELECT token_hash, totp_sealed FROM enrol_links ORDER BY token_hash")
-        .fetch_all(&mut *conn)
-        .await?;
-    for row in rows {
-        let hash: String = row.try_get("token_hash")?;
-        let aad = crate::enrol::link_aad(&hash);
-        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("totp_sealed")?, &aad)
-            .map_err(|e| StoreError::Rotate(format!("an enrolment link's seed: {e}")))?;
-        sqlx::query("UPDATE enrol_links SET totp_sealed = $1 WHERE token_hash = $2")
-            .bind(sealed)
-            .bind(hash)
-            .execute(&mut *conn)
-            .await?;
-        resealed.enrol_links += 1;
-    }
-
-    let rows = sqlx::query("SELECT name, totp_sealed FROM admins ORDER BY name")
-        .fetch_all(&mut *conn)
-        .await?;
-    for row in rows {
-        let name: String = row.try_get("name")?;
-        let aad = crate::admins::admin_totp_aad(&name);
-        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("totp_sealed")?, &aad)
-            .map_err(|e| StoreError::Rotate(format!("admin {name}'s TOTP seed: {e}")))?;
-        sqlx::query("UPDATE admins SET totp_sealed = $1 WHERE name = $2")
-            .bind(sealed)
-            .bind(name)
-            .execute(&mut *conn)
-            .await?;
-        resealed.admin_totp_seeds += 1;
-    }
+    let resealed = Resealed {
+        client_totp_seeds,
+        otp_credentials,
+        vault_seeds,
+        duo_skeys,
+        enrol_links,
+        admin_totp_seeds,
+    };
 
     let pending: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM otp_codes WHERE used_at IS NULL AND expires_at > $1",
@@ -424,6 +381,53 @@ async fn reseal(
         resealed,
         u64::try_from(pending).map_err(invalid("one-time code count"))?,
     ))
+}
+
+/// Re-seals one sealed column of a table keyed by text: `select` yields `row_key` and
+/// `sealed`, `update` takes the new blob and the key. Returns how many rows it re-sealed.
+async fn reseal_table(
+    conn: &mut AnyConnection,
+    (old, new): (&Sealer, &Sealer),
+    select: &'static str,
+    update: &'static str,
+    aad: &dyn Fn(&str) -> Vec<u8>,
+    what: &str,
+) -> Result<u64, StoreError> {
+    let rows = sqlx::query(select).fetch_all(&mut *conn).await?;
+    for row in &rows {
+        let key: String = row.try_get("row_key")?;
+        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("sealed")?, &aad(&key))
+            .map_err(|e| StoreError::Rotate(format!("{what} ({key}): {e}")))?;
+        sqlx::query(update)
+            .bind(sealed)
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// The vault's seeds, keyed by number.
+async fn reseal_vault(
+    conn: &mut AnyConnection,
+    old: &Sealer,
+    new: &Sealer,
+) -> Result<u64, StoreError> {
+    let rows = sqlx::query("SELECT id, secret_sealed FROM vault_apps ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &rows {
+        let id: i64 = row.try_get("id")?;
+        let aad = crate::vault::vault_aad(id);
+        let sealed = reseal_one(old, new, &row.try_get::<Vec<u8>, _>("secret_sealed")?, &aad)
+            .map_err(|e| StoreError::Rotate(format!("vault app {id}: {e}")))?;
+        sqlx::query("UPDATE vault_apps SET secret_sealed = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(rows.len() as u64)
 }
 
 fn reseal_one(
