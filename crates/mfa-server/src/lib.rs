@@ -63,6 +63,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(client_api::decide_by_token))
         .routes(routes!(web::approve::page, web::approve::submit))
         .routes(routes!(web::enrol::page, web::enrol::submit))
+        .routes(routes!(web::approve_passkey::options))
+        .routes(routes!(web::approve_passkey::approve))
         .routes(routes!(web::passkey::page))
         .routes(routes!(web::passkey::script))
         .routes(routes!(web::passkey::options))

@@ -120,6 +120,8 @@ pub enum Channel {
     Link,
     /// An ntfy action button.
     Ntfy,
+    /// The web approve page, approved with the client's passkey.
+    Passkey,
 }
 
 impl Channel {
@@ -128,6 +130,7 @@ impl Channel {
             Channel::Client => "client",
             Channel::Link => "link",
             Channel::Ntfy => "ntfy",
+            Channel::Passkey => "passkey",
         }
     }
 }

@@ -194,6 +194,25 @@ impl Store {
         }))
     }
 
+    /// Records a use of a passkey: its state after the assertion (the signature counter) and
+    /// the time.
+    pub async fn passkey_used(
+        &self,
+        credential_id: &str,
+        passkey: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE passkeys SET passkey = $1, last_used_at = $2 WHERE credential_id = $3",
+        )
+        .bind(passkey)
+        .bind(now.millis())
+        .bind(credential_id)
+        .execute(&self.pool)
+        .await?;
+        one_row(done.rows_affected(), || "passkey".to_owned())
+    }
+
     /// Stores the passkey and uses its link up, in one transaction. False: the link was used
     /// or expired first (nothing stored). A credential id registered already is refused.
     pub async fn register_passkey(&self, new: NewPasskey<'_>) -> Result<bool, StoreError> {

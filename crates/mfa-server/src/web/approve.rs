@@ -37,9 +37,11 @@ const KIND: &str = "approve";
     tag = "approve",
     operation_id = "approve_page",
     summary = "The approve page",
-    description = "A server-rendered HTML page (no scripts, no external assets) showing the push — user,\n\
-        host, service, client IP, time — with a number field (when number matching is on),\n\
-        Approve, Deny and \"This was not me\". Sets the double-submit CSRF cookie\n\
+    description = "A server-rendered HTML page (no external assets) showing the push — user, host,\n\
+        service, client IP, time — with a number field (when number matching is on), Approve,\n\
+        Deny and \"This was not me\". For a client with passkeys, Approve is \"Approve with your\n\
+        passkey\" (the page's only script, `/assets/passkey.js`); otherwise no script. Sets the\n\
+        double-submit CSRF cookie\n\
         (`mfa_csrf_<link id>`, `HttpOnly; SameSite=Strict`) the form needs. Every answer,\n\
         errors included, is an HTML page.",
     params(
@@ -61,20 +63,26 @@ pub async fn page(
     ApiPath(token): ApiPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    let request = match open_request(&state, peer, &token).await {
-        Ok((request, _)) => request,
+    let (request, client) = match open_request(&state, peer, &token).await {
+        Ok(found) => found,
         Err(page) => return page.into_response(),
     };
     let link = LinkCookie::new(KIND, &token);
-    let csrf = match link.value_or_new(&headers) {
-        Ok(csrf) => csrf,
+    let shown = async {
+        let csrf = link.value_or_new(&headers)?;
+        let passkey = passkey_button(&state, &client, &token).await?;
+        Ok::<_, ApiError>((csrf, passkey))
+    };
+    let (csrf, passkey) = match shown.await {
+        Ok(shown) => shown,
         Err(e) => return failure(&e).into_response(),
     };
     let mut page = Page::new(
         StatusCode::OK,
         "Approve this login?",
-        form_body(&state, &request, &csrf, None),
+        form_body(&state, &request, &csrf, None, passkey.as_ref()),
     );
+    page.scripts = passkey.is_some();
     page.cookie = Some(link.set(&state, request.expires_at, &csrf));
     page.into_response()
 }
@@ -163,18 +171,26 @@ pub async fn submit(
     }
     // From here on the form is genuine: a problem with it shows the form again.
     let csrf = answer.csrf.as_deref().unwrap_or_default().trim().to_owned();
+    let passkey = match passkey_button(&state, &client, &token).await {
+        Ok(passkey) => passkey,
+        Err(e) => return failure(&e).into_response(),
+    };
     let again = |error: &str| {
-        Page::new(
+        let mut page = Page::new(
             StatusCode::BAD_REQUEST,
             "Approve this login?",
-            form_body(&state, &request, &csrf, Some(error)),
-        )
-        .into_response()
+            form_body(&state, &request, &csrf, Some(error), passkey.as_ref()),
+        );
+        page.scripts = passkey.is_some();
+        page.into_response()
     };
     let answer = match read_answer(&request, &answer) {
         Ok(answer) => answer,
         Err(error) => return again(error),
     };
+    if passkey.is_some() && answer.decision == Decision::Approve {
+        return again("This client approves with its passkey: use the passkey button.");
+    }
     match push::decide(&state, &request, &client, Channel::Link, &answer).await {
         Ok(result) if result.decided => {
             let mut page = outcome(&request, &result);
@@ -226,8 +242,38 @@ async fn open_request(
     }
 }
 
+/// Where the approve page's passkey button sends its requests.
+pub(super) struct PasskeyButton {
+    options_url: String,
+    approve_url: String,
+    script_url: String,
+}
+
+/// The passkey button, for a client that has passkeys (it then approves only with one).
+async fn passkey_button(
+    state: &AppState,
+    client: &Alias,
+    token: &str,
+) -> Result<Option<PasskeyButton>, ApiError> {
+    if state.store.passkeys(client).await?.is_empty() {
+        return Ok(None);
+    }
+    let base = format!("{}/approve/{}", super::site_path(state), token.trim());
+    Ok(Some(PasskeyButton {
+        options_url: format!("{base}/passkey/options"),
+        approve_url: format!("{base}/passkey"),
+        script_url: format!("{}/assets/passkey.js", super::site_path(state)),
+    }))
+}
+
 /// The request's description and the form.
-fn form_body(state: &AppState, r: &AuthRequest, csrf: &str, error: Option<&str>) -> String {
+fn form_body(
+    state: &AppState,
+    r: &AuthRequest,
+    csrf: &str,
+    error: Option<&str>,
+    passkey: Option<&PasskeyButton>,
+) -> String {
     let left = ((r.expires_at.millis() - state.clock.now().millis()) / 1000).max(0);
     let mut html = String::new();
     html.push_str("<h1>Approve this login?</h1>\n");
@@ -266,14 +312,31 @@ fn form_body(state: &AppState, r: &AuthRequest, csrf: &str, error: Option<&str>)
              pattern=\"[0-9]{2}\" maxlength=\"2\" required autofocus autocomplete=\"off\">\n",
         );
     }
+    match passkey {
+        Some(p) => {
+            let _ = writeln!(
+                html,
+                "<button type=\"button\" id=\"approve-passkey\" class=\"approve\" data-options=\"{}\" \
+                 data-approve=\"{}\">Approve with your passkey</button>\n\
+                 <p id=\"passkey-status\" role=\"status\" aria-live=\"polite\"></p>",
+                escape(&p.options_url),
+                escape(&p.approve_url)
+            );
+        }
+        None => html.push_str(
+            "<button type=\"submit\" name=\"decision\" value=\"approve\" class=\"approve\">Approve</button>\n",
+        ),
+    }
     html.push_str(
-        "<button type=\"submit\" name=\"decision\" value=\"approve\" class=\"approve\">Approve</button>\n\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"deny\" formnovalidate>Deny</button>\n\
+        "<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"deny\" formnovalidate>Deny</button>\n\
          <button type=\"submit\" name=\"decision\" value=\"fraud\" class=\"fraud\" formnovalidate>This was not me: report it</button>\n\
          </form>\n\
          <p class=\"note\">Approve only a login you started yourself, just now. \
          Report it if you did not: the login is denied and the account is locked until an admin clears it.</p>\n",
     );
+    if let Some(p) = passkey {
+        let _ = writeln!(html, "<script src=\"{}\"></script>", escape(&p.script_url));
+    }
     html
 }
 

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod approve;
+pub mod approve_passkey;
 pub mod enrol;
 pub mod passkey;
 

@@ -264,12 +264,12 @@ pub async fn options(
     }))
 }
 
-fn to_json(value: &impl Serialize) -> Result<String, ApiError> {
+pub(crate) fn to_json(value: &impl Serialize) -> Result<String, ApiError> {
     serde_json::to_string(value).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// A JSON POST from a page of this site only (the path's token is the credential).
-fn same_site(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn same_site(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     match cross_origin(state, headers) {
         Some(why) => Err(ApiError::Forbidden(format!(
             "sent from another site ({why})"

@@ -35,6 +35,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/assets/passkey.js"),
     ("POST", "/passkey/{token}/options"),
     ("POST", "/passkey/{token}/register"),
+    ("POST", "/approve/{token}/passkey/options"),
+    ("POST", "/approve/{token}/passkey"),
     ("GET", "/admin"),
     ("GET", "/admin/audit"),
     ("GET", "/admin/login"),
@@ -87,6 +89,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/assets/passkey.js"),
     ("POST", "/passkey/{token}/options"),
     ("POST", "/passkey/{token}/register"),
+    ("POST", "/approve/{token}/passkey/options"),
+    ("POST", "/approve/{token}/passkey"),
     ("GET", "/auth/v2/ping"),
 ];
 

@@ -177,3 +177,118 @@ async fn a_browser_registers_a_passkey_with_a_virtual_authenticator() {
     assert_eq!(h1, "This link no longer works");
     browser.close().await.unwrap();
 }
+
+/// A fixture on localhost whose pushes go to a webhook receiver (which is how the tests learn
+/// the approve links).
+async fn localhost_push_fixture() -> (crate::support::Fixture, crate::notify::Receiver) {
+    let rx = crate::notify::Receiver::start(200).await;
+    let config = format!(
+        "[notify]\ndefault = \"webhook\"\n[notify.webhook]\nurl = \"{}/hook?link={{approve_url}}\"\n",
+        rx.base
+    );
+    let srv = TestServer::start_on_localhost(&config).await;
+    (crate::support::fixture_on(srv).await, rx)
+}
+
+#[tokio::test]
+async fn a_client_with_a_passkey_cannot_approve_with_the_plain_form() {
+    let (f, rx) = localhost_push_fixture().await;
+    let (token, _) = passkey_link(&f.srv).await;
+    let stored = mfa_store::NewPasskey {
+        link: &Token::from_presented(&token).hash(),
+        credential_id: "c2VlZA",
+        name: "phone",
+        passkey: "{}",
+        now: f.srv.now(),
+    };
+    assert!(f.srv.state.store.register_passkey(stored).await.unwrap());
+    let p = crate::web::new_push(&f, &rx).await;
+    let page = crate::web::visit(&f.srv, &p.link, None).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(
+        page.html.contains("id=\"approve-passkey\""),
+        "{}",
+        page.html
+    );
+    assert!(
+        !page.html.contains("value=\"approve\""),
+        "no plain Approve: {}",
+        page.html
+    );
+    assert!(
+        page.html
+            .contains("<script src=\"/assets/passkey.js\"></script>")
+    );
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let number = p.number.unwrap().to_string();
+    let form = [
+        ("csrf", page.csrf_field()),
+        ("decision", "approve".into()),
+        ("number", number),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sent = crate::web::submit(&f.srv, &p.link, Some(&page.cookie()), &form, &[]).await;
+    assert_eq!(sent.status, 400, "{}", sent.html);
+    assert!(
+        sent.html.contains("approves with its passkey"),
+        "{}",
+        sent.html
+    );
+    let request = f.srv.state.store.request(&p.txid).await.unwrap();
+    assert_eq!(
+        request.state,
+        mfa_store::PushState::Pending,
+        "still pending"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_approves_a_push_with_the_passkey_it_registered() {
+    use fantoccini::Locator;
+    let driver = crate::web::browser::Driver::start().await;
+    let (f, rx) = localhost_push_fixture().await;
+    let (_, url) = passkey_link(&f.srv).await;
+    let browser = driver.browser().await;
+    browser.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+    browser.goto(&url).await.unwrap();
+    browser
+        .find(Locator::Id("passkey-register"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let wait = || browser.wait().at_most(std::time::Duration::from_secs(15));
+    wait()
+        .for_element(Locator::Css("#passkey-status.done"))
+        .await
+        .unwrap();
+
+    let p = crate::web::new_push(&f, &rx).await;
+    let poll = crate::notify::long_poll(&f.srv, &f.token, &p.txid);
+    browser.goto(&p.link).await.unwrap();
+    let number = p.number.unwrap().to_string();
+    let field = browser.find(Locator::Id("number")).await.unwrap();
+    field.send_keys(&number).await.unwrap();
+    crate::web::browser::screenshot(&browser, "approve-passkey-phone.png").await;
+    browser
+        .find(Locator::Id("approve-passkey"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let (_, v) = poll.await.unwrap();
+    assert_eq!(v["result"], "allow", "{v}");
+    let heading = wait()
+        .for_element(Locator::XPath("//h1[.='Approved']"))
+        .await;
+    assert!(heading.is_ok(), "the page says so");
+    let request = f.srv.state.store.request(&p.txid).await.unwrap();
+    assert_eq!(request.decided_by.as_deref(), Some("passkey:tux"));
+    let tux = Alias::new("tux").unwrap();
+    let used = f.srv.state.store.passkeys(&tux).await.unwrap();
+    assert!(used[0].last_used_at.is_some(), "its use is recorded");
+    browser.close().await.unwrap();
+}

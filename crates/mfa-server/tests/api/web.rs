@@ -28,13 +28,13 @@ async fn web_fixture(extra: &str, clock: Option<FixedClock>) -> (Fixture, Receiv
     (fixture_on(srv).await, rx)
 }
 
-struct Push {
-    txid: String,
-    number: Option<u64>,
-    link: String,
+pub(crate) struct Push {
+    pub txid: String,
+    pub number: Option<u64>,
+    pub link: String,
 }
 
-async fn new_push(f: &Fixture, rx: &Receiver) -> Push {
+pub(crate) async fn new_push(f: &Fixture, rx: &Receiver) -> Push {
     let before = rx.hits().len();
     let (status, v) = f.srv.post("/v1/auth", &f.token, &login("push")).await;
     assert_eq!(status, 200, "{v}");
