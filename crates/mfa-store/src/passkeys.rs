@@ -194,6 +194,16 @@ impl Store {
         }))
     }
 
+    /// Removes the client's passkeys called `name` (a lost device); how many went.
+    pub async fn remove_passkey(&self, alias: &Alias, name: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM passkeys WHERE client_alias = $1 AND name = $2")
+            .bind(alias.as_str())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Records a use of a passkey: its state after the assertion (the signature counter) and
     /// the time.
     pub async fn passkey_used(

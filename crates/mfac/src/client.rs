@@ -49,6 +49,11 @@ pub enum ClientCommand {
         #[arg(long, value_name = "DURATION", default_value = crate::enrol_link::DEFAULT_EXPIRES)]
         expires: String,
     },
+    /// List a client's passkeys: name, when registered, when last used.
+    Passkeys { alias: String },
+    /// Remove a client's passkey by name (a lost device). With none left, its approve page
+    /// approves with the plain form again.
+    PasskeyRemove { alias: String, name: String },
     /// Change how a client hears of a push.
     Modify {
         alias: String,
@@ -187,6 +192,12 @@ pub async fn run(ctx: &Context, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::PasskeyLink { alias, expires } => {
             let expires = crate::enrol_link::parse_expires(&expires)?;
             crate::enrol_link::add_passkey_link(ctx, &parse_alias(&alias)?, expires).await
+        }
+        ClientCommand::Passkeys { alias } => {
+            crate::enrol_link::list_passkeys(ctx, &parse_alias(&alias)?).await
+        }
+        ClientCommand::PasskeyRemove { alias, name } => {
+            crate::enrol_link::remove_passkey(ctx, &parse_alias(&alias)?, &name).await
         }
         ClientCommand::EnrolLink { alias, expires } => {
             let expires = crate::enrol_link::parse_expires(&expires)?;

@@ -11,7 +11,7 @@ use mfa_store::{ENROL_TOKEN_PREFIX, NewClient, NewEnrolLink, Notify, PASSKEY_TOK
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::output::print_json;
+use crate::output::{print_done, print_json, print_list};
 use crate::shared::{CLIENT_KEY_PREFIX, parse_duration_secs};
 
 /// `--expires` when not given.
@@ -136,6 +136,53 @@ pub async fn add_passkey_link(
     println!();
     println!("Open it on the device that holds (or will hold) the passkey; send it privately.");
     Ok(())
+}
+
+#[derive(Serialize)]
+struct PasskeyView {
+    name: String,
+    created_at: String,
+    last_used_at: Option<String>,
+}
+
+pub async fn list_passkeys(ctx: &Context, alias: &Alias) -> anyhow::Result<()> {
+    ctx.store.client(alias).await?;
+    let keys = ctx.store.passkeys(alias).await?;
+    let views: Vec<PasskeyView> = keys
+        .iter()
+        .map(|k| PasskeyView {
+            name: k.name.clone(),
+            created_at: k.created_at.to_string(),
+            last_used_at: k.last_used_at.map(|t| t.to_string()),
+        })
+        .collect();
+    print_list(
+        ctx.json,
+        &views,
+        &["NAME", "REGISTERED", "LAST USED"],
+        |v| {
+            vec![
+                v.name.clone(),
+                v.created_at.clone(),
+                v.last_used_at.clone().unwrap_or_else(|| "never".into()),
+            ]
+        },
+    )
+}
+
+pub async fn remove_passkey(ctx: &Context, alias: &Alias, name: &str) -> anyhow::Result<()> {
+    ctx.store.client(alias).await?;
+    let removed = ctx.store.remove_passkey(alias, name).await?;
+    if removed == 0 {
+        bail!("client {alias} has no passkey called {name:?} (see mfac client passkeys {alias})");
+    }
+    print_done(
+        ctx.json,
+        "name",
+        name,
+        "removed",
+        format_args!("Removed passkey {name:?} of client {alias}."),
+    )
 }
 
 fn new_secret(ctx: &Context) -> anyhow::Result<Secret> {

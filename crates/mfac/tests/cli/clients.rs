@@ -471,3 +471,43 @@ fn a_passkey_link_needs_a_host_addr_with_a_name() {
     let err = ip.fails(&["client", "passkey-link", "tux"]);
     assert!(err.contains("DNS name"), "{err}");
 }
+
+#[test]
+fn passkeys_are_listed_and_removed_by_name() {
+    let env = Env::with("");
+    env.ok(&["client", "add", "tux"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = env.store().await;
+        let tux = mfa_core::Alias::new("tux").unwrap();
+        let link = mfa_secrets::Token::generate("mfap").unwrap().hash();
+        let now = mfa_core::Timestamp::from_secs(1_800_000_000);
+        store
+            .add_passkey_link(&tux, &link, now, now.plus_secs(3600))
+            .await
+            .unwrap();
+        let new = mfa_store::NewPasskey {
+            link: &link,
+            credential_id: "c2VlZA",
+            name: "phone",
+            passkey: "{}",
+            now,
+        };
+        assert!(store.register_passkey(new).await.unwrap());
+        store.close().await;
+    });
+    let list = env.json(&["client", "passkeys", "tux"]);
+    assert_eq!(list[0]["name"], "phone", "{list}");
+    assert_eq!(list[0]["last_used_at"], serde_json::Value::Null);
+    assert_eq!(
+        env.json(&["client", "show", "tux"])["passkeys"],
+        serde_json::json!(["phone"])
+    );
+    env.ok(&["client", "passkey-remove", "tux", "phone"]);
+    let err = env.fails(&["client", "passkey-remove", "tux", "phone"]);
+    assert!(err.contains("no passkey called"), "{err}");
+    assert_eq!(
+        env.json(&["client", "passkeys", "tux"]),
+        serde_json::json!([])
+    );
+}
