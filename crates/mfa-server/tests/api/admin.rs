@@ -404,3 +404,31 @@ async fn in_a_browser_the_admin_signs_in_sees_the_audit_row_and_clears_a_lockout
     );
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unknown_admin_name_gets_the_same_answer_as_a_wrong_password() {
+    let srv = TestServer::start("").await;
+    let totp = add_admin(&srv).await;
+    let code = totp.code_at(srv.now().unix_secs());
+    let mut answers = Vec::new();
+    for (name, password) in [
+        ("nobody", PASSWORD),
+        ("root", "wrong"),
+        ("bad name!", PASSWORD),
+    ] {
+        let page = get(&srv, "/admin/login", None).await;
+        let (csrf, cookie) = (page.csrf_field(), page.cookie());
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("name", name),
+            ("password", password),
+            ("code", code.as_str()),
+        ];
+        let answer = post(&srv, "/admin/login", &cookie, &form).await;
+        let message = answer
+            .html
+            .contains("That name, password or code is not right.");
+        answers.push((answer.status, message));
+    }
+    assert_eq!(answers, [(401, true); 3]);
+}

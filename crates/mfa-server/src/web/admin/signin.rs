@@ -11,7 +11,7 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mfa_core::Alias;
-use mfa_secrets::Token;
+use mfa_secrets::{PasswordHash, Token};
 use mfa_store::{AdminSession, Attempt, AuditEntry, LockoutChange, Verdict};
 use serde::Deserialize;
 
@@ -240,21 +240,32 @@ async fn check(
     password: &str,
     code: &str,
 ) -> Result<Option<(Alias, u64)>, ApiError> {
-    let Ok(admin) = Alias::new(name) else {
-        return Ok(None);
-    };
+    let admin = Alias::new(name).ok();
     let params = state.config.totp.params();
-    let Some(creds) = state
-        .store
-        .admin_credentials(admin.as_str(), params)
-        .await?
-    else {
+    let creds = match &admin {
+        Some(admin) => {
+            state
+                .store
+                .admin_credentials(admin.as_str(), params)
+                .await?
+        }
+        None => None,
+    };
+    // An unknown name costs the same argon2 run as a known one, so the answer's timing does
+    // not tell which admin names exist.
+    let (hash, typed) = (
+        creds.as_ref().map(|c| c.password.clone()),
+        password.to_owned(),
+    );
+    let password_ok = tokio::task::spawn_blocking(move || {
+        let hash = hash.map_or_else(unknown_admin_hash, Ok)?;
+        Ok::<_, ApiError>(hash.verify(&typed))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let (Some(admin), Some(creds)) = (admin, creds) else {
         return Ok(None);
     };
-    let (hash, typed) = (creds.password.clone(), password.to_owned());
-    let password_ok = tokio::task::spawn_blocking(move || hash.verify(&typed))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = state.clock.now().unix_secs();
     let step = creds
         .totp
@@ -263,6 +274,14 @@ async fn check(
         (true, Some(step)) => Some((admin, step)),
         _ => None,
     })
+}
+
+/// A hash no password is checked against for real: made once, with the same argon2 cost.
+fn unknown_admin_hash() -> Result<PasswordHash, ApiError> {
+    static HASH: std::sync::OnceLock<Option<PasswordHash>> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| PasswordHash::new("no admin has this password").ok())
+        .clone()
+        .ok_or_else(|| ApiError::Internal("cannot make a password hash".into()))
 }
 
 /// Burns the step and opens the session; `None` when the step was used meanwhile.
