@@ -270,21 +270,25 @@ async fn finish(
         // Another confirmation (or a removal) came first.
         return Ok(closed_page(Some(LinkClosed::Used)));
     }
-    audit(
-        state,
-        peer,
-        &link.client,
-        "enrolled",
-        "TOTP confirmed on the enrolment page",
-    )
-    .await?;
+    // Enrolled: from here on nothing may keep the page from showing the key and codes,
+    // which exist nowhere else. A write that fails now is logged instead.
+    let reason = "TOTP confirmed on the enrolment page";
+    if let Err(e) = audit(state, peer, &link.client, "enrolled", reason).await {
+        tracing::error!(client = %link.client, error = %e, "enrolled, but the audit entry was not written");
+    }
     tracing::info!(client = %link.client, %peer, "enrolled through an enrolment link");
+    let passkey_url = super::passkey::offer_link(state, &link.client)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(client = %link.client, error = %e, "enrolled, but no passkey link was made");
+            None
+        });
     let done = EnrolDone {
         alias: link.client.as_str(),
         server_url: state.config.host_addr(),
         client_key: key.expose(),
         recovery_codes: codes.iter().map(RecoveryCode::expose).collect(),
-        passkey_url: super::passkey::offer_link(state, &link.client).await?,
+        passkey_url,
     };
     Ok(Page::new(StatusCode::OK, "You are set up", body(&done)?))
 }

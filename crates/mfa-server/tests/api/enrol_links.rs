@@ -352,3 +352,41 @@ async fn the_last_step_offers_a_passkey_where_host_addr_is_a_name() {
         }
     }
 }
+
+/// Regression: the key and recovery codes exist only on the page that follows the
+/// confirmation, so a write that fails after it (the audit entry, the passkey link) must not
+/// turn that page into an error: the enrolment is done and the person must see them.
+#[tokio::test]
+async fn a_failing_audit_write_after_the_confirmation_still_shows_the_key_and_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, url) = crate::support::open_store_at(dir.path()).await;
+    let clock = std::sync::Arc::new(mfa_core::SystemClock);
+    let srv = TestServer::start_on(store, "", clock, dir).await;
+    let (link, totp) = new_client_with_link(&srv, "amy", 3600).await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let statements: &[&str] = if url.starts_with("sqlite:") {
+        &[
+            "CREATE TRIGGER fail_enrolled BEFORE INSERT ON audit WHEN NEW.result = 'enrolled' \
+           BEGIN SELECT RAISE(ABORT, 'audit refused'); END",
+        ]
+    } else {
+        &[
+            "CREATE FUNCTION fail_enrolled() RETURNS trigger AS $$ BEGIN \
+               IF NEW.result = 'enrolled' THEN RAISE EXCEPTION 'audit refused'; END IF; \
+               RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER fail_enrolled BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION fail_enrolled()",
+        ]
+    };
+    for s in statements {
+        sqlx::query(sqlx::AssertSqlSafe(*s))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    let done = send_code(&srv, &link, &totp.code_at(now_secs(&srv))).await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    assert_eq!(recovery_codes(&done.html).len(), 10, "{}", done.html);
+    assert!(client_key(&done.html).starts_with("mfak_"));
+}

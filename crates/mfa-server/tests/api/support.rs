@@ -61,11 +61,16 @@ pub async fn postgres_schema(base: &str) -> String {
 /// The database for a test: SQLite by default; PostgreSQL when `MFA_TEST_BACKEND=postgres`
 /// and `MFA_TEST_POSTGRES_URL` are set.
 async fn open_store(dir: &std::path::Path) -> Store {
+    open_store_at(dir).await.0
+}
+
+/// [`open_store`], and the database's URL (for a test that reaches into the database).
+pub async fn open_store_at(dir: &std::path::Path) -> (Store, String) {
     let url = match (std::env::var("MFA_TEST_BACKEND").as_deref(), postgres_url()) {
         (Ok("postgres"), Some(base)) => postgres_schema(&base).await,
         _ => format!("sqlite://{}", dir.join("mfa.db").display()),
     };
-    Store::open(&url, sealer()).await.unwrap()
+    (Store::open(&url, sealer()).await.unwrap(), url)
 }
 
 impl TestServer {
