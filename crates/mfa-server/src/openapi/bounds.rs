@@ -88,6 +88,11 @@ pub const BOUNDS: &[(&str, &str, Bound)] = &[
         "number",
         Bound::Range(*ANSWER_NUMBERS.start() as u64, *ANSWER_NUMBERS.end() as u64),
     ),
+    (
+        "PasskeyApproval",
+        "number",
+        Bound::Range(*ANSWER_NUMBERS.start() as u64, *ANSWER_NUMBERS.end() as u64),
+    ),
     ("PreauthRequest", "user", USER),
     ("PreauthRequest", "host", NAME),
     ("PreauthRequest", "service", NAME),

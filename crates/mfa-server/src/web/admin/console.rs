@@ -271,6 +271,7 @@ struct AuditPage<'a> {
 
 /// The audit page's filters (a GET form).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this user's entries (the login user, or the admin for console actions).
     user: Option<String>,
