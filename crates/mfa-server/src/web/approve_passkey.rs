@@ -11,8 +11,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use data_encoding::BASE64URL_NOPAD;
 use mfa_core::Alias;
-use mfa_secrets::random_id;
-use mfa_store::{AuthRequest, Ceremony, StoredPasskey};
+use mfa_store::{AuthRequest, StoredPasskey};
 use mfa_wire::{ClientDecision, Decision, DecisionResult};
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,7 +23,7 @@ use crate::openapi::doc::*;
 use crate::push::{self, Channel};
 use crate::{ApiError, AppState};
 
-use super::passkey::{PasskeyOptions, same_site, to_json, webauthn};
+use super::passkey::{PasskeyOptions, begin_ceremony, end_ceremony, same_site, to_json, webauthn};
 
 /// A challenge waits this long: about as long as a push.
 const CEREMONY_SECS: i64 = 120;
@@ -108,22 +107,10 @@ pub async fn options(
     let (rcr, authentication) = webauthn
         .start_passkey_authentication(&keys)
         .map_err(|e| ApiError::Internal(format!("WebAuthn authentication: {e}")))?;
-    let ceremony = random_id(20).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let saved = Ceremony {
-        client,
-        purpose: purpose(&request),
-        state: to_json(&authentication)?,
-    };
-    let expires = state.clock.now().plus_secs(CEREMONY_SECS);
-    state
-        .store
-        .start_ceremony(&ceremony, &saved, expires)
-        .await?;
-    let options = serde_json::to_value(&rcr).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(PasskeyOptions {
-        ceremony,
-        public_key: options["publicKey"].clone(),
-    }))
+    let started = (&client, purpose(&request), CEREMONY_SECS);
+    Ok(Json(
+        begin_ceremony(&state, started, &authentication, &rcr).await?,
+    ))
 }
 
 /// What the approve page's script sends.
@@ -175,18 +162,14 @@ pub async fn approve(
     same_site(&state, &headers)?;
     let (request, client) = open_push(&state, peer, &token).await?;
     let webauthn = webauthn(&state)?;
-    let ceremony = state
-        .store
-        .take_ceremony(&answer.ceremony, state.clock.now())
-        .await?;
     let wanted = purpose(&request);
-    let Some(ceremony) = ceremony.filter(|c| c.purpose == wanted && c.client == client) else {
-        return Err(ApiError::BadRequest(
-            "ceremony: unknown, used or expired: open the link again".into(),
-        ));
-    };
-    let authentication: PasskeyAuthentication = serde_json::from_str(&ceremony.state)
-        .map_err(|e| ApiError::Internal(format!("ceremony state: {e}")))?;
+    let authentication: PasskeyAuthentication = end_ceremony(
+        &state,
+        &answer.ceremony,
+        (&client, &wanted),
+        "open the link again",
+    )
+    .await?;
     let credential: PublicKeyCredential = serde_json::from_value(answer.credential)
         .map_err(|e| ApiError::BadRequest(format!("credential: {e}")))?;
     let checked = webauthn

@@ -246,22 +246,55 @@ pub async fn options(
     let (ccr, registration): (CreationChallengeResponse, PasskeyRegistration) = webauthn
         .start_passkey_registration(user, alias, alias, Some(exclude))
         .map_err(|e| ApiError::Internal(format!("WebAuthn registration: {e}")))?;
+    let purpose = format!("register:{}", hash.as_str());
+    let started = (&link.client, purpose, CEREMONY_SECS);
+    Ok(axum::Json(
+        begin_ceremony(&state, started, &registration, &ccr).await?,
+    ))
+}
+
+/// Keeps a ceremony's `saved` state for `client` and `purpose` for `secs`, and hands the
+/// browser its `challenge` (webauthn-rs's options, whose `publicKey` the browser takes).
+pub(crate) async fn begin_ceremony(
+    state: &AppState,
+    (client, purpose, secs): (&Alias, String, i64),
+    saved: &impl Serialize,
+    challenge: &impl Serialize,
+) -> Result<PasskeyOptions, ApiError> {
     let ceremony = random_id(20).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let saved = Ceremony {
-        client: link.client.clone(),
-        purpose: format!("register:{}", hash.as_str()),
-        state: to_json(&registration)?,
+    let kept = Ceremony {
+        client: client.clone(),
+        purpose,
+        state: to_json(saved)?,
     };
-    let expires = state.clock.now().plus_secs(CEREMONY_SECS);
+    let expires = state.clock.now().plus_secs(secs);
     state
         .store
-        .start_ceremony(&ceremony, &saved, expires)
+        .start_ceremony(&ceremony, &kept, expires)
         .await?;
-    let options = serde_json::to_value(&ccr).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(axum::Json(PasskeyOptions {
+    let options = serde_json::to_value(challenge).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(PasskeyOptions {
         ceremony,
         public_key: options["publicKey"].clone(),
-    }))
+    })
+}
+
+/// Takes ceremony `id` back (once) and its state, when it was begun for `client` and
+/// `purpose`; otherwise a 400 that ends with `again` (what to do next).
+pub(crate) async fn end_ceremony<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    id: &str,
+    (client, purpose): (&Alias, &str),
+    again: &str,
+) -> Result<T, ApiError> {
+    let ceremony = state.store.take_ceremony(id, state.clock.now()).await?;
+    let Some(ceremony) = ceremony.filter(|c| c.purpose == purpose && &c.client == client) else {
+        return Err(ApiError::BadRequest(format!(
+            "ceremony: unknown, used or expired: {again}"
+        )));
+    };
+    serde_json::from_str(&ceremony.state)
+        .map_err(|e| ApiError::Internal(format!("ceremony state: {e}")))
 }
 
 pub(crate) fn to_json(value: &impl Serialize) -> Result<String, ApiError> {
@@ -358,16 +391,14 @@ pub async fn register(
         )));
     }
     let now = state.clock.now();
-    let ceremony = state.store.take_ceremony(&answer.ceremony, now).await?;
     let purpose = format!("register:{}", hash.as_str());
-    let Some(ceremony) = ceremony.filter(|c| c.purpose == purpose && c.client == link.client)
-    else {
-        return Err(ApiError::BadRequest(
-            "ceremony: unknown, used or expired: start again".into(),
-        ));
-    };
-    let registration: PasskeyRegistration = serde_json::from_str(&ceremony.state)
-        .map_err(|e| ApiError::Internal(format!("ceremony state: {e}")))?;
+    let registration: PasskeyRegistration = end_ceremony(
+        &state,
+        &answer.ceremony,
+        (&link.client, &purpose),
+        "start again",
+    )
+    .await?;
     let credential: RegisterPublicKeyCredential = serde_json::from_value(answer.credential)
         .map_err(|e| ApiError::BadRequest(format!("credential: {e}")))?;
     let passkey = webauthn
