@@ -26,6 +26,10 @@ use crate::open::{Backend, redact};
 /// The first key of the two-key advisory lock ("mfa!"); the second is the schema's hash.
 const ADVISORY_KEY: i32 = 0x6d66_6121;
 
+/// How long a rotation waits for the others to let go before it says the database is in use.
+const EXCLUSIVE_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
     /// An ordinary user of the database (mfad, an mfac command).
@@ -44,16 +48,32 @@ pub(crate) enum UseLock {
 }
 
 impl UseLock {
-    /// Takes the lock in `mode` without waiting; [`StoreError::Locked`] says who is in the way.
+    /// Takes the lock in `mode`; [`StoreError::Locked`] says who is in the way. A shared lock
+    /// does not wait. An exclusive one (a rotation) retries for [`EXCLUSIVE_GRACE`]: when a
+    /// holder dies, PostgreSQL drops its lock only once the server notices the closed
+    /// connection, a moment later, and a rotation right after `mfad` was killed was refused.
     pub(crate) async fn take(url: &str, backend: Backend, mode: Mode) -> Result<Self, StoreError> {
-        let taken = match backend {
+        let deadline = tokio::time::Instant::now() + EXCLUSIVE_GRACE;
+        loop {
+            match Self::try_take(url, backend, mode).await? {
+                Some(lock) => return Ok(lock),
+                None if mode == Mode::Exclusive && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(RETRY_EVERY).await;
+                }
+                None => return Err(StoreError::Locked(busy_message(mode))),
+            }
+        }
+    }
+
+    /// One try; `None`: someone else holds it in a conflicting mode.
+    async fn try_take(url: &str, backend: Backend, mode: Mode) -> Result<Option<Self>, StoreError> {
+        Ok(match backend {
             Backend::Sqlite => match sqlite_lock_file(url) {
                 Some(path) => lock_file(&path, mode)?.map(UseLock::File),
                 None => Some(UseLock::Memory),
             },
             Backend::Postgres => lock_postgres(url, mode).await?.map(UseLock::Postgres),
-        };
-        taken.ok_or_else(|| StoreError::Locked(busy_message(mode)))
+        })
     }
 
     /// Releases the lock now. PostgreSQL: unlocks, then closes the connection. Closing alone

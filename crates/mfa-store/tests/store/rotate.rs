@@ -465,3 +465,28 @@ async fn a_rotation_right_after_the_store_closes_is_never_refused() {
         db.finish().await;
     }
 }
+
+/// Regression (CI failed once in mfad's key_rotate_killed_before_its_commit test): when mfad is
+/// killed, PostgreSQL drops its shared lock only once the server notices the closed connection,
+/// and `mfac key rotate` run in that moment was refused as "in use". A rotation now waits a
+/// short grace for the others to let go: here a store still open when the rotation starts and
+/// closed 500 ms later no longer stops it (on the old code this was refused at once).
+#[tokio::test]
+async fn a_rotation_waits_briefly_for_a_user_that_is_letting_go() {
+    let now = Timestamp::from_secs(T0);
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = key_file_of_test_store(dir.path());
+        let store = db.store.clone();
+        let closer = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            store.close().await;
+        });
+        let rotated = Store::rotate_key_file(&db.url, &key_file, now, |_| {}).await;
+        closer.await.unwrap();
+        if let Err(e) = rotated {
+            panic!("{}: {e}", db.name);
+        }
+        db.finish().await;
+    }
+}
