@@ -38,6 +38,14 @@ fn names(methods: &[Method]) -> String {
         .join(",")
 }
 
+/// Whether a push for this login must be approved with a passkey: when the policy requires a
+/// passkey, or allows one and not a plain push. The push then carries `passkey` among the
+/// factors its approval completes, and only a passkey approval decides it.
+pub fn passkey_push(methods: &[Method], required: &[Method]) -> bool {
+    required.contains(&Method::Passkey)
+        || (methods.contains(&Method::Passkey) && !methods.contains(&Method::Push))
+}
+
 impl Offer {
     /// The factors offered, a recovery code counted as the device factor it stands in for.
     pub fn factors(&self, required: &[Method]) -> Vec<Method> {
@@ -47,6 +55,9 @@ impl Offer {
         }
         if self.push {
             f.push(Method::Push);
+            if required.contains(&Method::Passkey) {
+                f.push(Method::Passkey);
+            }
         }
         match self.code {
             Some(CodeKind::Totp) => f.push(Method::Totp),
@@ -109,7 +120,7 @@ impl Offer {
             }
             _ => {}
         }
-        if self.push && !methods.contains(&Method::Push) {
+        if self.push && !methods.contains(&Method::Push) && !methods.contains(&Method::Passkey) {
             return Some(not_allowed("push"));
         }
         let offered = self.factors(required);
@@ -221,6 +232,8 @@ pub struct Flow {
     required: Vec<Method>,
     policy: PasswordPolicy,
     now: Timestamp,
+    /// The push must be approved with a passkey (see [`passkey_push`]).
+    passkey_push: bool,
     counted: bool,
     password_done: bool,
     code_done: bool,
@@ -254,6 +267,7 @@ impl Flow {
             required: required.to_vec(),
             policy,
             now,
+            passkey_push: passkey_push(methods, required),
             counted: !offer.compares_secret(),
             password_done: !offer.password,
             code_done: offer.code.is_none(),
@@ -291,8 +305,17 @@ impl Flow {
             Counting::None
         };
         if self.offer.push {
-            let factors = (!self.verified.is_empty())
-                .then(|| Methods::new(self.verified.iter().copied().chain([Method::Push])))
+            let passkey = self.passkey_push.then_some(Method::Passkey);
+            let factors = (!self.verified.is_empty() || self.passkey_push)
+                .then(|| {
+                    Methods::new(
+                        self.verified
+                            .iter()
+                            .copied()
+                            .chain([Method::Push])
+                            .chain(passkey),
+                    )
+                })
                 .and_then(Result::ok);
             return Step::SendPush {
                 factors,

@@ -15,21 +15,32 @@ pub enum Method {
     Totp,
     /// A password the client's person knows (stored as an argon2id hash).
     Password,
+    /// A push approved with one of the client's passkeys (WebAuthn, user verification), on
+    /// its approve page or through a device link: bound to mfa's origin, so it cannot be
+    /// phished onto another site.
+    Passkey,
 }
 
 impl Method {
-    pub const ALL: [Method; 3] = [Method::Push, Method::Totp, Method::Password];
+    pub const ALL: [Method; 4] = [
+        Method::Push,
+        Method::Totp,
+        Method::Password,
+        Method::Passkey,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Push => "push",
             Method::Totp => "totp",
             Method::Password => "password",
+            Method::Passkey => "passkey",
         }
     }
 
     /// Push and TOTP prove the person holds an enrolled device (a recovery code stands in for
-    /// either); a password proves they know something.
+    /// either); a password proves they know something. A passkey is a device too, but no
+    /// recovery code stands in for it: requiring one asks for what cannot be phished.
     pub fn is_device(self) -> bool {
         matches!(self, Method::Push | Method::Totp)
     }

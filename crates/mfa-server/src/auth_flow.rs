@@ -25,6 +25,7 @@ pub fn answer(result: AuthResult, reason: impl Into<String>) -> ServerAuthRespon
         warning: None,
         change_password: None,
         elevated_until: None,
+        device_url: None,
     }
 }
 
@@ -91,8 +92,14 @@ pub async fn run(
             } => {
                 change(state, &subjects, counting).await?;
                 let remember = remember(state, login, body);
+                // A passkey push needs no number: the passkey, bound to mfa's origin and
+                // verified on the person's device, stands in for it (the prompt shows a
+                // device link instead).
+                let passkey = factors
+                    .as_ref()
+                    .is_some_and(|f| f.contains(Method::Passkey));
                 let number_matching =
-                    state.config.number_matching && body.number_matching != Some(false);
+                    state.config.number_matching && body.number_matching != Some(false) && !passkey;
                 let completes = Completes { factors, remember };
                 let push = Push {
                     number_matching,
@@ -204,7 +211,10 @@ async fn send_push(
     push: Push,
     warnings: Vec<String>,
 ) -> Result<ServerAuthResponse, ApiError> {
-    let request = push::create(
+    let push::Sent {
+        request,
+        device_url,
+    } = push::create(
         state,
         login,
         route.id,
@@ -223,6 +233,7 @@ async fn send_push(
         warning: join_warnings(&warnings),
         change_password: None,
         elevated_until: None,
+        device_url,
     })
 }
 
@@ -286,6 +297,7 @@ async fn finish(
             warning: join_warnings(&warnings),
             change_password: None,
             elevated_until: recorded.session.map(|s| s.expires_at.to_string()),
+            device_url: None,
         },
         Ending::Deny {
             reason,

@@ -65,6 +65,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(web::enrol::page, web::enrol::submit))
         .routes(routes!(web::approve_passkey::options))
         .routes(routes!(web::approve_passkey::approve))
+        .routes(routes!(web::device::open))
         .routes(routes!(web::passkey::page))
         .routes(routes!(web::passkey::script))
         .routes(routes!(web::passkey::options))

@@ -69,7 +69,7 @@ impl<'a> Offer<'a> {
                     && if required.is_empty() {
                         password.is_none()
                     } else {
-                        required.contains(&Method::Push)
+                        required.contains(&Method::Push) || required.contains(&Method::Passkey)
                     }
             }
         };

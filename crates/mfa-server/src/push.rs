@@ -4,8 +4,8 @@
 //! it with its audit entry and lockout change in one transaction and wakes whoever waits.
 
 use mfa_core::push::{ANSWER_NUMBERS, Answer, LockoutEffect, Move, Refusal, WithdrawReason};
-use mfa_core::{Alias, Methods};
-use mfa_secrets::{Token, random_below, random_id};
+use mfa_core::{Alias, Method, Methods};
+use mfa_secrets::{Token, TokenHash, random_below, random_id};
 use mfa_store::{
     ApproveLink, AuditEntry, AuthRequest, LockKind, LockSubject, LockoutChange, PushState, Remember,
 };
@@ -46,8 +46,16 @@ pub fn new_number() -> Result<u8, ApiError> {
     Ok(10 + u8::try_from(random_below(90).map_err(internal)?).map_err(internal)?)
 }
 
-/// Sends a push to the app's clients: stores the request with one approve token per client,
-/// wakes their WebSockets and hands each client's notification to its provider.
+/// A push as [`create`] sent it.
+pub struct Sent {
+    pub request: AuthRequest,
+    /// For a push only a passkey approves: the device link the login prompt shows.
+    pub device_url: Option<String>,
+}
+
+/// Sends a push to the app's clients: stores the request with one approve token per client
+/// (and, for a push that needs a passkey, a device code), wakes their WebSockets and hands
+/// each client's notification to its provider.
 pub async fn create(
     state: &AppState,
     login: &Login,
@@ -56,7 +64,7 @@ pub async fn create(
     number_matching: bool,
     completes: Completes,
     shows: Shows,
-) -> Result<AuthRequest, ApiError> {
+) -> Result<Sent, ApiError> {
     let now = state.clock.now();
     let number = match (number_matching, shows.number) {
         (false, _) => None,
@@ -88,13 +96,20 @@ pub async fn create(
         .map(|c| Ok((c.clone(), Token::generate(APPROVE_TOKEN_PREFIX)?)))
         .collect::<Result<Vec<_>, mfa_secrets::SecretsError>>()
         .map_err(internal)?;
-    let links: Vec<ApproveLink> = tokens
+    let mut links: Vec<ApproveLink> = tokens
         .iter()
         .map(|(client, token)| ApproveLink {
             token_hash: token.hash(),
             client: client.clone(),
         })
         .collect();
+    let device = device_code(state, &request).await?;
+    if let Some((client, code)) = &device {
+        links.push(ApproveLink {
+            token_hash: TokenHash::of(code),
+            client: client.clone(),
+        });
+    }
     state.store.create_request(&request, &links).await?;
     state
         .hub
@@ -108,7 +123,33 @@ pub async fn create(
     }
     tracing::info!(txid = %request.txid, user = %request.user, host = %request.host,
         service = %request.service, clients = clients.len(), "push sent");
-    Ok(request)
+    let device_url = device.map(|(_, code)| crate::web::device::url(state, &code));
+    Ok(Sent {
+        request,
+        device_url,
+    })
+}
+
+/// For a push only a passkey approves: the first of its clients with a passkey, and a fresh
+/// device code for it.
+async fn device_code(
+    state: &AppState,
+    request: &AuthRequest,
+) -> Result<Option<(Alias, String)>, ApiError> {
+    if !needs_passkey(request) {
+        return Ok(None);
+    }
+    for client in &request.clients {
+        if !state.store.passkeys(client).await?.is_empty() {
+            return Ok(Some((client.clone(), crate::web::device::new_code()?)));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether only a passkey approves this push (the policy required one).
+pub fn needs_passkey(request: &AuthRequest) -> bool {
+    request.completes().contains(Method::Passkey)
 }
 
 /// How an answer reached mfad (recorded in `decided_by` and the audit log).
@@ -154,6 +195,14 @@ pub async fn decide(
         return Err(ApiError::BadRequest(format!(
             "number must be the two digits shown at the login prompt (got {n})"
         )));
+    }
+    if answer.decision == Decision::Approve && channel != Channel::Passkey && needs_passkey(request)
+    {
+        return Err(ApiError::Forbidden(
+            "this push must be approved with a passkey: open its approve page (or the link the \
+             login prompt shows) and confirm with your passkey"
+                .into(),
+        ));
     }
     let answer = match answer.decision {
         Decision::Approve => Answer::Approve {

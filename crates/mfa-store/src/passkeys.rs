@@ -125,6 +125,21 @@ impl Store {
     }
 
     /// The client's passkeys, oldest first.
+    /// Whether any of `aliases` has a passkey (the policy asks before it requires one).
+    pub async fn any_has_passkey(&self, aliases: &[Alias]) -> Result<bool, StoreError> {
+        for alias in aliases {
+            let has: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM passkeys WHERE client_alias = $1 LIMIT 1")
+                    .bind(alias.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if has.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub async fn passkeys(&self, alias: &Alias) -> Result<Vec<StoredPasskey>, StoreError> {
         let rows = sqlx::query(
             "SELECT credential_id, name, passkey, created_at, last_used_at FROM passkeys \

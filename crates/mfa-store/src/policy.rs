@@ -42,6 +42,7 @@ impl Store {
                 methods: app.methods.clone(),
                 clients: app.clients.clone(),
                 has_password: !self.clients_with_password(&app.clients).await?.is_empty(),
+                has_passkey: self.any_has_passkey(&app.clients).await?,
             }),
         };
         let sessions = self

@@ -205,6 +205,11 @@ pub struct ServerAuthResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub elevated_until: Option<String>,
+    /// With `pending`, when the push must be approved with a passkey: a short link
+    /// (`https://mfa.example.org/d/7KQP-ZX4M`) the person opens on any device to confirm with
+    /// their passkey, for prompts where no browser is (SSH, sudo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_url: Option<String>,
 }
 
 /// `GET /v1/auth/{txid}`: where a push stands.

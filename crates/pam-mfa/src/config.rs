@@ -58,12 +58,14 @@ pub struct PamConfig {
     pub prompts: Prompts,
 }
 
-/// Texts the person sees. `{number}` is replaced with the number to match.
+/// Texts the person sees. `{number}` is replaced with the number to match, `{url}` with the
+/// device link of a push that needs a passkey.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Prompts {
     pub push: String,
     pub push_without_number: String,
+    pub passkey: String,
     pub totp: String,
     pub password: String,
     pub new_password: String,
@@ -77,6 +79,7 @@ impl Default for Prompts {
         Self {
             push: "Push sent to your device (number {number}). Approve it there and press Enter, or type a verification code: ".into(),
             push_without_number: "Push sent to your device. Approve it there and press Enter, or type a verification code: ".into(),
+            passkey: "Open {url} and confirm with your passkey, then press Enter: ".into(),
             totp: "Verification code: ".into(),
             password: "Password: ".into(),
             new_password: "Your password has expired. New password: ".into(),

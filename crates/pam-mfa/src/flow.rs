@@ -242,6 +242,8 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
         }
         if allows("push") {
             self.push(true, None)
+        } else if allows("passkey") {
+            self.passkey(None)
         } else if allows("totp") {
             let code = self.ask(&self.settings.prompts.totp.clone())?;
             self.code(&code, None)
@@ -261,7 +263,7 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
         let needs = |m: &str| required.iter().any(|x| x == m);
         if let Some(other) = required
             .iter()
-            .find(|m| !["push", "totp", "password"].contains(&m.as_str()))
+            .find(|m| !["push", "totp", "password", "passkey"].contains(&m.as_str()))
         {
             return Ok(deny(
                 format!("this login needs {other}, which this module cannot ask for"),
@@ -282,7 +284,9 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
         } else {
             None
         };
-        if needs("push") {
+        if needs("passkey") {
+            self.passkey(password)
+        } else if needs("push") {
             self.push(!self.settings.push_only, password)
         } else if needs("totp") {
             let code = self.ask(&self.settings.prompts.totp.clone())?;
@@ -377,13 +381,9 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
         );
         let sent = self.send(req)?;
         self.warn(&sent);
-        let txid = match (sent.result, sent.txid) {
-            (AuthResult::Allow, _) => return Ok(Outcome::Allow(sent.reason.unwrap_or_default())),
-            (AuthResult::Deny, _) => return Ok(refused(sent.reason, "push refused")),
-            (AuthResult::Pending, Some(txid)) => txid,
-            (AuthResult::Pending, None) => {
-                return Err(ApiError::Refused("pending push without txid".into()).into());
-            }
+        let txid = match pending(&sent)? {
+            Ok(txid) => txid,
+            Err(decided) => return Ok(decided),
         };
         if interactive {
             let prompts = self.settings.prompts;
@@ -402,6 +402,31 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
                 return outcome;
             }
         }
+        self.wait_for(&txid)
+    }
+
+    /// A push only a passkey approves: the prompt shows its device link, to open on any device
+    /// (a typed code cannot stand in for it). Under `push_only` nothing is shown: the push's
+    /// approve link reaches the person's devices as any push's does.
+    fn passkey(&mut self, password: Option<String>) -> Result<Outcome, Stop> {
+        if self.settings.push_only {
+            return self.push(false, password);
+        }
+        let sent = self.send(self.request(AuthMethod::Push, None, password, None))?;
+        self.warn(&sent);
+        let txid = match pending(&sent)? {
+            Ok(txid) => txid,
+            Err(decided) => return Ok(decided),
+        };
+        let Some(url) = sent.device_url.as_deref() else {
+            self.withdraw(&txid, Withdrawal::Abandoned);
+            return Ok(deny(
+                "mfad sent no device link for a push that needs a passkey",
+                Refusal::Policy,
+            ));
+        };
+        let text = self.settings.prompts.passkey.replace("{url}", url);
+        self.ask(&text)?;
         self.wait_for(&txid)
     }
 
@@ -466,6 +491,18 @@ impl<C: Conversation, A: MfaApi> Flow<'_, C, A> {
             ),
             Refusal::HostRefused,
         ))
+    }
+}
+
+/// A push's first answer: `Ok(txid)` while it waits, or the outcome mfad decided at once.
+fn pending(sent: &ServerAuthResponse) -> Result<Result<String, Outcome>, Stop> {
+    match (sent.result, &sent.txid) {
+        (AuthResult::Allow, _) => Ok(Err(Outcome::Allow(sent.reason.clone().unwrap_or_default()))),
+        (AuthResult::Deny, _) => Ok(Err(refused(sent.reason.clone(), "push refused"))),
+        (AuthResult::Pending, Some(txid)) => Ok(Ok(txid.clone())),
+        (AuthResult::Pending, None) => {
+            Err(ApiError::Refused("pending push without txid".into()).into())
+        }
     }
 }
 

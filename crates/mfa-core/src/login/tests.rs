@@ -9,7 +9,7 @@ fn now() -> Timestamp {
     Timestamp::from_secs(1_800_000_000)
 }
 
-use Method::{Password, Push, Totp};
+use Method::{Passkey, Password, Push, Totp};
 
 fn offer(password: bool, code: Option<CodeKind>, push: bool) -> Offer {
     Offer {
@@ -213,6 +213,39 @@ fn the_push_goes_last_and_gives_back_the_attempt_its_companions_used() {
             warnings: vec![]
         }
     );
+}
+
+#[test]
+fn a_required_passkey_makes_the_push_a_passkey_push_and_nothing_stands_in_for_it() {
+    let pushed = |f: Flow| match f.next() {
+        Step::SendPush { factors, .. } => factors.map(|m| m.to_string()),
+        other => panic!("{other:?}"),
+    };
+    // Required: the push carries passkey (only a passkey approval decides it).
+    let f = flow(offer(false, None, true), &[Passkey], &[Passkey]);
+    assert_eq!(pushed(f).as_deref(), Some("push,passkey"));
+    // Allowed without a plain push: the same.
+    let f = flow(offer(false, None, true), &[Totp, Passkey], &[]);
+    assert_eq!(pushed(f).as_deref(), Some("push,passkey"));
+    // Allowed beside push: a plain push.
+    let f = flow(offer(false, None, true), &[Push, Passkey], &[]);
+    assert_eq!(pushed(f), None);
+    // With a password first.
+    let mut f = flow(
+        offer(true, None, true),
+        &[Password, Passkey],
+        &[Password, Passkey],
+    );
+    f.counted(None);
+    f.password_found(found(1), "right", None);
+    assert_eq!(pushed(f).as_deref(), Some("push,password,passkey"));
+    // A code (TOTP or recovery) is no passkey.
+    for code in [CodeKind::Totp, CodeKind::Recovery] {
+        let f = flow(offer(false, Some(code), false), &[Passkey], &[Passkey]);
+        let (reason, _, counting) = deny_reason(&f);
+        assert!(reason.contains("allowed: passkey"), "{code:?}: {reason}");
+        assert_eq!(counting, Counting::None);
+    }
 }
 
 #[test]

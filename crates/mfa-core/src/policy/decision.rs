@@ -11,7 +11,7 @@
 //!    requirement: allow;
 //! 7. routing: no app at all: enroll (or allow when `mfa_policy = "enabled"` and no rule
 //!    asks); no app for this login: deny (likewise allow under `enabled`);
-//! 8. factors: a required password the routed clients do not have: enroll;
+//! 8. factors: a required password or passkey the routed clients do not have: enroll;
 //! 9. otherwise: auth, with the methods the caller may use and those it must all use.
 
 use crate::{Alias, Method, Methods, Timestamp};
@@ -34,6 +34,8 @@ pub struct Routed {
     pub clients: Vec<Alias>,
     /// Whether any of the clients has a password.
     pub has_password: bool,
+    /// Whether any of the clients has a passkey.
+    pub has_passkey: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,19 +255,33 @@ pub fn decide(policy: &Policy<'_>, user: &UserState, req: &Request, env: Env) ->
             clients.first().copied().unwrap_or("ALIAS")
         )
     };
+    let no_passkey = || {
+        format!(
+            "{} must confirm with a passkey, but client {} has none: ask an admin for a link to register one: mfac client passkey-link {}",
+            req.user,
+            clients.join(", "),
+            clients.first().copied().unwrap_or("ALIAS")
+        )
+    };
+    let usable = |m: &Method| match m {
+        Method::Password => routed.has_password,
+        Method::Passkey => routed.has_passkey,
+        Method::Push | Method::Totp => true,
+    };
     match &require {
         Requirement::None => decision(
             Allow(Allowed::NotRequired),
             "no second factor required".into(),
         ),
         Requirement::Any => {
-            let methods: Vec<Method> = routed
-                .methods
-                .iter()
-                .filter(|m| *m != Method::Password || routed.has_password)
-                .collect();
+            let methods: Vec<Method> = routed.methods.iter().filter(usable).collect();
             if methods.is_empty() {
-                return decision(Enroll, no_password());
+                let why = if routed.methods.contains(Method::Passkey) {
+                    no_passkey()
+                } else {
+                    no_password()
+                };
+                return decision(Enroll, why);
             }
             decision(
                 Auth {
@@ -282,6 +298,9 @@ pub fn decide(policy: &Policy<'_>, user: &UserState, req: &Request, env: Env) ->
         Requirement::All(all) => {
             if all.contains(Method::Password) && !routed.has_password {
                 return decision(Enroll, no_password());
+            }
+            if all.contains(Method::Passkey) && !routed.has_passkey {
+                return decision(Enroll, no_passkey());
             }
             let all: Vec<Method> = all.iter().collect();
             decision(
@@ -313,7 +332,18 @@ mod tests {
             methods: methods.parse().unwrap(),
             clients: vec![alias("tux-phone")],
             has_password,
+            has_passkey: false,
         })
+    }
+
+    fn with_passkey(methods: &str) -> Enrolment {
+        match routed(methods, false) {
+            Enrolment::Routed(r) => Enrolment::Routed(Routed {
+                has_passkey: true,
+                ..r
+            }),
+            other => other,
+        }
     }
 
     fn state(enrolment: Enrolment) -> UserState {
@@ -462,6 +492,45 @@ mod tests {
                 assert_eq!(d.source, Some(Source::Rules(vec![1])));
             }
         }
+    }
+
+    #[test]
+    fn a_passkey_is_asked_for_only_from_clients_that_have_one() {
+        let rules = [user_rule(1, "tux", "passkey")];
+        let policy = Policy {
+            global: MfaPolicy::AnyRequired,
+            rules: &rules,
+        };
+        let d = decide(&policy, &state(with_passkey("push")), &login(), env());
+        assert_eq!(short(&d), "auth:passkey/passkey", "{}", d.reason);
+        let d = decide(&policy, &state(routed("push", false)), &login(), env());
+        assert_eq!(short(&d), "enroll");
+        assert!(
+            d.reason.contains("mfac client passkey-link tux-phone"),
+            "{}",
+            d.reason
+        );
+        // An app that lists passkey offers it (under `any`) only where a client has one.
+        let policy = Policy {
+            global: MfaPolicy::AnyRequired,
+            rules: &[],
+        };
+        let d = decide(
+            &policy,
+            &state(with_passkey("push,passkey")),
+            &login(),
+            env(),
+        );
+        assert_eq!(short(&d), "auth:push,passkey/");
+        let d = decide(
+            &policy,
+            &state(routed("push,passkey", false)),
+            &login(),
+            env(),
+        );
+        assert_eq!(short(&d), "auth:push/");
+        let d = decide(&policy, &state(routed("passkey", false)), &login(), env());
+        assert_eq!(short(&d), "enroll");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod approve;
 pub mod approve_passkey;
+pub mod device;
 pub mod enrol;
 pub mod passkey;
 

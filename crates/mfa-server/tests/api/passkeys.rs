@@ -292,3 +292,104 @@ async fn a_browser_approves_a_push_with_the_passkey_it_registered() {
     assert!(used[0].last_used_at.is_some(), "its use is recorded");
     browser.close().await.unwrap();
 }
+
+/// Registers a (fake) passkey for tux directly in the store: enough for the policy and the
+/// approve page, which only ask whether the client has one.
+async fn stored_passkey(srv: &TestServer) {
+    let (token, _) = passkey_link(srv).await;
+    let stored = mfa_store::NewPasskey {
+        link: &Token::from_presented(&token).hash(),
+        credential_id: "c2VlZA",
+        name: "phone",
+        passkey: "{}",
+        now: srv.now(),
+    };
+    assert!(srv.state.store.register_passkey(stored).await.unwrap());
+}
+
+fn preauth_body() -> Value {
+    json!({"user": "tux", "host": "linux.example.org", "service": "sshd", "client_ip": "192.0.2.10"})
+}
+
+#[tokio::test]
+async fn a_required_passkey_sends_a_push_with_a_device_link_that_only_a_passkey_approves() {
+    let (f, rx) = localhost_push_fixture().await;
+    crate::policy::add_rule(&f.srv, "user:tux", "*", "*", "passkey").await;
+    // No passkey yet: the person is told how to get one.
+    let (status, v) = f.srv.post("/v1/preauth", &f.token, &preauth_body()).await;
+    assert_eq!((status, v["result"].as_str()), (200, Some("enroll")), "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(reason.contains("mfac client passkey-link tux"), "{reason}");
+
+    stored_passkey(&f.srv).await;
+    let (_, v) = f.srv.post("/v1/preauth", &f.token, &preauth_body()).await;
+    assert_eq!(v["result"], "auth", "{v}");
+    assert_eq!(v["required"], json!(["passkey"]), "{v}");
+    // A code does not stand in for the passkey.
+    let mut by_code = crate::support::login("totp");
+    by_code["passcode"] = json!(f.tux.totp.code_at(f.srv.now().unix_secs()));
+    let (_, v) = f.srv.post("/v1/auth", &f.token, &by_code).await;
+    assert_eq!(v["result"], "deny", "{v}");
+
+    let (status, v) = f
+        .srv
+        .post("/v1/auth", &f.token, &crate::support::login("auto"))
+        .await;
+    assert_eq!(
+        (status, v["result"].as_str()),
+        (200, Some("pending")),
+        "{v}"
+    );
+    assert!(
+        v.get("number").is_none(),
+        "the passkey stands in for the number: {v}"
+    );
+    let txid = v["txid"].as_str().unwrap().to_owned();
+    let device_url = v["device_url"].as_str().unwrap().to_owned();
+    let prefix = format!("{}/d/", f.srv.state.config.host_addr());
+    let code = device_url.strip_prefix(&prefix).expect("under host_addr");
+    assert!(
+        code.len() == 9 && code.as_bytes()[4] == b'-',
+        "{device_url}"
+    );
+    rx.wait_for(1).await;
+
+    // The terminal client's key cannot approve it; it can still deny (not here).
+    let (status, e) = f.decide(&txid, &json!({"decision": "approve"})).await;
+    assert_eq!(status, 403, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("passkey"), "{e}");
+
+    // The device link leads, typed however, to the approve page with the passkey button.
+    let typed = code.to_lowercase().replace('-', "");
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = no_redirects
+        .get(f.srv.url(&format!("/d/{typed}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/approve/{}", code.replace('-', "")));
+    let page = crate::web::visit(&f.srv, &f.srv.url(&location), None).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(
+        page.html.contains("id=\"approve-passkey\""),
+        "{}",
+        page.html
+    );
+    let request = f.srv.state.store.request(&txid).await.unwrap();
+    assert_eq!(request.state, mfa_store::PushState::Pending);
+
+    // A code that cannot be one is a plain 404 page; a wrong one the approve page's 404.
+    let resp = f
+        .srv
+        .http
+        .get(f.srv.url("/d/not-a-code"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+}

@@ -114,6 +114,7 @@ fn pending(number: Option<u8>) -> Result<ServerAuthResponse, ApiError> {
         warning: None,
         change_password: None,
         elevated_until: None,
+        device_url: None,
     })
 }
 
@@ -127,6 +128,7 @@ fn answer(result: AuthResult) -> Result<ServerAuthResponse, ApiError> {
         warning: None,
         change_password: None,
         elevated_until: None,
+        device_url: None,
     })
 }
 
@@ -188,6 +190,42 @@ fn the_number_is_in_the_prompt_and_enter_waits_for_the_push() {
     let (text, echo) = &conv.prompts[0];
     assert!(text.contains("(number 42)"), "{text}");
     assert!(!echo);
+}
+
+#[test]
+fn a_required_passkey_shows_the_device_link_and_waits_for_the_push() {
+    let mfad = FakeMfad::default();
+    mfad.preauth.borrow_mut().push_back(pre_all(&["passkey"]));
+    let mut sent = pending(Some(42)).unwrap();
+    sent.device_url = Some("https://mfa.example.org/d/7KQP-ZX4M".into());
+    mfad.auth.borrow_mut().push_back(Ok(sent));
+    mfad.status
+        .borrow_mut()
+        .push_back(status(AuthResult::Allow, "approved"));
+    let mut conv = Script {
+        // Whatever is typed, it is no code: the push decides.
+        answers: [Ok("123456".into())].into(),
+        ..Default::default()
+    };
+    assert!(allowed(&run(&mfad, &mut conv, FailMode::Secure, false)));
+    let (text, _) = &conv.prompts[0];
+    assert_eq!(
+        text,
+        "Open https://mfa.example.org/d/7KQP-ZX4M and confirm with your passkey, then press Enter: "
+    );
+    let sent = mfad.auth_requests.borrow();
+    assert_eq!(sent.len(), 1, "one request: the push");
+    assert_eq!(sent[0].method, AuthMethod::Push);
+    assert!(sent[0].passcode.is_none());
+
+    // No device link in the answer: withdrawn and denied, never waited on blindly.
+    let mfad = FakeMfad::default();
+    mfad.preauth.borrow_mut().push_back(pre_all(&["passkey"]));
+    mfad.auth.borrow_mut().push_back(pending(None));
+    let mut conv = Script::default();
+    assert!(!allowed(&run(&mfad, &mut conv, FailMode::Safe, false)));
+    assert_eq!(*mfad.withdrawals.borrow(), [Withdrawal::Abandoned]);
+    assert!(conv.prompts.is_empty());
 }
 
 #[test]
