@@ -7,9 +7,9 @@ pub enum DomainError {
         "invalid alias {0:?}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
     )]
     Alias(String),
-    #[error("unknown method {0:?}: expected one of push, totp, password")]
+    #[error("unknown method {0:?}: expected one of push, totp, password, passkey")]
     Method(String),
-    #[error("no methods given: expected one or more of push, totp, password")]
+    #[error("no methods given: expected one or more of push, totp, password, passkey")]
     NoMethods,
     #[error(
         "invalid requirement {0:?}: expected none, any, or the factors that must all be given, e.g. totp or password,totp"

@@ -65,6 +65,7 @@ pub async fn pending(
             number matching needs.",
             body = ErrorBody),
         (status = 401, description = NO_CLIENT_KEY, body = ErrorBody),
+        (status = 403, description = NEEDS_PASSKEY, body = ErrorBody),
         (status = 404, description = "`not_found`: no such push, or not one for this client.", body = ErrorBody),
         (status = 413, description = TOO_LARGE, body = ErrorBody),
         (status = 415, description = NOT_JSON, body = ErrorBody),
@@ -161,6 +162,7 @@ pub async fn enroll(
         (status = 200, description = "The push's state after this answer.", body = mfa_wire::DecisionResult),
         (status = 400, description = "`bad_request`: as for every JSON body, a `number` beyond 0..=99, or \
             `approve` without the `number` a push with number matching needs.", body = ErrorBody),
+        (status = 403, description = NEEDS_PASSKEY, body = ErrorBody),
         (status = 404, description = "`not_found`: the token is not valid.", body = ErrorBody),
         (status = 413, description = TOO_LARGE, body = ErrorBody),
         (status = 415, description = NOT_JSON, body = ErrorBody),

@@ -6,6 +6,8 @@
 //! `cargo build --workspace` build them first.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // test support: fail loudly
 
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod postgres;
 mod proxy;
 pub mod tls;

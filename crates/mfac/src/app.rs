@@ -37,7 +37,7 @@ pub struct AppAdd {
     /// Client alias(es), comma-separated: each gets the push.
     #[arg(long, num_args = 1.., value_delimiter = ',', required = true)]
     pub client: Vec<String>,
-    /// Allowed methods: push, totp, password (comma- or space-separated).
+    /// Allowed methods: push, totp, password, passkey (comma- or space-separated).
     #[arg(long, num_args = 1.., required = true)]
     pub methods: Vec<String>,
 }

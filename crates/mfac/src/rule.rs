@@ -53,7 +53,7 @@ pub struct RuleAdd {
     /// An action: the rule is about step-ups (POST /v1/stepup) for it.
     #[arg(long)]
     pub action: Option<String>,
-    /// none, any, or the factors that must all be given: push, totp, password (e.g.
+    /// none, any, or the factors that must all be given: push, totp, password, passkey (e.g.
     /// password,totp).
     #[arg(long, value_name = "REQUIREMENT")]
     pub require: String,

@@ -251,6 +251,9 @@ pub(crate) mod doc {
     pub const INTERNAL: &str =
         "`internal`: something that should not happen; the server log has the details.";
     pub const UNAVAILABLE: &str = "`unavailable`: the database does not answer; try again shortly.";
+    pub const NEEDS_PASSKEY: &str = "`forbidden`: `approve` for a push the policy requires a passkey \
+        for: only its approve page (or device link) approves it, with one of the client's passkeys. \
+        `deny` and `fraud` still work.";
     pub const NO_OTP_SCOPE: &str = "`forbidden`: the token lacks the `otp` scope (checked before the \
                                     body is read).";
     pub const OTP_NOT_FOUND: &str = "`not_found`: no such credential, or another token's (each belongs to the token that made it).";

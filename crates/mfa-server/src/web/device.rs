@@ -73,6 +73,7 @@ pub fn url(state: &AppState, code: &str) -> String {
         (status = 303, description = "On to `/approve/{code}`.",
             headers(("Location" = String, description = "The approve page."))),
         (status = 404, description = HTML_NOT_FOUND, body = String, content_type = "text/html"),
+        (status = 500, description = HTML_INTERNAL, body = String, content_type = "text/html"),
     )
 )]
 pub async fn open(State(state): State<AppState>, ApiPath(code): ApiPath<String>) -> Response {

@@ -6,6 +6,8 @@ use mfa_core::Alias;
 use mfa_secrets::Token;
 use serde_json::{Value, json};
 
+use mfa_testkit::browser::AddVirtualAuthenticator;
+
 use crate::support::{TestServer, fixture};
 
 /// A passkey link for tux: (token, URL under host_addr).
@@ -107,32 +109,6 @@ async fn an_ip_address_as_host_addr_allows_no_passkeys_and_says_why() {
     )
     .await;
     assert_eq!(status, 400, "{e}");
-}
-
-/// The WebDriver extension of the WebAuthn spec: a virtual CTAP2 authenticator that does
-/// user verification, for the session's browser.
-#[derive(Debug)]
-struct AddVirtualAuthenticator;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!(
-            "session/{}/webauthn/authenticator",
-            session.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        let options = json!({
-            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
-            "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true,
-        });
-        (axum::http::Method::POST, Some(options.to_string()))
-    }
 }
 
 #[tokio::test]
@@ -251,19 +227,8 @@ async fn a_browser_approves_a_push_with_the_passkey_it_registered() {
     let (_, url) = passkey_link(&f.srv).await;
     let browser = driver.browser().await;
     browser.issue_cmd(AddVirtualAuthenticator).await.unwrap();
-    browser.goto(&url).await.unwrap();
-    browser
-        .find(Locator::Id("passkey-register"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    mfa_testkit::browser::register_passkey(&browser, &url).await;
     let wait = || browser.wait().at_most(std::time::Duration::from_secs(15));
-    wait()
-        .for_element(Locator::Css("#passkey-status.done"))
-        .await
-        .unwrap();
 
     let p = crate::web::new_push(&f, &rx).await;
     let poll = crate::notify::long_poll(&f.srv, &f.token, &p.txid);

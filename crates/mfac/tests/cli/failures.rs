@@ -71,7 +71,7 @@ fn app_errors_leave_no_app_behind() {
     );
     assert_eq!(
         env.fails(&app_add("tux", "push,sms")),
-        "mfac: unknown method \"sms\": expected one of push, totp, password"
+        "mfac: unknown method \"sms\": expected one of push, totp, password, passkey"
     );
     assert!(env.fails(&app_add("tux", ",")).contains("no methods given"));
     assert_eq!(env.json(&["app", "list"]), serde_json::json!([]));

@@ -6,6 +6,7 @@ mod cases;
 mod duo;
 mod harness;
 mod logs;
+mod passkey;
 mod requests;
 mod secrets;
 mod tls;
