@@ -82,7 +82,9 @@ pub async fn preauth(state: &AppState, call: &DuoCall) -> Result<Preauth, DuoFai
         Gate::Allow { reason, .. } => Preauth::Allow(reason),
         Gate::Deny(reason) => Preauth::Deny(reason),
         Gate::Enroll(reason) => Preauth::Enroll(reason),
-        Gate::Auth { methods, .. } => match prompt(state, call, &login, &methods).await {
+        Gate::Auth {
+            methods, required, ..
+        } => match prompt(state, call, &login, &methods, &required).await {
             Ok(prompt) => Preauth::Auth(prompt),
             Err(e) => Preauth::Deny(refusal(e)),
         },
@@ -94,9 +96,13 @@ async fn prompt(
     call: &DuoCall,
     login: &Login,
     methods: &[Method],
+    required: &[Method],
 ) -> Result<Prompt, ApiError> {
-    let push = methods.contains(&Method::Push);
-    let number = if push && state.config.number_matching {
+    // A push only a passkey approves (on its approve page) has no number, and no code
+    // stands in for it.
+    let passkey = mfa_core::login::passkey_push(methods, required);
+    let push = methods.contains(&Method::Push) || passkey;
+    let number = if push && !passkey && state.config.number_matching {
         let n = push::new_number()?;
         let until = state.clock.now().plus_secs(NUMBER_KEEP_SECS);
         state
@@ -110,9 +116,10 @@ async fn prompt(
     Ok(Prompt {
         push,
         // A recovery code stands in for a push or a TOTP code.
-        passcode: methods
-            .iter()
-            .any(|m| matches!(m, Method::Push | Method::Totp)),
+        passcode: !passkey
+            && methods
+                .iter()
+                .any(|m| matches!(m, Method::Push | Method::Totp)),
         number,
     })
 }

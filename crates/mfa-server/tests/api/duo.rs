@@ -360,3 +360,33 @@ async fn the_legacy_dialect_needs_legacy_and_an_integration_only_sees_its_own_pu
         "{theirs}"
     );
 }
+
+/// A rule that requires a passkey: Duo's prompt offers a push without a number (or a code),
+/// and only the passkey on the push's approve page approves it.
+#[tokio::test]
+async fn a_required_passkey_makes_the_duo_push_one_only_a_passkey_approves() {
+    let f = duo_fixture("").await;
+    let duo = integration(&f, "pam", &["linux.example.org"], false).await;
+    crate::policy::add_rule(&f.srv, "user:tux", "*", "*", "passkey").await;
+    crate::passkeys::stored_passkey(&f.srv).await;
+
+    let (_, pre) = call(&f, &duo, "POST", "/auth/v2/preauth", LOGIN).await;
+    assert_eq!(pre["response"]["result"], "auth", "{pre}");
+    let text = pre["response"]["prompt"]["text"].as_str().unwrap();
+    assert!(
+        !text.contains("number") && !text.contains("Passcode"),
+        "{text}"
+    );
+
+    let mut auth = LOGIN.to_vec();
+    auth.extend([("factor", "prompt"), ("prompt", "1"), ("async", "1")]);
+    let (status, sent) = call(&f, &duo, "POST", "/auth/v2/auth", &auth).await;
+    assert_eq!(status, 200, "{sent}");
+    let txid = sent["response"]["txid"].as_str().unwrap().to_owned();
+    let (status, refused) = f.decide(&txid, &json!({"decision": "approve"})).await;
+    assert_eq!(status, 403, "{refused}");
+    let (status, _) = f.decide(&txid, &json!({"decision": "deny"})).await;
+    assert_eq!(status, 200, "a denial needs no passkey");
+    let (_, decided) = poll(&f, &duo, &txid).await;
+    assert_eq!(decided["response"]["result"], "deny", "{decided}");
+}

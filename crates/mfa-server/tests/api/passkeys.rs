@@ -260,7 +260,7 @@ async fn a_browser_approves_a_push_with_the_passkey_it_registered() {
 
 /// Registers a (fake) passkey for tux directly in the store: enough for the policy and the
 /// approve page, which only ask whether the client has one.
-async fn stored_passkey(srv: &TestServer) {
+pub(crate) async fn stored_passkey(srv: &TestServer) {
     let (token, _) = passkey_link(srv).await;
     let stored = mfa_store::NewPasskey {
         link: &Token::from_presented(&token).hash(),
