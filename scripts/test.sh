@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole mfa test suite on a fresh Debian machine: installs the Debian packages the tests
-# drive (oathtool, pamtester, libpam0g-dev, chromium, tmux, nginx, wrk, groff, zsh, fish,
-# systemd), makes sure PostgreSQL answers when MFA_TEST_POSTGRES_URL names it, then lints and
+# drive (oathtool, pamtester, libpam0g-dev, libpam-google-authenticator, chromium, tmux, nginx,
+# wrk, groff, zsh, fish, systemd), makes sure PostgreSQL answers when MFA_TEST_POSTGRES_URL names it, then lints and
 # runs every test, and builds, installs and purges the Debian package (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,9 @@ say() { printf '==> %s\n' "$*"; }
 # nginx, wrk: the bench's smoke test (crates/mfa-bench/tests/smoke.rs) runs its ceiling rows too.
 # groff-base, man-db, zsh, fish: the man pages and completions (crates/mfa-docgen/tests/gen_docs.rs).
 # systemd: systemd-analyze verify checks the packaged unit (scripts/deb-test.sh); it is not started.
-packages=(g++ oathtool pamtester libpam0g-dev openssl socat tmux chromium chromium-driver curl python3 python3-venv nginx wrk groff-base man-db zsh fish systemd)
+# libpam-google-authenticator: its google-authenticator tool writes the files `mfac import
+# google-authenticator` reads (crates/pam-mfa/tests/pamtester/imports.rs).
+packages=(g++ oathtool pamtester libpam0g-dev libpam-google-authenticator openssl socat tmux chromium chromium-driver curl python3 python3-venv nginx wrk groff-base man-db zsh fish systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,6 +14,6 @@ mod token;
 pub use error::SecretsError;
 pub use keyfile::{load_key, load_or_create_key, remove_key_file, replace_key_file, write_new_key};
 pub use password::PasswordHash;
-pub use recovery::{RECOVERY_CODES, RecoveryCode, recovery_hash};
+pub use recovery::{RECOVERY_CODES, RecoveryCode, recovery_hash, scratch_hash};
 pub use seal::{SealKey, Sealer};
 pub use token::{Token, TokenHash, ct_eq, random_below, random_bytes, random_id};

@@ -52,6 +52,15 @@ pub fn recovery_hash(typed: &str) -> Option<TokenHash> {
         .then(|| TokenHash::of(&format!("recovery:{normal}")))
 }
 
+/// The stored form of an imported scratch code (pam_google_authenticator's eight digits),
+/// kept among a client's recovery codes; `None` when `typed` is not eight digits. Checked
+/// where a TOTP code is, as pam_google_authenticator did.
+pub fn scratch_hash(typed: &str) -> Option<TokenHash> {
+    let digits: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+    (digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| TokenHash::of(&format!("scratch:{digits}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

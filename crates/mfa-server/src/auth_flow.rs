@@ -135,9 +135,9 @@ async fn check_code(
 ) -> Result<CodeChecked, ApiError> {
     Ok(match &offer.code {
         Some(Code::Totp(code)) => match factors::check_totp(state, route, code).await? {
-            Some(client) => CodeChecked::Right {
+            Some((client, left)) => CodeChecked::Right {
                 client: client.to_string(),
-                left: None,
+                left,
             },
             None => CodeChecked::Wrong,
         },

@@ -64,12 +64,20 @@ pub async fn change_password(
 }
 
 /// A code from any of the route's clients counts; the matched step is burned atomically, so a
-/// code works once even when it is submitted many times at once.
+/// code works once even when it is submitted many times at once. Eight digits may also be a
+/// scratch code imported from pam_google_authenticator (`mfac import google-authenticator`),
+/// kept with the recovery codes and used up the same way: then the codes left come back too.
 pub async fn check_totp(
     state: &AppState,
     route: &App,
     code: &str,
-) -> Result<Option<Alias>, ApiError> {
+) -> Result<Option<(Alias, Option<i64>)>, ApiError> {
+    if let Some(scratch) = mfa_secrets::scratch_hash(code)
+        && let Some((client, left)) = check_recovery(state, route, &scratch).await?
+    {
+        tracing::info!(%client, left, "scratch code used");
+        return Ok(Some((client, Some(left))));
+    }
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let now = state.clock.now().unix_secs();
     for client in &route.clients {
@@ -80,7 +88,7 @@ pub async fn check_totp(
             continue;
         };
         if state.store.accept_totp_step(client, step).await? {
-            return Ok(Some(client.clone()));
+            return Ok(Some((client.clone(), None)));
         }
     }
     Ok(None)

@@ -13,6 +13,7 @@ use crate::backup::BackupArgs;
 use crate::client::{ClientCommand, NotifyArgs};
 use crate::duo::DuoCommand;
 use crate::group::{GroupCommand, HostGroupCommand};
+use crate::import::ImportCommand;
 use crate::key::KeyCommand;
 use crate::lockout::LockoutCommand;
 use crate::rule::{PolicyCommand, RuleCommand};
@@ -113,6 +114,9 @@ pub enum Command {
     Session(SessionCommand),
     /// A consistent copy of the SQLite database, taken while mfad runs (keep the key file too).
     Backup(BackupArgs),
+    /// Move people in from another system with what they hold (google-authenticator files).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// The sealing key of TOTP, OTP and vault seeds (`key rotate`: a new one; stop mfad first).
     #[command(subcommand)]
     Key(KeyCommand),

@@ -13,6 +13,7 @@ mod credentials;
 mod duo;
 mod enrol_link;
 mod group;
+mod import;
 mod key;
 mod lockout;
 mod output;
@@ -82,6 +83,7 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
         cli::Command::Policy(cmd) => rule::run_policy(&ctx, cmd).await,
         cli::Command::Session(cmd) => session::run(&ctx, cmd).await,
         cli::Command::Backup(args) => backup::run(&ctx, args).await,
+        cli::Command::Import(cmd) => import::run(&ctx, cmd).await,
         cli::Command::Key(_) => Ok(()), // run above, before the store was opened
     };
     ctx.store.close().await;

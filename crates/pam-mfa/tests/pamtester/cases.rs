@@ -8,7 +8,7 @@ fn told(out: &str, line: &str) -> bool {
     out.contains(&format!("Access denied. {line}"))
 }
 
-fn authenticate(
+pub(crate) fn authenticate(
     setup: &Setup,
     config_extra: &str,
     module_args: &str,

@@ -5,6 +5,7 @@
 mod cases;
 mod duo;
 mod harness;
+mod imports;
 mod logs;
 mod passkey;
 mod requests;
