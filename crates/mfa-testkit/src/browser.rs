@@ -151,18 +151,18 @@ impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
     }
 }
 
+/// Clicks the element with id `id`.
+pub async fn click(browser: &Client, id: &str) {
+    let element = browser.find(fantoccini::Locator::Id(id)).await.unwrap();
+    element.click().await.unwrap();
+}
+
 /// Registers a passkey through the passkey link `url` (the passkey page's button), with the
 /// browser's virtual authenticator.
 pub async fn register_passkey(browser: &Client, url: &str) {
     use fantoccini::Locator;
     browser.goto(url).await.unwrap();
-    browser
-        .find(Locator::Id("passkey-register"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "passkey-register").await;
     browser
         .wait()
         .at_most(Duration::from_secs(15))

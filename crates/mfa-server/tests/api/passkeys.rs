@@ -124,13 +124,7 @@ async fn a_browser_registers_a_passkey_with_a_virtual_authenticator() {
     name.clear().await.unwrap();
     name.send_keys("laptop").await.unwrap();
     crate::web::browser::screenshot(&browser, "passkey-phone.png").await;
-    browser
-        .find(Locator::Id("passkey-register"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    mfa_testkit::browser::click(&browser, "passkey-register").await;
     let done = browser
         .wait()
         .at_most(std::time::Duration::from_secs(15))
@@ -237,13 +231,7 @@ async fn a_browser_approves_a_push_with_the_passkey_it_registered() {
     let field = browser.find(Locator::Id("number")).await.unwrap();
     field.send_keys(&number).await.unwrap();
     crate::web::browser::screenshot(&browser, "approve-passkey-phone.png").await;
-    browser
-        .find(Locator::Id("approve-passkey"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    mfa_testkit::browser::click(&browser, "approve-passkey").await;
     let (_, v) = poll.await.unwrap();
     assert_eq!(v["result"], "allow", "{v}");
     let heading = wait()

@@ -59,13 +59,7 @@ async fn a_passkey_required_login_waits_for_the_device_link_to_be_confirmed_in_a
     // The prompt only waits for Enter (a typed code is no way around the passkey).
     browser.goto(&url).await.unwrap();
     screenshot(&browser, "device-link-phone.png").await;
-    browser
-        .find(Locator::Id("approve-passkey"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    mfa_testkit::browser::click(&browser, "approve-passkey").await;
     browser
         .wait()
         .at_most(std::time::Duration::from_secs(15))
