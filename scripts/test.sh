@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole mfa test suite on a fresh Debian machine: installs the Debian packages the tests
-# drive (oathtool, pamtester, libpam0g-dev, libpam-google-authenticator, chromium, tmux, nginx,
-# wrk, groff, zsh, fish, systemd), makes sure PostgreSQL answers when MFA_TEST_POSTGRES_URL names it, then lints and
+# drive (oathtool, pamtester, libpam0g-dev, libpam-google-authenticator, python3-pskc, chromium,
+# tmux, nginx, wrk, groff, zsh, fish, systemd), makes sure PostgreSQL answers when MFA_TEST_POSTGRES_URL names it, then lints and
 # runs every test, and builds, installs and purges the Debian package (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,8 @@ say() { printf '==> %s\n' "$*"; }
 # systemd: systemd-analyze verify checks the packaged unit (scripts/deb-test.sh); it is not started.
 # libpam-google-authenticator: its google-authenticator tool writes the files `mfac import
 # google-authenticator` reads (crates/pam-mfa/tests/pamtester/imports.rs).
-packages=(g++ oathtool pamtester libpam0g-dev libpam-google-authenticator openssl socat tmux chromium chromium-driver curl python3 python3-venv nginx wrk groff-base man-db zsh fish systemd)
+# python3-pskc: writes the PSKC containers `mfac import pskc` reads (crates/mfad/tests/daemon/pskc.rs).
+packages=(g++ oathtool pamtester libpam0g-dev libpam-google-authenticator python3-pskc openssl socat tmux chromium chromium-driver curl python3 python3-venv nginx wrk groff-base man-db zsh fish systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -72,6 +73,19 @@ if ! "$duo_venv/bin/python" -c 'import duo_client.client' 2>/dev/null; then
   rm -rf "$duo_venv"
   python3 -m venv "$duo_venv"
   "$duo_venv/bin/python" -m pip install --quiet --disable-pip-version-check 'duo_client>=5,<6'
+fi
+
+# --- PSKC peers (crates/mfad/tests/daemon/pskc.rs) ---------------------------------------------
+# RFC 6030's Figure 2 as Debian's libpskc-dev ships it (examples/pskc-hotp.xml), unpacked under
+# target/ (docs may be left out of an installed package); python3-pskc (installed above) writes
+# the containers encrypted with a pre-shared key.
+pskc_peers=target/pskc-peers
+if [ ! -e "$pskc_peers/usr/share/doc/libpskc-dev/examples/pskc-hotp.xml" ]; then
+  say "RFC 6030 examples: apt-get download libpskc-dev into $pskc_peers"
+  rm -rf "$pskc_peers" && mkdir -p "$pskc_peers"
+  fetch_pskc() { (cd "$pskc_peers" && apt-get download -q libpskc-dev >/dev/null 2>&1); }
+  fetch_pskc || { $sudo apt-get update -qq; fetch_pskc; }
+  dpkg-deb -x "$pskc_peers"/libpskc-dev_*.deb "$pskc_peers"
 fi
 
 # --- lint, build, test -------------------------------------------------------------------------

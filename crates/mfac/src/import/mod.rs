@@ -2,8 +2,12 @@
 //! `import google-authenticator` reads `~/.google_authenticator` files
 //! ([`google_file`]): the secret is kept, so the person's authenticator app keeps working, the
 //! scratch codes become recovery codes, and what cannot be carried over is said.
+//! `import pskc` reads RFC 6030 containers of hardware and HOTP/TOTP tokens ([`pskc`]), plain
+//! or encrypted with a pre-shared key, into OTP-service credentials or a client's seed.
 
 mod google_file;
+mod pskc;
+mod pskc_import;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +30,25 @@ pub enum ImportCommand {
     /// says what it could not carry over
     #[command(name = "google-authenticator")]
     GoogleAuthenticator(GoogleArgs),
+    /// An RFC 6030 (PSKC) key container of hardware or software tokens: each key becomes an
+    /// OTP-service credential (or, with --client, one TOTP key becomes that client's seed)
+    Pskc(PskcArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct PskcArgs {
+    /// The container (a .pskcxml / .xml file)
+    pub file: PathBuf,
+    /// The pre-shared key the secrets are encrypted with, in hex (16, 24 or 32 bytes)
+    #[arg(long, value_name = "HEX")]
+    pub key: Option<String>,
+    /// The API token (with scope otp) that will verify the credentials; default: the only
+    /// such token
+    #[arg(long, value_name = "TOKEN", conflicts_with = "client")]
+    pub owner: Option<String>,
+    /// Make the file's one TOTP key this client's seed instead (created if new)
+    #[arg(long, value_name = "ALIAS")]
+    pub client: Option<String>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -64,7 +87,10 @@ struct Failed {
 }
 
 pub async fn run(ctx: &Context, cmd: ImportCommand) -> anyhow::Result<()> {
-    let ImportCommand::GoogleAuthenticator(args) = cmd;
+    let args = match cmd {
+        ImportCommand::GoogleAuthenticator(args) => args,
+        ImportCommand::Pskc(args) => return pskc_import::run(ctx, args).await,
+    };
     match (args.user, args.file, args.users_from_home) {
         (Some(user), Some(file), None) => {
             let imported = import_file(ctx, &user, &file).await?;
@@ -138,17 +164,7 @@ async fn import_file(ctx: &Context, user: &str, path: &Path) -> anyhow::Result<I
         period: step,
     };
     let now = ctx.now();
-    let client_key = match ctx.store.client(&alias).await {
-        Ok(_) => {
-            // The seed is already in the person's app: delivered, so no key fetches it.
-            ctx.store
-                .replace_client_totp(&alias, &file.secret, totp, Some(now))
-                .await?;
-            None
-        }
-        Err(StoreError::NotFound(_)) => Some(add_client(ctx, &alias, &file, totp).await?),
-        Err(e) => return Err(e.into()),
-    };
+    let client_key = set_client_seed(ctx, &alias, &file.secret, totp).await?;
     let codes: Vec<_> = file
         .scratch_codes
         .iter()
@@ -171,10 +187,31 @@ async fn import_file(ctx: &Context, user: &str, path: &Path) -> anyhow::Result<I
     })
 }
 
+/// Makes `secret` the client's seed: replaces an existing client's, or makes the client. The
+/// seed is already in the person's authenticator, so it counts as delivered (no client key
+/// fetches it). A new client's key comes back, to be shown once (for `mfa enroll` and push).
+async fn set_client_seed(
+    ctx: &Context,
+    alias: &Alias,
+    secret: &mfa_otp::Secret,
+    totp: TotpParams,
+) -> anyhow::Result<Option<Token>> {
+    match ctx.store.client(alias).await {
+        Ok(_) => {
+            ctx.store
+                .replace_client_totp(alias, secret, totp, Some(ctx.now()))
+                .await?;
+            Ok(None)
+        }
+        Err(StoreError::NotFound(_)) => Ok(Some(add_client(ctx, alias, secret, totp).await?)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn add_client(
     ctx: &Context,
     alias: &Alias,
-    file: &GoogleFile,
+    secret: &mfa_otp::Secret,
     totp: TotpParams,
 ) -> anyhow::Result<Token> {
     let key = Token::generate(CLIENT_KEY_PREFIX)?;
@@ -182,7 +219,7 @@ async fn add_client(
         .add_client(NewClient {
             alias,
             key_hash: &key.hash(),
-            totp_secret: &file.secret,
+            totp_secret: secret,
             totp,
             notify: Notify::Default,
             now: ctx.now(),

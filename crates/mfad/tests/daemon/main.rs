@@ -7,6 +7,7 @@ mod flood;
 mod key_rotate;
 mod openapi;
 mod ops;
+mod pskc;
 mod serve;
 mod systemd;
 mod tls;
