@@ -150,7 +150,7 @@ fn api_error(u: &mut Unstructured<'_>) -> Result<ApiError> {
     })
 }
 
-const METHODS: &[&str] = &["push", "totp", "password", "webauthn"];
+const METHODS: &[&str] = &["push", "totp", "password", "passkey", "webauthn"];
 const REASONS: &[&str] = &[
     "invalid or already used code",
     "wrong password",
@@ -220,6 +220,11 @@ fn auth_answer(
         warning: u.arbitrary()?,
         change_password: u.arbitrary()?,
         elevated_until: None,
+        device_url: if u.arbitrary()? {
+            Some("https://mfa.example.org/d/7KQP-ZX4M".into())
+        } else {
+            None
+        },
     }))
 }
 

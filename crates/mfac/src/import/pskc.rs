@@ -336,8 +336,9 @@ fn decrypt(key: &[u8], node: Node<'_, '_>) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    /// RFC 6030's Figure 2, as Debian's libpskc-dev ships it (examples/pskc-hotp.xml), read
-    /// here from the text of its structure (the tests of the real file are in pam-mfa).
+    /// A container shaped like RFC 6030's Figure 2 (one HOTP key, 8 digits, a counter), with
+    /// `secret_b64` as its secret. The real Figure 2 (from Debian's libpskc-dev) and encrypted
+    /// containers are tested end to end in `crates/mfad/tests/daemon/pskc.rs`.
     fn figure2_shape(secret_b64: &str) -> String {
         format!(
             "<?xml version=\"1.0\"?><KeyContainer Version=\"1.0\" xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\">\
