@@ -247,17 +247,18 @@ pub fn decide(policy: &Policy<'_>, user: &UserState, req: &Request, env: Env) ->
         Enrolment::Routed(r) => r,
     };
     let clients: Vec<&str> = routed.clients.iter().map(Alias::as_str).collect();
-    let no_password = || {
+    // Password and passkey are the factors a client may lack: what to ask an admin for.
+    let lacking = |m: Method| {
+        let (needs, ask, command) = match m {
+            Method::Passkey => (
+                "confirm with a passkey",
+                "for a link to register one",
+                "passkey-link",
+            ),
+            _ => ("give a password", "to set one", "password"),
+        };
         format!(
-            "{} must give a password, but client {} has none: ask an admin to set one: mfac client password {}",
-            req.user,
-            clients.join(", "),
-            clients.first().copied().unwrap_or("ALIAS")
-        )
-    };
-    let no_passkey = || {
-        format!(
-            "{} must confirm with a passkey, but client {} has none: ask an admin for a link to register one: mfac client passkey-link {}",
+            "{} must {needs}, but client {} has none: ask an admin {ask}: mfac client {command} {}",
             req.user,
             clients.join(", "),
             clients.first().copied().unwrap_or("ALIAS")
@@ -276,12 +277,9 @@ pub fn decide(policy: &Policy<'_>, user: &UserState, req: &Request, env: Env) ->
         Requirement::Any => {
             let methods: Vec<Method> = routed.methods.iter().filter(usable).collect();
             if methods.is_empty() {
-                let why = if routed.methods.contains(Method::Passkey) {
-                    no_passkey()
-                } else {
-                    no_password()
-                };
-                return decision(Enroll, why);
+                // Only password and passkey can be unusable; name the passkey when it is listed.
+                let missing = routed.methods.iter().filter(|m| !usable(m)).last();
+                return decision(Enroll, lacking(missing.unwrap_or(Method::Password)));
             }
             decision(
                 Auth {
@@ -296,11 +294,8 @@ pub fn decide(policy: &Policy<'_>, user: &UserState, req: &Request, env: Env) ->
             )
         }
         Requirement::All(all) => {
-            if all.contains(Method::Password) && !routed.has_password {
-                return decision(Enroll, no_password());
-            }
-            if all.contains(Method::Passkey) && !routed.has_passkey {
-                return decision(Enroll, no_passkey());
+            if let Some(missing) = all.iter().find(|m| !usable(m)) {
+                return decision(Enroll, lacking(missing));
             }
             let all: Vec<Method> = all.iter().collect();
             decision(
