@@ -263,19 +263,20 @@ impl Crypto {
 impl MacKey {
     fn verify(&self, data: &[u8], given: &[u8]) -> bool {
         if self.sha256 {
-            let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&self.key) else {
-                return false;
-            };
-            mac.update(data);
-            mac.verify_slice(given).is_ok()
+            hmac_matches::<Hmac<sha2::Sha256>>(&self.key, data, given)
         } else {
-            let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(&self.key) else {
-                return false;
-            };
-            mac.update(data);
-            mac.verify_slice(given).is_ok()
+            hmac_matches::<Hmac<sha1::Sha1>>(&self.key, data, given)
         }
     }
+}
+
+/// Whether `given` is the HMAC of `data` under `key` (compared in constant time).
+fn hmac_matches<M: Mac + KeyInit>(key: &[u8], data: &[u8], given: &[u8]) -> bool {
+    let Ok(mut mac) = <M as KeyInit>::new_from_slice(key) else {
+        return false;
+    };
+    mac.update(data);
+    mac.verify_slice(given).is_ok()
 }
 
 /// The base64 `CipherData/CipherValue` under `node`.
@@ -309,20 +310,10 @@ fn decrypt(key: &[u8], node: Node<'_, '_>) -> Result<Vec<u8>, String> {
     let (iv, body) = data.split_at(16);
     let mut buf = body.to_vec();
     let plain = match bits {
-        128 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .map_err(|e| e.to_string())?
-            .decrypt_padded::<NoPadding>(&mut buf)
-            .map(<[u8]>::len),
-        192 => cbc::Decryptor::<aes::Aes192>::new_from_slices(key, iv)
-            .map_err(|e| e.to_string())?
-            .decrypt_padded::<NoPadding>(&mut buf)
-            .map(<[u8]>::len),
-        _ => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
-            .map_err(|e| e.to_string())?
-            .decrypt_padded::<NoPadding>(&mut buf)
-            .map(<[u8]>::len),
-    }
-    .map_err(|e| e.to_string())?;
+        128 => cbc_decrypt::<aes::Aes128>(key, iv, &mut buf),
+        192 => cbc_decrypt::<aes::Aes192>(key, iv, &mut buf),
+        _ => cbc_decrypt::<aes::Aes256>(key, iv, &mut buf),
+    }?;
     buf.truncate(plain);
     let pad = usize::from(*buf.last().ok_or("empty")?);
     if pad == 0 || pad > 16 || pad > buf.len() {
@@ -330,6 +321,20 @@ fn decrypt(key: &[u8], node: Node<'_, '_>) -> Result<Vec<u8>, String> {
     }
     buf.truncate(buf.len() - pad);
     Ok(buf)
+}
+
+/// Decrypts whole blocks of `buf` in place with AES-CBC (`C`: the key size); the plaintext's
+/// length.
+fn cbc_decrypt<C>(key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<usize, String>
+where
+    C: aes::cipher::BlockCipherDecrypt,
+    cbc::Decryptor<C>: KeyIvInit + BlockModeDecrypt,
+{
+    cbc::Decryptor::<C>::new_from_slices(key, iv)
+        .map_err(|e| e.to_string())?
+        .decrypt_padded::<NoPadding>(buf)
+        .map(<[u8]>::len)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
