@@ -6,22 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use mfa_core::{Clock, SystemClock};
 use mfa_otp::{Secret, Totp, TotpParams};
 use mfa_testkit::Install;
-use serde_json::json;
 
-async fn totp_login(base: &str, token: &str, code: &str) -> serde_json::Value {
-    let body = json!({"user": "tux", "host": "h.example.org", "service": "sshd",
-        "method": "totp", "passcode": code});
-    reqwest::Client::new()
-        .post(format!("{base}/v1/auth"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use crate::totp_login;
 
 #[tokio::test]
 async fn a_backup_taken_while_mfad_serves_restores_and_its_clients_log_in() {
@@ -77,7 +63,7 @@ async fn a_backup_taken_while_mfad_serves_restores_and_its_clients_log_in() {
     let daemon = install.start();
     let now = SystemClock.now().unix_secs();
     let code = Totp::new(secret, TotpParams::default()).code_at(now);
-    let login = totp_login(&daemon.base, &token, &code).await;
+    let login = totp_login(&daemon.base, &token, "tux", &code).await;
     assert_eq!(login["result"], "allow", "{login}");
     let clients = install.mfac_json(&["client", "list"]);
     let aliases: Vec<&str> = clients

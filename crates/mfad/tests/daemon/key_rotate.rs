@@ -113,18 +113,7 @@ impl Setup {
         let secret = &self.secrets.iter().find(|(u, _)| *u == user).unwrap().1;
         let now = SystemClock.now().unix_secs();
         let code = Totp::new(secret.clone(), TotpParams::default()).code_at(now);
-        let body = json!({"user": user, "host": "h.example.org", "service": "sshd",
-            "method": "totp", "passcode": code});
-        let answer: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/v1/auth", daemon.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = crate::totp_login(&daemon.base, &self.token, user, &code).await;
         assert_eq!(answer["result"], "allow", "{user}: {answer}");
         daemon.stop();
     }

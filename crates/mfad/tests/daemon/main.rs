@@ -31,6 +31,22 @@ pub fn config_dir(extra: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// `POST /v1/auth` for `user` on h.example.org (sshd) with a TOTP `code`: mfad's answer.
+pub async fn totp_login(base: &str, token: &str, user: &str, code: &str) -> serde_json::Value {
+    let body = serde_json::json!({"user": user, "host": "h.example.org", "service": "sshd",
+        "method": "totp", "passcode": code});
+    reqwest::Client::new()
+        .post(format!("{base}/v1/auth"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Starts mfad and waits until it serves.
 pub fn start(config: &Path) -> mfa_testkit::Daemon {
     mfa_testkit::Daemon::start(config)

@@ -182,17 +182,6 @@ async fn pskc_containers_from_the_rfc_and_python_pskc_become_credentials_that_ve
     ]);
     let server = install.mfac_field(&["server", "add", "pam-host", "--hosts", "*"], "api_token");
     let daemon = install.start();
-    let login = json!({"user": "tux", "host": "h.example.org", "service": "sshd",
-        "method": "totp", "passcode": oathtool(&["--totp"])});
-    let v: Value = reqwest::Client::new()
-        .post(format!("{}/v1/auth", daemon.base))
-        .bearer_auth(&server)
-        .json(&login)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = crate::totp_login(&daemon.base, &server, "tux", &oathtool(&["--totp"])).await;
     assert_eq!(v["result"], "allow", "the token's code logs tux in: {v}");
 }
