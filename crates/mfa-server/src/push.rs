@@ -140,7 +140,11 @@ async fn device_code(
         return Ok(None);
     }
     for client in &request.clients {
-        if state.store.any_has_passkey(std::slice::from_ref(client)).await? {
+        if state
+            .store
+            .any_has_passkey(std::slice::from_ref(client))
+            .await?
+        {
             return Ok(Some((client.clone(), crate::web::device::new_code()?)));
         }
     }
